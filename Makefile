@@ -1,0 +1,33 @@
+# The two commands for a newcomer (see README.md):
+#   make run   install what is missing, build, start the server with a demo sensor fleet
+#   make test  install what is missing, build, run every test suite
+# Long runs are separate: make bench.
+
+BUILD ?= build
+JOBS  ?= $(shell nproc)
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+.PHONY: all setup configure build run test bench clean
+
+all: build
+
+setup:
+	@bash tools/setup.sh
+
+configure: setup
+	@cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS) $(if $(CI),-DYIWANG_WERROR=ON) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@bash tools/run_demo.sh $(BUILD)
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+bench: build
+	@$(BUILD)/yiwang bench ingest --all
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,191 @@
+#include "ingest/ingest_service.h"
+
+#include <algorithm>
+
+#include <google/protobuf/util/time_util.h>
+
+#include "ingest/frame_codec.h"
+
+namespace yiwang::ingest {
+
+using yiwang::v1::IngestAck;
+using yiwang::v1::StoredEvent;
+using yiwang::v1::TokenRecord;
+
+namespace {
+constexpr int kRejectCount = static_cast<int>(Reject::kShuttingDown) + 1;
+
+google::protobuf::Timestamp ToTimestamp(std::chrono::system_clock::time_point t) {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(ns);
+}
+}  // namespace
+
+IngestService::IngestService(store::EventStore* store, IngestLimits limits, Metrics* metrics,
+                             std::shared_ptr<spdlog::logger> logger, Clock clock)
+    : store_(store),
+      limits_(limits),
+      metrics_(metrics),
+      log_(std::move(logger)),
+      clock_(clock ? std::move(clock) : Clock([] { return std::chrono::system_clock::now(); })),
+      m_accepted_(metrics->GetCounter("yiwang_ingest_events_total", "Sensor events by result",
+                                      {{"result", "accepted"}})),
+      m_duplicates_(metrics->GetCounter("yiwang_ingest_events_total", "Sensor events by result",
+                                        {{"result", "duplicate"}})),
+      m_flagged_(metrics->GetCounter("yiwang_ingest_flagged_total",
+                                     "Accepted events stored with a flag (observedAt ahead)")),
+      m_frames_binary_(metrics->GetCounter("yiwang_ingest_frames_total", "Frames received",
+                                           {{"encoding", "protobuf"}})),
+      m_frames_text_(metrics->GetCounter("yiwang_ingest_frames_total", "Frames received",
+                                         {{"encoding", "json"}})),
+      m_ack_seconds_(metrics->GetHistogram("yiwang_ingest_ack_seconds",
+                                           "From frame received to ack ready (durable)",
+                                           Metrics::LatencyBuckets())),
+      m_events_per_frame_(metrics->GetHistogram(
+          "yiwang_ingest_events_per_frame", "Events carried by one frame",
+          {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000})),
+      m_rejected_(kRejectCount, nullptr) {
+  for (int i = 1; i < kRejectCount; ++i) {
+    m_rejected_[i] = &metrics->GetCounter("yiwang_ingest_rejected_total",
+                                          "Sensor events rejected, by reason",
+                                          {{"reason", RejectName(static_cast<Reject>(i))}});
+  }
+}
+
+Counter& IngestService::RejectCounter(Reject r) { return *m_rejected_[static_cast<int>(r)]; }
+
+void IngestService::CountFrameError(const std::string& error) {
+  metrics_->GetCounter("yiwang_ingest_frame_errors_total", "Frames refused whole, by error",
+                       {{"error", error}})
+      .Inc();
+}
+
+Status IngestService::Authenticate(std::string_view authorization, TokenRecord* token) const {
+  constexpr std::string_view kBearer = "Bearer ";
+  if (!authorization.starts_with(kBearer) || authorization.size() == kBearer.size())
+    return Status::InvalidArgument("missing bearer token");
+  std::string_view raw = authorization.substr(kBearer.size());
+  Status s = store_->LookupToken(raw, token);
+  if (!s.ok()) return Status::NotFound("unknown token");
+  if (token->revoked() || token->kind() != yiwang::v1::TOKEN_KIND_DEVICE)
+    return Status::NotFound("token is not a valid device token");
+  return Status::Ok();
+}
+
+size_t IngestService::HandleFrame(std::string_view data, bool binary, const TokenRecord& token,
+                                  Reply reply) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto now = clock_();
+  (binary ? m_frames_binary_ : m_frames_text_).Inc();
+
+  IngestAck ack;
+  if (shutting_down_.load()) {
+    ack.set_error("shutting_down");
+    ack.set_message("server is stopping; resend after reconnecting");
+    CountFrameError(ack.error());
+    reply(EncodeAck(ack, binary));
+    return 0;
+  }
+
+  DecodedFrame frame = DecodeFrame(data, binary, limits_);
+  ack.set_batch_id(frame.batch.batch_id());
+  if (!frame.error.empty()) {
+    ack.set_error(frame.error);
+    ack.set_message(frame.message);
+    CountFrameError(frame.error);
+    log_->debug("frame refused: {} ({})", frame.error, frame.message);
+    reply(EncodeAck(ack, binary));
+    return 0;
+  }
+  m_events_per_frame_.Observe(frame.batch.events_size());
+
+  auto add_rejection = [&](uint32_t index, Reject r, std::string detail) {
+    auto* rej = ack.add_rejected();
+    rej->set_index(index);
+    rej->set_reason(RejectName(r));
+    rej->set_detail(std::move(detail));
+    RejectCounter(r).Inc();
+  };
+
+  std::vector<bool> malformed(frame.batch.events_size(), false);
+  for (auto& [index, message] : frame.malformed) {
+    malformed[index] = true;
+    add_rejection(index, Reject::kMalformedEvent, message);
+  }
+
+  store::IngestRequest req;
+  std::vector<uint32_t> indexes;  // position in the frame of each submitted event
+  req.events.reserve(frame.batch.events_size());
+  const google::protobuf::Timestamp received_at = ToTimestamp(now);
+  std::vector<bool> flagged;  // per submitted event
+  for (int i = 0; i < frame.batch.events_size(); ++i) {
+    if (malformed[i]) continue;
+    auto* ev = frame.batch.mutable_events(i);
+    Verdict v = ValidateEvent(*ev, token.device_prefix(), now, limits_);
+    if (v.reject != Reject::kNone) {
+      add_rejection(static_cast<uint32_t>(i), v.reject, std::move(v.detail));
+      continue;
+    }
+    StoredEvent& se = req.events.emplace_back();
+    se.mutable_event()->Swap(ev);
+    *se.mutable_received_at() = received_at;
+    se.set_token_name(token.name());
+    if (v.future_flag) {
+      se.add_flags(yiwang::v1::EVENT_FLAG_FUTURE_OBSERVED_AT);
+    }
+    flagged.push_back(v.future_flag);
+    indexes.push_back(static_cast<uint32_t>(i));
+  }
+
+  if (req.events.empty()) {
+    m_ack_seconds_.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    reply(EncodeAck(ack, binary));
+    return 0;
+  }
+
+  const size_t submitted = req.events.size();
+  req.done = [this, ack = std::move(ack), indexes = std::move(indexes), binary, flagged = std::move(flagged), t0,
+              reply = std::move(reply)](std::vector<store::Outcome> outcomes) mutable {
+    uint32_t accepted = 0, duplicates = 0, flagged_accepted = 0;
+    for (size_t k = 0; k < outcomes.size(); ++k) {
+      Reject r = Reject::kNone;
+      switch (outcomes[k]) {
+        case store::Outcome::kAccepted:
+          ++accepted;
+          flagged_accepted += flagged[k];
+          continue;
+        case store::Outcome::kDuplicate: ++duplicates; continue;
+        case store::Outcome::kReplay: r = Reject::kReplay; break;
+        case store::Outcome::kStorageFull: r = Reject::kStorageFull; break;
+        case store::Outcome::kOverloaded: r = Reject::kOverloaded; break;
+        case store::Outcome::kStopped: r = Reject::kShuttingDown; break;
+      }
+      auto* rej = ack.add_rejected();
+      rej->set_index(indexes[k]);
+      rej->set_reason(RejectName(r));
+      RejectCounter(r).Inc();
+    }
+    // Rejections were appended in two passes; keep them in frame order for the client.
+    std::sort(ack.mutable_rejected()->begin(), ack.mutable_rejected()->end(),
+              [](const auto& a, const auto& b) { return a.index() < b.index(); });
+    ack.set_accepted(accepted);
+    ack.set_duplicates(duplicates);
+    ack.set_flagged(flagged_accepted);
+    if (accepted == 0 && duplicates == 0 && outcomes.size() > 0 &&
+        outcomes[0] == store::Outcome::kStorageFull) {
+      ack.set_error("storage_full");
+      ack.set_message("the server's disk is full; nothing was stored, resend later");
+    }
+    m_accepted_.Inc(accepted);
+    m_duplicates_.Inc(duplicates);
+    m_flagged_.Inc(flagged_accepted);
+    m_ack_seconds_.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    reply(EncodeAck(ack, binary));
+  };
+  store_->SubmitIngest(std::move(req));
+  return submitted;
+}
+
+}  // namespace yiwang::ingest

@@ -1,0 +1,72 @@
+#pragma once
+// IngestService: turns one frame from an authenticated sensor connection into a durable write
+// and an ack. No sockets here (sensor_endpoint.h owns those), so tests drive it directly.
+//
+// Thread safety: HandleFrame and Authenticate may be called from any thread concurrently.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <spdlog/logger.h>
+
+#include "ingest/limits.h"
+#include "ingest/validation.h"
+#include "store/event_store.h"
+#include "store/metrics.h"
+#include "yiwang/v1/store.pb.h"
+
+namespace yiwang::ingest {
+
+using Clock = std::function<std::chrono::system_clock::time_point()>;
+
+class IngestService {
+ public:
+  // `store` and `metrics` must outlive the service. `clock` defaults to the system clock.
+  IngestService(store::EventStore* store, IngestLimits limits, Metrics* metrics,
+                std::shared_ptr<spdlog::logger> logger, Clock clock = {});
+
+  // Checks an `Authorization: Bearer <token>` header value. On success fills *token with the
+  // device token's record. Errors: Status::InvalidArgument (no/ill-formed header) and
+  // Status::NotFound (unknown, revoked or non-device token); both mean HTTP 401.
+  Status Authenticate(std::string_view authorization, yiwang::v1::TokenRecord* token) const;
+
+  // Called with the encoded ack (same encoding as the frame) once every event of the frame is
+  // durable or refused. Runs on the store's writer thread or on the caller's thread.
+  using Reply = std::function<void(std::string ack)>;
+
+  // Decodes, validates and submits one frame. Returns the number of events submitted to the
+  // store (0 if the frame was answered at once): the caller counts them as in flight until
+  // `reply` runs. `reply` is called exactly once.
+  size_t HandleFrame(std::string_view data, bool binary, const yiwang::v1::TokenRecord& token,
+                     Reply reply);
+
+  // Refuse new frames from now on (answered with error "shutting_down").
+  void BeginShutdown() { shutting_down_.store(true); }
+
+  const IngestLimits& limits() const { return limits_; }
+
+ private:
+  Counter& RejectCounter(Reject r);
+  void CountFrameError(const std::string& error);
+
+  store::EventStore* store_;
+  IngestLimits limits_;
+  Metrics* metrics_;
+  std::shared_ptr<spdlog::logger> log_;
+  Clock clock_;
+  std::atomic<bool> shutting_down_{false};
+
+  Counter& m_accepted_;
+  Counter& m_duplicates_;
+  Counter& m_flagged_;
+  Counter& m_frames_binary_;
+  Counter& m_frames_text_;
+  Histogram& m_ack_seconds_;
+  Histogram& m_events_per_frame_;
+  std::vector<Counter*> m_rejected_;  // indexed by Reject
+};
+
+}  // namespace yiwang::ingest

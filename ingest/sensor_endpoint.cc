@@ -1,0 +1,259 @@
+#include "ingest/sensor_endpoint.h"
+
+#include <deque>
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+namespace yiwang::ingest {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+
+namespace {
+
+HttpResponse JsonError(const HttpRequest& req, http::status status, std::string_view code,
+                       std::string_view message) {
+  HttpResponse res{status, req.version()};
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::cache_control, "no-store");
+  if (status == http::status::unauthorized) res.set(http::field::www_authenticate, "Bearer");
+  res.body() = fmt::format(R"({{"error":{{"code":"{}","message":"{}"}}}})", code, message);
+  res.keep_alive(false);
+  res.prepare_payload();
+  return res;
+}
+
+}  // namespace
+
+// Thread safety: every member is touched only on the session's strand (the executor of ws_),
+// except id_ and endpoint_ which are immutable.
+class SensorSession : public std::enable_shared_from_this<SensorSession> {
+ public:
+  SensorSession(beast::tcp_stream&& stream, yiwang::v1::TokenRecord token, uint64_t id,
+                SensorEndpoint* endpoint)
+      : ws_(std::move(stream)), token_(std::move(token)), id_(id), endpoint_(endpoint) {}
+
+  ~SensorSession() { endpoint_->Unregister(id_); }
+
+  void Run(HttpRequest req) {
+    net::dispatch(ws_.get_executor(), beast::bind_front_handler(&SensorSession::DoAccept,
+                                                                 shared_from_this(), std::move(req)));
+  }
+
+  // Any thread.
+  void Shutdown() {
+    net::post(ws_.get_executor(), [self = shared_from_this()] {
+      self->stopping_ = true;
+      self->MaybeClose();
+    });
+  }
+
+ private:
+  struct PendingAck {
+    bool binary = false;
+    bool ready = false;
+    size_t events = 0;  // submitted to the store, in flight until the ack is ready
+    std::string ack;
+  };
+
+  const IngestLimits& limits() const { return endpoint_->service_->limits(); }
+
+  void DoAccept(HttpRequest req) {
+    beast::get_lowest_layer(ws_).expires_never();  // the websocket timeouts take over
+    auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+    timeouts.idle_timeout = limits().idle_timeout;
+    ws_.set_option(timeouts);
+    ws_.read_message_max(limits().max_frame_bytes);
+    ws_.auto_fragment(false);
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "yiwang"); }));
+    ws_.async_accept(req, beast::bind_front_handler(&SensorSession::OnAccept, shared_from_this()));
+  }
+
+  void OnAccept(beast::error_code ec) {
+    if (ec) return Fail(ec, "accept");
+    accepted_ = true;
+    if (stopping_) return MaybeClose();
+    endpoint_->log_->debug("[C{}] sensor connection for token '{}'", id_, token_.name());
+    MaybeRead();
+  }
+
+  void MaybeRead() {
+    if (reading_ || stopping_ || failed_) return;
+    if (inflight_ >= limits().max_inflight_events || pending_.size() >= kMaxWriteQueueFrames)
+      return;  // backpressure: resumed from OnAckReady / OnWrite
+    reading_ = true;
+    ws_.async_read(buffer_, beast::bind_front_handler(&SensorSession::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, std::size_t n) {
+    reading_ = false;
+    if (ec) return Fail(ec, "read");
+    const bool binary = ws_.got_binary();
+    std::string data = beast::buffers_to_string(buffer_.data());
+    buffer_.consume(n);
+
+    const uint64_t frame_no = front_frame_no_ + pending_.size();
+    pending_.push_back(PendingAck{binary, false, 0, {}});
+    size_t submitted = endpoint_->service_->HandleFrame(
+        data, binary, token_, [self = shared_from_this(), frame_no](std::string ack) {
+          net::post(self->ws_.get_executor(), [self, frame_no, ack = std::move(ack)]() mutable {
+            self->OnAckReady(frame_no, std::move(ack));
+          });
+        });
+    // The reply is always posted, so the slot is still here and not yet ready.
+    pending_[frame_no - front_frame_no_].events = submitted;
+    inflight_ += submitted;
+    MaybeRead();
+  }
+
+  void OnAckReady(uint64_t frame_no, std::string ack) {
+    PendingAck& p = pending_[frame_no - front_frame_no_];
+    p.ready = true;
+    p.ack = std::move(ack);
+    inflight_ -= p.events;
+    DoWrite();
+    MaybeRead();
+  }
+
+  void DoWrite() {
+    if (writing_ || failed_ || pending_.empty() || !pending_.front().ready) return;
+    writing_ = true;
+    ws_.binary(pending_.front().binary);
+    ws_.async_write(net::buffer(pending_.front().ack),
+                    beast::bind_front_handler(&SensorSession::OnWrite, shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, std::size_t) {
+    writing_ = false;
+    if (ec) return Fail(ec, "write");
+    pending_.pop_front();
+    ++front_frame_no_;
+    DoWrite();
+    MaybeRead();
+    MaybeClose();
+  }
+
+  void MaybeClose() {
+    if (!accepted_ || !stopping_ || closing_ || failed_ || writing_ || !pending_.empty()) return;
+    closing_ = true;
+    ws_.async_close(websocket::close_code::going_away,
+                    [self = shared_from_this()](beast::error_code ec) {
+                      if (ec) self->endpoint_->log_->debug("[C{}] close: {}", self->id_,
+                                                            ec.message());
+                    });
+  }
+
+  void Fail(beast::error_code ec, const char* what) {
+    failed_ = true;
+    if (ec == websocket::error::closed || ec == net::error::operation_aborted ||
+        ec == beast::error::timeout || ec == net::error::eof ||
+        ec == net::error::connection_reset) {
+      endpoint_->log_->debug("[C{}] {}: {}", id_, what, ec.message());
+      return;
+    }
+    // Protocol violations (oversized frame -> 1009, bad UTF-8 -> 1007, ...) are answered by
+    // Beast with the matching close code before we get here.
+    endpoint_->metrics_
+        ->GetCounter("yiwang_ingest_connection_errors_total",
+                     "Sensor connections ended by an error", {{"error", ec.message()}})
+        .Inc();
+    endpoint_->log_->info("[C{}] {} failed: {}", id_, what, ec.message());
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  beast::flat_buffer buffer_;
+  yiwang::v1::TokenRecord token_;
+  const uint64_t id_;
+  SensorEndpoint* const endpoint_;
+
+  std::deque<PendingAck> pending_;  // one per frame read, in frame order
+  uint64_t front_frame_no_ = 0;
+  size_t inflight_ = 0;
+  bool accepted_ = false;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool stopping_ = false;
+  bool closing_ = false;
+  bool failed_ = false;
+};
+
+SensorEndpoint::SensorEndpoint(IngestService* service, Metrics* metrics,
+                               std::shared_ptr<spdlog::logger> logger)
+    : service_(service),
+      metrics_(metrics),
+      log_(std::move(logger)),
+      m_connections_(metrics->GetGauge("yiwang_ingest_connections", "Open sensor connections")) {}
+
+std::variant<HttpResponse, UpgradeFn> SensorEndpoint::Admit(const HttpRequest& req) {
+  auto refuse = [&](http::status status, std::string_view code, std::string_view message) {
+    metrics_
+        ->GetCounter("yiwang_ingest_handshakes_refused_total",
+                     "Sensor WebSocket upgrades refused, by reason", {{"reason", std::string(code)}})
+        .Inc();
+    return JsonError(req, status, code, message);
+  };
+  yiwang::v1::TokenRecord token;
+  Status s = service_->Authenticate(req[http::field::authorization], &token);
+  if (!s.ok()) {
+    return refuse(http::status::unauthorized, "unauthorized",
+                  s.code() == Status::Code::kInvalidArgument ? "missing bearer device token"
+                                                             : "unknown or revoked device token");
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (shutting_down_)
+      return refuse(http::status::service_unavailable, "shutting_down", "server is stopping");
+    if (sessions_.size() >= service_->limits().max_connections)
+      return refuse(http::status::service_unavailable, "too_many_connections",
+                    "sensor connection limit reached; retry later");
+  }
+  return UpgradeFn([this, token = std::move(token)](beast::tcp_stream&& stream,
+                                                     HttpRequest&& request) mutable {
+    const uint64_t id = next_id_.fetch_add(1);
+    auto session = std::make_shared<SensorSession>(std::move(stream), std::move(token), id, this);
+    Register(id, session);
+    session->Run(std::move(request));
+  });
+}
+
+void SensorEndpoint::Register(uint64_t id, std::weak_ptr<SensorSession> s) {
+  std::shared_ptr<SensorSession> stop_now;
+  {
+    std::lock_guard lock(mu_);
+    sessions_.emplace(id, s);
+    m_connections_.Set(static_cast<int64_t>(sessions_.size()));
+    if (shutting_down_) stop_now = s.lock();
+  }
+  if (stop_now) stop_now->Shutdown();
+}
+
+void SensorEndpoint::Unregister(uint64_t id) {
+  std::lock_guard lock(mu_);
+  sessions_.erase(id);
+  m_connections_.Set(static_cast<int64_t>(sessions_.size()));
+}
+
+void SensorEndpoint::Shutdown() {
+  std::vector<std::shared_ptr<SensorSession>> live;
+  {
+    std::lock_guard lock(mu_);
+    shutting_down_ = true;
+    for (auto& [id, w] : sessions_)
+      if (auto s = w.lock()) live.push_back(std::move(s));
+  }
+  service_->BeginShutdown();
+  for (auto& s : live) s->Shutdown();
+}
+
+size_t SensorEndpoint::connections() const {
+  std::lock_guard lock(mu_);
+  return sessions_.size();
+}
+
+}  // namespace yiwang::ingest

@@ -1,0 +1,51 @@
+#pragma once
+// Validation of one sensor event: a pure function, no I/O, no clock (the caller passes `now`).
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "ingest/limits.h"
+#include "yiwang/v1/sensor.pb.h"
+
+namespace yiwang::ingest {
+
+// Why an event was refused. The names (RejectName) are the public `reason` codes of IngestAck.
+enum class Reject {
+  kNone = 0,
+  kMalformedEvent,        // JSON event that does not parse as a SensorEvent
+  kMissingDeviceId,
+  kInvalidDeviceId,       // longer than 64 or outside [A-Za-z0-9._:-]
+  kPrefixNotAllowed,      // deviceId outside the token's devicePrefix
+  kMissingSeq,            // seq absent or 0
+  kMissingObservedAt,
+  kInvalidObservedAt,     // before 2000-01-01 or nanos out of range
+  kObservedAtInFuture,    // later than now + future_skew_reject
+  kMissingLocation,
+  kLatOutOfRange,
+  kLonOutOfRange,
+  kMissingPayload,        // no septicTankGas / manholeCover / ancientTree / deviceHealth
+  kEmptyPayload,          // the payload has no reading at all
+  kReadingNotFinite,      // NaN or infinity
+  kReadingOutOfRange,     // physically absurd value
+  kReplay,                // (deviceId, seq) stored before with a different payload
+  kStorageFull,           // disk full: not stored, retry later
+  kOverloaded,            // server queue full: not stored, retry later
+  kShuttingDown,          // server stopping: not stored, retry after reconnect
+};
+const char* RejectName(Reject r);
+
+struct Verdict {
+  Reject reject = Reject::kNone;
+  std::string detail;           // the offending field (JSON name), for the ack
+  bool future_flag = false;     // accepted, but observedAt is later than now + future_skew_flag
+};
+
+// Checks `event` as sent by a device holding a token limited to `device_prefix`.
+Verdict ValidateEvent(const yiwang::v1::SensorEvent& event, std::string_view device_prefix,
+                      std::chrono::system_clock::time_point now, const IngestLimits& limits);
+
+// True if `id` is a valid device id (1..64 chars of [A-Za-z0-9._:-]).
+bool ValidDeviceId(std::string_view id);
+
+}  // namespace yiwang::ingest

@@ -1,0 +1,567 @@
+#include "store/event_store.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <openssl/evp.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
+
+#include "store/key_codec.h"
+
+namespace yiwang::store {
+
+using yiwang::v1::DeviceState;
+using yiwang::v1::SeqMark;
+using yiwang::v1::StoredEvent;
+using yiwang::v1::TokenRecord;
+
+const char* OutcomeName(Outcome o) {
+  switch (o) {
+    case Outcome::kAccepted: return "accepted";
+    case Outcome::kDuplicate: return "duplicate";
+    case Outcome::kReplay: return "replay";
+    case Outcome::kStorageFull: return "storage_full";
+    case Outcome::kOverloaded: return "overloaded";
+    case Outcome::kStopped: return "stopped";
+  }
+  return "unknown";
+}
+
+std::string TokenHash(std::string_view token) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(token.data(), token.size(), md, &len, EVP_sha256(), nullptr);
+  return std::string(reinterpret_cast<char*>(md), len);
+}
+
+uint64_t EventFingerprint(const yiwang::v1::SensorEvent& event) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream sos(&bytes);
+    google::protobuf::io::CodedOutputStream cos(&sos);
+    cos.SetSerializationDeterministic(true);
+    event.SerializeToCodedStream(&cos);
+  }
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+namespace {
+
+enum Cf : size_t { kDefault = 0, kEvents, kDeviceSeq, kDevices, kTokens, kMeta, kCfCount };
+constexpr const char* kCfNames[kCfCount] = {"default",
+                                            "events", "device_seq", "devices", "tokens", "meta"};
+constexpr const char* kSchemaVersion = "1";
+
+Status FromRocks(const rocksdb::Status& s) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsNotFound()) return Status::NotFound(s.ToString());
+  if (s.IsNoSpace()) return Status::NoSpace(s.ToString());
+  if (s.IsCorruption()) return Status::Corruption(s.ToString());
+  if (s.IsInvalidArgument()) return Status::InvalidArgument(s.ToString());
+  if (s.IsBusy() || s.IsTryAgain()) return Status::Busy(s.ToString());
+  return Status::IOError(s.ToString());
+}
+
+const char* PayloadKind(const yiwang::v1::SensorEvent& e) {
+  switch (e.payload_case()) {
+    case yiwang::v1::SensorEvent::kSepticTankGas: return "septicTankGas";
+    case yiwang::v1::SensorEvent::kManholeCover: return "manholeCover";
+    case yiwang::v1::SensorEvent::kAncientTree: return "ancientTree";
+    case yiwang::v1::SensorEvent::kDeviceHealth: return "deviceHealth";
+    default: return "";
+  }
+}
+
+bool TimestampLess(const google::protobuf::Timestamp& a, const google::protobuf::Timestamp& b) {
+  return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.nanos() < b.nanos());
+}
+
+}  // namespace
+
+// Thread safety: the queue (queue_, queued_events_, stopping_) is guarded by mu_. The device
+// cache and next_arrival_id_ are touched only by the writer thread (after Open). db_ is
+// thread-safe. storage_full_ is atomic.
+class EventStore::Impl {
+ public:
+  Impl(StoreOptions options, std::shared_ptr<spdlog::logger> logger, Metrics* metrics)
+      : options_(std::move(options)),
+        log_(std::move(logger)),
+        m_commits_(metrics->GetCounter("yiwang_store_commits_total",
+                                       "Group commits (one WriteBatch and one fsync each)")),
+        m_fsyncs_(metrics->GetCounter("yiwang_store_fsyncs_total", "Synced WAL writes")),
+        m_events_written_(metrics->GetCounter("yiwang_store_events_written_total",
+                                              "Events written to RocksDB")),
+        m_events_per_commit_(metrics->GetHistogram(
+            "yiwang_store_events_per_fsync", "Events carried by one fsync",
+            {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000})),
+        m_commit_seconds_(metrics->GetHistogram("yiwang_store_commit_seconds",
+                                                "Time to write and fsync one group commit",
+                                                Metrics::LatencyBuckets())),
+        m_queue_events_(metrics->GetGauge("yiwang_store_queued_events",
+                                          "Events waiting for the writer")),
+        m_storage_full_(metrics->GetCounter("yiwang_store_nospace_errors_total",
+                                            "Writes refused because the disk was full")) {}
+
+  Status Open(bool* created);
+  void StartWriter() { writer_ = std::thread([this] { WriterLoop(); }); }
+  void Submit(IngestRequest req);
+  void Stop();
+  void WriterLoop();
+  void Commit(std::vector<IngestRequest>& batch);
+  // Loads a device's state for the current commit (working set, then cache, then DB).
+  DeviceState* WorkingState(const std::string& device_id,
+                            std::unordered_map<std::string, DeviceState>* working);
+
+  rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles_[c]; }
+
+  StoreOptions options_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::atomic<uint64_t> next_arrival_id_{1};
+  std::atomic<bool> storage_full_{false};
+  bool created_ = false;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<IngestRequest> queue_;
+  size_t queued_events_ = 0;
+  bool stopping_ = false;
+  std::thread writer_;
+  std::vector<CommitObserver> observers_;
+
+  // Writer thread only.
+  std::unordered_map<std::string, DeviceState> device_cache_;
+  std::chrono::steady_clock::time_point next_nospace_retry_{};
+
+  Counter& m_commits_;
+  Counter& m_fsyncs_;
+  Counter& m_events_written_;
+  Histogram& m_events_per_commit_;
+  Histogram& m_commit_seconds_;
+  Gauge& m_queue_events_;
+  Counter& m_storage_full_;
+};
+
+Status EventStore::Impl::Open(bool* created) {
+  std::error_code ec;
+  std::filesystem::create_directories(options_.data_dir, ec);
+  if (ec) return Status::IOError("cannot create " + options_.data_dir + ": " + ec.message());
+  *created = !std::filesystem::exists(std::filesystem::path(options_.data_dir) / "CURRENT");
+
+  rocksdb::DBOptions db_opts;
+  db_opts.create_if_missing = true;
+  db_opts.create_missing_column_families = true;
+  db_opts.max_background_jobs = options_.max_background_jobs;
+  db_opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_opts.keep_log_file_num = 5;
+  // One writer thread does all ingest writes; pipelined writes only add overhead.
+  db_opts.enable_pipelined_write = false;
+
+  auto cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  for (size_t i = 0; i < kCfCount; ++i) {
+    rocksdb::ColumnFamilyOptions cf_opts;
+    cf_opts.write_buffer_size = options_.write_buffer_bytes;
+    cf_opts.compression = rocksdb::kLZ4Compression;
+    cf_opts.bottommost_compression = rocksdb::kZSTD;
+    rocksdb::BlockBasedTableOptions table;
+    table.block_cache = cache;
+    if (i == kDeviceSeq || i == kDevices || i == kTokens) {
+      // Point lookups on every duplicate check and device update.
+      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    }
+    cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    descs.emplace_back(kCfNames[i], cf_opts);
+  }
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_opts, options_.data_dir, descs, &handles_, &raw);
+  if (!s.ok()) return FromRocks(s);
+  db_.reset(raw);
+
+  if (*created) {
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    s = db_->Put(wo, cf(kMeta), "schema_version", kSchemaVersion);
+    if (!s.ok()) return FromRocks(s);
+  } else {
+    std::string version;
+    s = db_->Get(rocksdb::ReadOptions(), cf(kMeta), "schema_version", &version);
+    if (!s.ok()) return Status::Corruption("no schema_version in " + options_.data_dir);
+    if (version != kSchemaVersion)
+      return Status::InvalidArgument("schema_version " + version + ", this build reads " +
+                                     kSchemaVersion);
+  }
+
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kEvents)));
+  it->SeekToLast();
+  if (it->Valid()) {
+    auto id = ParseEventKey(it->key().ToStringView());
+    if (!id) return Status::Corruption("bad events key");
+    next_arrival_id_ = *id + 1;
+  }
+  if (!it->status().ok()) return FromRocks(it->status());
+  log_->info("opened {} ({}), {} events stored", options_.data_dir,
+             *created ? "created" : "recovered", next_arrival_id_.load() - 1);
+  return Status::Ok();
+}
+
+void EventStore::Impl::Submit(IngestRequest req) {
+  const size_t n = req.events.size();
+  Outcome refusal;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) {
+      refusal = Outcome::kStopped;
+    } else if (queued_events_ + n > options_.max_queued_events && queued_events_ > 0) {
+      refusal = Outcome::kOverloaded;
+    } else {
+      queued_events_ += n;
+      m_queue_events_.Set(static_cast<int64_t>(queued_events_));
+      queue_.push_back(std::move(req));
+      cv_.notify_one();
+      return;
+    }
+  }
+  req.done(std::vector<Outcome>(n, refusal));
+}
+
+void EventStore::Impl::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !writer_.joinable()) return;
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (writer_.joinable()) writer_.join();
+}
+
+void EventStore::Impl::WriterLoop() {
+  std::vector<IngestRequest> batch;
+  for (;;) {
+    batch.clear();
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+      if (queue_.empty()) return;  // stopping and drained
+      size_t n = 0;
+      while (!queue_.empty() &&
+             (batch.empty() || n + queue_.front().events.size() <= options_.max_events_per_commit)) {
+        n += queue_.front().events.size();
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      queued_events_ -= n;
+      m_queue_events_.Set(static_cast<int64_t>(queued_events_));
+    }
+    Commit(batch);
+  }
+}
+
+DeviceState* EventStore::Impl::WorkingState(
+    const std::string& device_id, std::unordered_map<std::string, DeviceState>* working) {
+  auto it = working->find(device_id);
+  if (it != working->end()) return &it->second;
+  DeviceState& st = (*working)[device_id];
+  auto cached = device_cache_.find(device_id);
+  if (cached != device_cache_.end()) {
+    st = cached->second;
+    return &st;
+  }
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kDevices), device_id, &value);
+  if (s.ok()) {
+    if (!st.ParseFromString(value)) log_->error("corrupt device state for a device; resetting");
+  } else if (!s.IsNotFound()) {
+    log_->critical("reading device state failed: {}; stopping (fail-stop)", s.ToString());
+    spdlog::shutdown();
+    std::_Exit(3);
+  }
+  st.set_device_id(device_id);
+  return &st;
+}
+
+void EventStore::Impl::Commit(std::vector<IngestRequest>& batch) {
+  std::vector<std::vector<Outcome>> outcomes(batch.size());
+  const auto now = std::chrono::steady_clock::now();
+  if (storage_full_.load() && now < next_nospace_retry_) {
+    for (size_t r = 0; r < batch.size(); ++r)
+      batch[r].done(std::vector<Outcome>(batch[r].events.size(), Outcome::kStorageFull));
+    return;
+  }
+  if (storage_full_.load()) {
+    // RocksDB stops writes after a NoSpace background error until Resume() succeeds.
+    rocksdb::Status rs = db_->Resume();
+    if (!rs.ok()) log_->debug("resume after disk full: {}", rs.ToString());
+  }
+
+  rocksdb::WriteBatch wb;
+  std::unordered_map<std::string, DeviceState> working;
+  std::unordered_map<std::string, SeqMark> pending_marks;
+  std::vector<const StoredEvent*> committed;
+  uint64_t next_id = next_arrival_id_.load(std::memory_order_relaxed);
+  std::string value;
+
+  for (size_t r = 0; r < batch.size(); ++r) {
+    auto& events = batch[r].events;
+    outcomes[r].reserve(events.size());
+    for (StoredEvent& se : events) {
+      const auto& ev = se.event();
+      DeviceState* st = WorkingState(ev.device_id(), &working);
+      const uint64_t fp = EventFingerprint(ev);
+      std::string mark_key = DeviceSeqKey(ev.device_id(), ev.seq());
+      bool out_of_order = false;
+      if (ev.seq() <= st->last_seq()) {
+        // Possibly a resend: look for the idempotency mark (this commit first, then the DB).
+        std::optional<SeqMark> existing;
+        if (auto p = pending_marks.find(mark_key); p != pending_marks.end()) {
+          existing = p->second;
+        } else {
+          rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kDeviceSeq), mark_key, &value);
+          if (s.ok()) {
+            SeqMark m;
+            m.ParseFromString(value);
+            existing = m;
+          } else if (!s.IsNotFound()) {
+            log_->critical("reading idempotency mark failed: {}; stopping (fail-stop)",
+                           s.ToString());
+            spdlog::shutdown();
+            std::_Exit(3);
+          }
+        }
+        if (existing) {
+          outcomes[r].push_back(existing->fingerprint() == fp ? Outcome::kDuplicate
+                                                              : Outcome::kReplay);
+          continue;
+        }
+        out_of_order = true;  // a gap being filled: stored, flagged
+      }
+      se.set_arrival_id(next_id++);
+      if (out_of_order) se.add_flags(yiwang::v1::EVENT_FLAG_OUT_OF_ORDER);
+      SeqMark mark;
+      mark.set_arrival_id(se.arrival_id());
+      mark.set_fingerprint(fp);
+      wb.Put(cf(kEvents), EventKey(se.arrival_id()), se.SerializeAsString());
+      wb.Put(cf(kDeviceSeq), mark_key, mark.SerializeAsString());
+      pending_marks[std::move(mark_key)] = mark;
+
+      st->set_event_count(st->event_count() + 1);
+      if (!st->has_last_seen() || TimestampLess(st->last_seen(), se.received_at()))
+        *st->mutable_last_seen() = se.received_at();
+      if (!out_of_order) {
+        st->set_last_seq(ev.seq());
+        *st->mutable_last_observed() = ev.observed_at();
+        *st->mutable_location() = ev.location();
+        switch (ev.payload_case()) {
+          case yiwang::v1::SensorEvent::kSepticTankGas:
+            *st->mutable_septic_tank_gas() = ev.septic_tank_gas();
+            break;
+          case yiwang::v1::SensorEvent::kManholeCover:
+            *st->mutable_manhole_cover() = ev.manhole_cover();
+            break;
+          case yiwang::v1::SensorEvent::kAncientTree:
+            *st->mutable_ancient_tree() = ev.ancient_tree();
+            break;
+          case yiwang::v1::SensorEvent::kDeviceHealth:
+            *st->mutable_device_health() = ev.device_health();
+            break;
+          default: break;
+        }
+        if (ev.payload_case() != yiwang::v1::SensorEvent::kDeviceHealth)
+          st->set_kind(PayloadKind(ev));
+      }
+      outcomes[r].push_back(Outcome::kAccepted);
+      committed.push_back(&se);
+    }
+  }
+
+  if (!committed.empty()) {
+    for (auto& [id, st] : working) {
+      // Untouched states (all duplicates) are rewritten too; harmless and keeps this simple.
+      wb.Put(cf(kDevices), id, st.SerializeAsString());
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = options_.sync;
+    const auto t0 = std::chrono::steady_clock::now();
+    rocksdb::Status s = db_->Write(wo, &wb);
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (s.IsNoSpace() || (!s.ok() && storage_full_.load())) {
+      if (!storage_full_.exchange(true)) log_->error("disk full: refusing ingest ({})", s.ToString());
+      m_storage_full_.Inc();
+      next_nospace_retry_ = std::chrono::steady_clock::now() + options_.nospace_retry_interval;
+      for (auto& o : outcomes)
+        for (auto& x : o)
+          if (x == Outcome::kAccepted) x = Outcome::kStorageFull;
+      for (size_t r = 0; r < batch.size(); ++r) batch[r].done(std::move(outcomes[r]));
+      return;
+    }
+    if (!s.ok()) {
+      // The WAL may or may not hold the batch; nothing is acked and the process stops so that a
+      // restart recovers from what is really on disk.
+      log_->critical("write failed: {}; stopping without acknowledging (fail-stop)", s.ToString());
+      spdlog::shutdown();
+      std::_Exit(3);
+    }
+    if (storage_full_.exchange(false)) log_->warn("disk space is back: ingest resumed");
+    next_arrival_id_.store(next_id, std::memory_order_relaxed);
+    m_commits_.Inc();
+    if (options_.sync) m_fsyncs_.Inc();
+    m_events_written_.Inc(committed.size());
+    m_events_per_commit_.Observe(static_cast<double>(committed.size()));
+    m_commit_seconds_.Observe(secs);
+    if (device_cache_.size() + working.size() > options_.device_cache_entries) {
+      device_cache_.clear();  // crude but bounded; misses cost one Get per device per commit
+    }
+    for (auto& [id, st] : working) device_cache_[id] = std::move(st);
+    for (const auto& obs : observers_) obs(committed);
+  }
+  for (size_t r = 0; r < batch.size(); ++r) batch[r].done(std::move(outcomes[r]));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+EventStore::EventStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+EventStore::~EventStore() {
+  impl_->Stop();
+  for (auto* h : impl_->handles_) impl_->db_->DestroyColumnFamilyHandle(h);
+  impl_->handles_.clear();
+  if (impl_->db_) {
+    rocksdb::Status s = impl_->db_->Close();
+    if (!s.ok()) impl_->log_->warn("close: {}", s.ToString());
+  }
+}
+
+std::unique_ptr<EventStore> EventStore::Open(const StoreOptions& options,
+                                             std::shared_ptr<spdlog::logger> logger,
+                                             Metrics* metrics, Status* status) {
+  auto impl = std::make_unique<Impl>(options, std::move(logger), metrics);
+  bool created = false;
+  *status = impl->Open(&created);
+  if (!status->ok()) {
+    for (auto* h : impl->handles_) impl->db_->DestroyColumnFamilyHandle(h);
+    impl->handles_.clear();
+    return nullptr;
+  }
+  impl->created_ = created;
+  impl->StartWriter();
+  return std::unique_ptr<EventStore>(new EventStore(std::move(impl)));
+}
+
+bool EventStore::created() const { return impl_->created_; }
+void EventStore::SubmitIngest(IngestRequest req) { impl_->Submit(std::move(req)); }
+void EventStore::AddCommitObserver(CommitObserver observer) {
+  impl_->observers_.push_back(std::move(observer));
+}
+void EventStore::StopWriter() { impl_->Stop(); }
+bool EventStore::storage_full() const { return impl_->storage_full_.load(); }
+uint64_t EventStore::EventCount() const { return impl_->next_arrival_id_.load() - 1; }
+
+Status EventStore::GetDevice(std::string_view device_id, DeviceState* out) const {
+  if (device_id.empty() || device_id.size() > kMaxDeviceIdLength)
+    return Status::NotFound("no such device");
+  std::string value;
+  rocksdb::Status s =
+      impl_->db_->Get(rocksdb::ReadOptions(), impl_->cf(kDevices), device_id, &value);
+  if (!s.ok()) return FromRocks(s);
+  if (!out->ParseFromString(value)) return Status::Corruption("device state");
+  return Status::Ok();
+}
+
+Status EventStore::ListDeviceEvents(std::string_view device_id, uint64_t before_seq, size_t limit,
+                                    std::vector<StoredEvent>* out, uint64_t* next_before) const {
+  *next_before = 0;
+  out->clear();
+  if (device_id.empty() || device_id.size() > kMaxDeviceIdLength || limit == 0 ||
+      before_seq == 1)
+    return Status::Ok();
+  const std::string prefix = DeviceSeqPrefix(device_id);
+  std::string start = before_seq == 0 ? DeviceSeqKey(device_id, UINT64_MAX)
+                                      : DeviceSeqKey(device_id, before_seq - 1);
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db_->NewIterator(rocksdb::ReadOptions(), impl_->cf(kDeviceSeq)));
+  std::vector<std::string> keys;
+  uint64_t last_seq = 0;
+  for (it->SeekForPrev(start); it->Valid() && it->key().starts_with(prefix); it->Prev()) {
+    if (keys.size() == limit) {
+      *next_before = last_seq;
+      break;
+    }
+    auto ds = ParseDeviceSeqKey(it->key().ToStringView());
+    SeqMark mark;
+    if (!ds || !mark.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())))
+      return Status::Corruption("device_seq entry");
+    last_seq = ds->seq;
+    keys.push_back(EventKey(mark.arrival_id()));
+  }
+  if (!it->status().ok()) return FromRocks(it->status());
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<std::string> values;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs(keys.size(), impl_->cf(kEvents));
+  std::vector<rocksdb::Status> st = impl_->db_->MultiGet(rocksdb::ReadOptions(), cfs, slices, &values);
+  out->resize(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!st[i].ok()) return FromRocks(st[i]);
+    if (!(*out)[i].ParseFromString(values[i])) return Status::Corruption("event record");
+  }
+  return Status::Ok();
+}
+
+Status EventStore::ScanEvents(uint64_t from, size_t limit, std::vector<StoredEvent>* out) const {
+  out->clear();
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db_->NewIterator(rocksdb::ReadOptions(), impl_->cf(kEvents)));
+  for (it->Seek(EventKey(from)); it->Valid() && out->size() < limit; it->Next()) {
+    StoredEvent e;
+    if (!e.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())))
+      return Status::Corruption("event record");
+    out->push_back(std::move(e));
+  }
+  return FromRocks(it->status());
+}
+
+Status EventStore::PutToken(std::string_view token, const TokenRecord& record) {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(
+      impl_->db_->Put(wo, impl_->cf(kTokens), TokenHash(token), record.SerializeAsString()));
+}
+
+Status EventStore::LookupToken(std::string_view token, TokenRecord* out) const {
+  std::string value;
+  rocksdb::Status s =
+      impl_->db_->Get(rocksdb::ReadOptions(), impl_->cf(kTokens), TokenHash(token), &value);
+  if (!s.ok()) return FromRocks(s);
+  if (!out->ParseFromString(value)) return Status::Corruption("token record");
+  return Status::Ok();
+}
+
+Status EventStore::GetMeta(std::string_view name, std::string* value) const {
+  return FromRocks(impl_->db_->Get(rocksdb::ReadOptions(), impl_->cf(kMeta), name, value));
+}
+
+Status EventStore::PutMeta(std::string_view name, std::string_view value) {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(impl_->db_->Put(wo, impl_->cf(kMeta), name, value));
+}
+
+}  // namespace yiwang::store

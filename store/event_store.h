@@ -1,0 +1,121 @@
+#pragma once
+// EventStore: the RocksDB database behind everything, and the group-commit writer that is the
+// only path by which sensor events are written.
+//
+// Column families (key layout in store/key_codec.h and docs/architecture.md):
+//   events      arrival_id -> StoredEvent        every accepted event, in arrival order
+//   device_seq  device,seq -> SeqMark            idempotency mark and per-device index
+//   devices     device     -> DeviceState        last seq, last seen, latest readings
+//   tokens      sha256     -> TokenRecord        device and admin bearer tokens
+//   meta        name       -> bytes              schema version, bootstrap marker
+//
+// Durability: an ingest commit completes (its callback runs) only after the WriteBatch holding
+// the events, their idempotency marks and the device states is in the WAL and fsynced. An fsync
+// or write error other than disk-full stops the process (fail-stop): the disk state is unknown.
+//
+// Thread safety: all public methods may be called from any thread. Reads go straight to
+// RocksDB. Ingest writes are serialised on the one writer thread (SubmitIngest); token and meta
+// writes are small synced writes of their own, on the caller's thread.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include "store/metrics.h"
+#include "store/options.h"
+#include "store/status.h"
+#include "yiwang/v1/store.pb.h"
+
+namespace yiwang::store {
+
+// What happened to one submitted event.
+enum class Outcome : uint8_t {
+  kAccepted,    // stored and durable
+  kDuplicate,   // (device, seq) was already stored with the same payload: nothing written
+  kReplay,      // (device, seq) was already stored with a different payload: refused
+  kStorageFull, // disk full: not stored
+  kOverloaded,  // the writer's queue was full: not stored
+  kStopped,     // the store is shutting down: not stored
+};
+const char* OutcomeName(Outcome o);
+
+struct IngestRequest {
+  // Validated events with received_at and token_name set; arrival_id is assigned by the writer.
+  std::vector<yiwang::v1::StoredEvent> events;
+  // Called exactly once, on the writer thread (or the caller's, if refused at once), with one
+  // outcome per event. Must not block: post the result to your own executor.
+  std::function<void(std::vector<Outcome>)> done;
+};
+
+// Observes committed events, on the writer thread, after the fsync. Used by consumers that
+// must see every stored event once (metrics now; the dispatcher later).
+using CommitObserver = std::function<void(const std::vector<const yiwang::v1::StoredEvent*>&)>;
+
+class EventStore {
+ public:
+  // Opens (creating if needed) the database at options.data_dir, recovers, and starts the
+  // writer thread. Returns nullptr and sets *status on failure.
+  static std::unique_ptr<EventStore> Open(const StoreOptions& options,
+                                          std::shared_ptr<spdlog::logger> logger, Metrics* metrics,
+                                          Status* status);
+  // Drains the writer queue (every queued request completes) and closes the database.
+  ~EventStore();
+  EventStore(const EventStore&) = delete;
+  EventStore& operator=(const EventStore&) = delete;
+
+  // True if Open created the database (the data dir held no database before).
+  bool created() const;
+
+  // --- ingest (group commit) ---
+  // Queues `req` for the writer. Never blocks. If the queue is full or the store is stopping,
+  // req.done is called at once with kOverloaded / kStopped for every event.
+  void SubmitIngest(IngestRequest req);
+  // Registers an observer of committed events. REQUIRES: called before the first SubmitIngest.
+  void AddCommitObserver(CommitObserver observer);
+  // Stops accepting submissions, completes everything already queued, joins the writer.
+  // Idempotent; the destructor calls it.
+  void StopWriter();
+  // True while the last write failed for lack of disk space (ingest refuses with storage_full).
+  bool storage_full() const;
+
+  // --- reads ---
+  // Status::NotFound if the device has never sent an accepted event.
+  Status GetDevice(std::string_view device_id, yiwang::v1::DeviceState* out) const;
+  // Events of one device, newest (highest seq) first, with seq < before_seq (0 = no bound), at
+  // most `limit`. *next_before is the cursor for the next page, or 0 when there is none.
+  Status ListDeviceEvents(std::string_view device_id, uint64_t before_seq, size_t limit,
+                          std::vector<yiwang::v1::StoredEvent>* out, uint64_t* next_before) const;
+  // Events in arrival order with arrival_id >= from, at most `limit` (replay and checks).
+  Status ScanEvents(uint64_t from, size_t limit, std::vector<yiwang::v1::StoredEvent>* out) const;
+  // Number of events stored (the next arrival id - 1).
+  uint64_t EventCount() const;
+
+  // --- tokens ---
+  // Stores a token record under the SHA-256 of `token` (synced).
+  Status PutToken(std::string_view token, const yiwang::v1::TokenRecord& record);
+  // NotFound for an unknown token. A revoked token is returned with revoked = true.
+  Status LookupToken(std::string_view token, yiwang::v1::TokenRecord* out) const;
+
+  // --- meta ---
+  Status GetMeta(std::string_view name, std::string* value) const;
+  Status PutMeta(std::string_view name, std::string_view value);
+
+  class Impl;
+
+ private:
+  explicit EventStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// SHA-256 of a token, as raw 32 bytes (the tokens CF key).
+std::string TokenHash(std::string_view token);
+// 64-bit FNV-1a hash of an event's deterministic serialisation (the SeqMark fingerprint).
+uint64_t EventFingerprint(const yiwang::v1::SensorEvent& event);
+
+}  // namespace yiwang::store

@@ -1,0 +1,39 @@
+#pragma once
+// Every tuning knob of the store, with its default. The defaults are what `yiwang serve` uses.
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace yiwang::store {
+
+struct StoreOptions {
+  // Directory of the RocksDB database. Created if missing.
+  std::string data_dir = "./data";
+
+  // fsync the WAL before acknowledging (the durability contract, DESIGN.md section 5).
+  // Only benchmarks that measure the cost of durability turn it off.
+  bool sync = true;
+
+  // RocksDB block cache shared by all column families. Default 128 MiB.
+  size_t block_cache_bytes = 128u << 20;
+  // Memtable size per column family before a flush. Default 64 MiB.
+  size_t write_buffer_bytes = 64u << 20;
+  // RocksDB background flush/compaction threads. Default 2 (the machine has 2 cores).
+  int max_background_jobs = 2;
+
+  // Group commit: the writer thread takes everything queued, up to this many events, into one
+  // WriteBatch with one fsync. Default 20,000.
+  size_t max_events_per_commit = 20000;
+  // Events queued for the writer at most; a Submit beyond it is refused as overloaded so the
+  // caller can push back on its client. Default 200,000.
+  size_t max_queued_events = 200000;
+
+  // Entries in the writer's device-state cache (saves a read per event). Default 200,000.
+  size_t device_cache_entries = 200000;
+
+  // After a disk-full error the writer retries the write path at most this often.
+  std::chrono::milliseconds nospace_retry_interval{1000};
+};
+
+}  // namespace yiwang::store

@@ -1,0 +1,236 @@
+#include "tools/serve.h"
+
+#include <sys/stat.h>
+
+#include <condition_variable>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <google/protobuf/util/json_util.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "ingest/ingest_service.h"
+#include "ingest/sensor_endpoint.h"
+#include "store/event_store.h"
+#include "web/api.h"
+#include "web/http_server.h"
+#include "yiwang/v1/config.pb.h"
+
+namespace yiwang::tools {
+
+namespace net = boost::asio;
+
+namespace {
+
+std::shared_ptr<spdlog::logger> Logger(const std::string& name) {
+  if (auto l = spdlog::get(name)) return l;
+  auto l = spdlog::stderr_color_mt(name);
+  return l;
+}
+
+bool SplitHostPort(const std::string& s, std::string* host, uint16_t* port) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string::npos) return false;
+  *host = s.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']')
+    *host = host->substr(1, host->size() - 2);
+  try {
+    int p = std::stoi(s.substr(colon + 1));
+    if (p < 0 || p > 65535) return false;
+    *port = static_cast<uint16_t>(p);
+  } catch (...) {
+    return false;
+  }
+  return !host->empty();
+}
+
+Status LoadConfig(const std::string& path, yiwang::v1::ServerConfig* config) {
+  if (path.empty()) return Status::Ok();
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot read config file " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto st = google::protobuf::util::JsonStringToMessage(ss.str(), config);
+  if (!st.ok()) return Status::InvalidArgument(path + ": " + std::string(st.message()));
+  return Status::Ok();
+}
+
+// Writes `content` to `path` with mode 0600, atomically (write a temp file, then rename).
+Status WriteSecretFile(const std::filesystem::path& path, const std::string& content) {
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) return Status::IOError("cannot write " + tmp.string());
+    out << content;
+    if (!out.flush()) return Status::IOError("cannot write " + tmp.string());
+  }
+  ::chmod(tmp.c_str(), 0600);
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Status::IOError("rename " + path.string() + ": " + ec.message());
+  return Status::Ok();
+}
+
+template <typename T>
+void Override(T* target, uint32_t value) {
+  if (value != 0) *target = static_cast<T>(value);
+}
+
+}  // namespace
+
+int RunServe(const ServeOptions& o) {
+  spdlog::set_level(spdlog::level::from_str(o.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
+  auto log = Logger("serve");
+
+  yiwang::v1::ServerConfig config;
+  if (Status s = LoadConfig(o.config_file, &config); !s.ok()) {
+    log->error("config: {}", s.ToString());
+    return 2;
+  }
+  std::string host;
+  uint16_t port = 0;
+  if (!SplitHostPort(o.listen, &host, &port)) {
+    log->error("--listen wants HOST:PORT, got '{}'", o.listen);
+    return 2;
+  }
+
+  store::StoreOptions store_opts;
+  store_opts.data_dir = o.data_dir;
+  Override(&store_opts.block_cache_bytes, config.store().block_cache_mb() << 20);
+  Override(&store_opts.max_events_per_commit, config.store().max_events_per_commit());
+  Override(&store_opts.max_queued_events, config.store().max_queued_events());
+
+  ingest::IngestLimits ingest_limits;
+  const auto& ic = config.ingest();
+  Override(&ingest_limits.max_frame_bytes, ic.max_frame_bytes());
+  Override(&ingest_limits.max_events_per_batch, ic.max_events_per_batch());
+  Override(&ingest_limits.max_inflight_events, ic.max_inflight_events());
+  Override(&ingest_limits.max_connections, ic.max_connections());
+  if (ic.idle_timeout_seconds()) ingest_limits.idle_timeout = std::chrono::seconds(ic.idle_timeout_seconds());
+  if (ic.future_skew_flag_seconds())
+    ingest_limits.future_skew_flag = std::chrono::seconds(ic.future_skew_flag_seconds());
+  if (ic.future_skew_reject_seconds())
+    ingest_limits.future_skew_reject = std::chrono::seconds(ic.future_skew_reject_seconds());
+
+  web::HttpLimits http_limits;
+  const auto& hc = config.http();
+  Override(&http_limits.max_body_bytes, hc.max_body_bytes());
+  Override(&http_limits.max_header_bytes, hc.max_header_bytes());
+  Override(&http_limits.max_connections, hc.max_connections());
+  if (hc.idle_timeout_seconds()) http_limits.idle_timeout = std::chrono::seconds(hc.idle_timeout_seconds());
+
+  Metrics metrics;
+  Status st;
+  auto store = store::EventStore::Open(store_opts, Logger("store"), &metrics, &st);
+  if (!store) {
+    log->error("cannot open the store at {}: {}", o.data_dir, st.ToString());
+    return 1;
+  }
+
+  // First start on an empty data dir: create the bootstrap admin token.
+  std::string bootstrapped;
+  if (store->GetMeta("bootstrap_admin", &bootstrapped).code() == Status::Code::kNotFound) {
+    std::string token;
+    Status s = web::CreateToken(store.get(), yiwang::v1::TOKEN_KIND_ADMIN, "bootstrap-admin", "",
+                                &token);
+    if (s.ok())
+      s = WriteSecretFile(std::filesystem::path(o.data_dir) / "bootstrap-admin.token", token + "\n");
+    if (s.ok()) s = store->PutMeta("bootstrap_admin", "1");
+    if (!s.ok()) {
+      log->error("bootstrap admin token: {}", s.ToString());
+      return 1;
+    }
+    log->info("bootstrap admin token written to {}/bootstrap-admin.token", o.data_dir);
+  }
+  if (o.demo) {
+    std::string token;
+    Status s = web::CreateToken(store.get(), yiwang::v1::TOKEN_KIND_DEVICE, "demo-fleet", "sim-",
+                                &token);
+    if (s.ok())
+      s = WriteSecretFile(std::filesystem::path(o.data_dir) / "demo-device.token", token + "\n");
+    if (!s.ok()) {
+      log->error("demo device token: {}", s.ToString());
+      return 1;
+    }
+    log->info("demo device token (prefix 'sim-') written to {}/demo-device.token", o.data_dir);
+  }
+
+  const unsigned threads =
+      config.io_threads() ? config.io_threads() : std::max(1u, std::thread::hardware_concurrency());
+  net::io_context ioc(static_cast<int>(threads));
+
+  ingest::IngestService ingest_service(store.get(), ingest_limits, &metrics, Logger("ingest"));
+  ingest::SensorEndpoint sensors(&ingest_service, &metrics, Logger("ingest"));
+  web::Api api(store.get(), &metrics, Logger("web"));
+
+  std::map<std::string, web::UpgradeRoute> upgrades;
+  upgrades["/ws/sensors"] = [&sensors](const web::HttpRequest& req)
+      -> std::variant<web::HttpResponse, web::UpgradeFn> {
+    auto d = sensors.Admit(req);
+    if (auto* res = std::get_if<ingest::HttpResponse>(&d)) return std::move(*res);
+    return std::get<ingest::UpgradeFn>(std::move(d));
+  };
+  web::HttpServer server(ioc, http_limits,
+                         [&api](const web::HttpRequest& req) { return api.Handle(req); },
+                         std::move(upgrades), &metrics, Logger("web"));
+  if (Status s = server.Listen(host, port); !s.ok()) {
+    log->error("{}", s.ToString());
+    return 1;
+  }
+  const std::string url = fmt::format("http://{}:{}", host.find(':') != std::string::npos
+                                                          ? "[" + host + "]" : host,
+                                      server.port());
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop_requested = false;
+  net::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    log->info("signal {}: stopping", sig);
+    std::lock_guard lock(mu);
+    stop_requested = true;
+    cv.notify_all();
+  });
+
+  std::vector<std::thread> pool;
+  for (unsigned i = 0; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
+
+  if (!o.ready_file.empty()) {
+    if (Status s = WriteSecretFile(o.ready_file, url + "\n"); !s.ok()) {
+      log->error("ready file: {}", s.ToString());
+    } else {
+      ::chmod(o.ready_file.c_str(), 0644);
+    }
+  }
+  log->info("listening on {} (data dir {}, {} io threads)", url, o.data_dir, threads);
+
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return stop_requested; });
+  }
+
+  // Graceful stop: no new connections; sessions stop reading; the writer commits and acks
+  // everything already queued; sessions write those acks and close with 1001.
+  server.StopAccepting();
+  sensors.Shutdown();
+  store->StopWriter();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (sensors.connections() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ioc.stop();
+  for (auto& t : pool) t.join();
+  log->info("stopped: {} events stored", store->EventCount());
+  return 0;
+}
+
+}  // namespace yiwang::tools

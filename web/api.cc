@@ -1,0 +1,271 @@
+#include "web/api.h"
+
+#include <charconv>
+
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+#include <openssl/rand.h>
+
+namespace yiwang::web {
+
+namespace http = boost::beast::http;
+namespace pbu = google::protobuf::util;
+
+namespace {
+
+std::string JsonEscape(std::string_view s) { return boost::json::serialize(boost::json::string(s)); }
+
+std::string ToJson(const google::protobuf::Message& m) {
+  std::string out;
+  pbu::JsonPrintOptions opts;
+  (void)pbu::MessageToJsonString(m, &out, opts);
+  return out;
+}
+
+HttpResponse MakeResponse(const HttpRequest& req, http::status status, std::string body,
+                          std::string_view content_type = "application/json") {
+  HttpResponse res{status, req.version()};
+  res.set(http::field::server, "yiwang");
+  res.set(http::field::content_type, content_type);
+  res.set(http::field::cache_control, "no-store");
+  res.set("X-Content-Type-Options", "nosniff");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  if (req.method() == http::verb::head) res.body().clear();  // Content-Length stays
+  return res;
+}
+
+std::string Base64Url(const unsigned char* p, size_t n) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < n; ++i) {
+    acc = (acc << 8) | p[i];
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out += kAlphabet[(acc >> bits) & 63];
+    }
+  }
+  if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 63];
+  return out;
+}
+
+bool ValidPrefix(std::string_view p) {
+  if (p.size() > store::kMaxDeviceIdLength) return false;
+  for (char c : p) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string> PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%') {
+      if (i + 2 >= s.size()) return std::nullopt;
+      int v = 0;
+      auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
+      if (ec != std::errc() || p != s.data() + i + 3) return std::nullopt;
+      out += static_cast<char>(v);
+      i += 2;
+    } else if (s[i] == '+') {
+      out += ' ';
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> QueryParam(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == key) {
+      return PercentDecode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+Status CreateToken(store::EventStore* store, yiwang::v1::TokenKind kind, std::string_view name,
+                   std::string_view device_prefix, std::string* token) {
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) return Status::IOError("no randomness for a token");
+  *token = (kind == yiwang::v1::TOKEN_KIND_ADMIN ? "ywa_" : "ywd_") + Base64Url(raw, sizeof raw);
+  yiwang::v1::TokenRecord rec;
+  rec.set_name(std::string(name));
+  rec.set_kind(kind);
+  rec.set_device_prefix(std::string(device_prefix));
+  *rec.mutable_created_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  return store->PutToken(*token, rec);
+}
+
+Api::Api(store::EventStore* store, Metrics* metrics, std::shared_ptr<spdlog::logger> logger)
+    : store_(store), metrics_(metrics), log_(std::move(logger)) {}
+
+HttpResponse Api::Error(const HttpRequest& req, unsigned status, std::string_view code,
+                        std::string_view message) {
+  metrics_
+      ->GetCounter("yiwang_http_errors_total", "HTTP API errors, by code",
+                   {{"code", std::string(code)}})
+      .Inc();
+  auto res = MakeResponse(req, static_cast<http::status>(status),
+                          fmt::format(R"({{"error":{{"code":{},"message":{}}}}})",
+                                      JsonEscape(code), JsonEscape(message)));
+  if (status == 401) res.set(http::field::www_authenticate, "Bearer");
+  return res;
+}
+
+HttpResponse Api::Handle(const HttpRequest& req) {
+  try {
+    return Route(req);
+  } catch (const std::exception& e) {
+    // Nothing below should throw; if it does, this request fails alone.
+    log_->error("request handler threw: {}", e.what());
+    return Error(req, 500, "internal", "internal error");
+  }
+}
+
+std::optional<HttpResponse> Api::RequireAdmin(const HttpRequest& req) {
+  std::string_view auth = req[http::field::authorization];
+  constexpr std::string_view kBearer = "Bearer ";
+  if (!auth.starts_with(kBearer) || auth.size() == kBearer.size())
+    return Error(req, 401, "unauthorized", "missing bearer token");
+  yiwang::v1::TokenRecord rec;
+  if (!store_->LookupToken(auth.substr(kBearer.size()), &rec).ok() || rec.revoked())
+    return Error(req, 401, "unauthorized", "unknown or revoked token");
+  if (rec.kind() != yiwang::v1::TOKEN_KIND_ADMIN)
+    return Error(req, 403, "forbidden", "this token may not use the admin API");
+  return std::nullopt;
+}
+
+HttpResponse Api::Route(const HttpRequest& req) {
+  std::string_view target = req.target();
+  size_t q = target.find('?');
+  std::string_view path = target.substr(0, q);
+  std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+  const bool is_get = req.method() == http::verb::get || req.method() == http::verb::head;
+
+  if (path == "/healthz") {
+    if (!is_get) return Error(req, 405, "method_not_allowed", "use GET");
+    return MakeResponse(req, http::status::ok,
+                        fmt::format(R"({{"status":"ok","storage":"{}","events":{}}})",
+                                    store_->storage_full() ? "full" : "ok", store_->EventCount()));
+  }
+  if (path == "/metrics") {
+    if (!is_get) return Error(req, 405, "method_not_allowed", "use GET");
+    return MakeResponse(req, http::status::ok, metrics_->RenderPrometheus(),
+                        "text/plain; version=0.0.4; charset=utf-8");
+  }
+  if (path == "/api/v1/admin/device-tokens") {
+    if (req.method() != http::verb::post) return Error(req, 405, "method_not_allowed", "use POST");
+    if (auto denied = RequireAdmin(req)) return std::move(*denied);
+    return CreateDeviceToken(req);
+  }
+  constexpr std::string_view kDevices = "/api/v1/devices/";
+  if (path.starts_with(kDevices)) {
+    std::string_view rest = path.substr(kDevices.size());
+    constexpr std::string_view kEvents = "/events";
+    bool events = false;
+    if (rest.ends_with(kEvents)) {
+      events = true;
+      rest.remove_suffix(kEvents.size());
+    }
+    if (rest.empty() || rest.find('/') != std::string_view::npos)
+      return Error(req, 404, "not_found", "no such route");
+    if (!is_get) return Error(req, 405, "method_not_allowed", "use GET");
+    if (auto denied = RequireAdmin(req)) return std::move(*denied);
+    auto id = PercentDecode(rest);
+    if (!id) return Error(req, 400, "bad_device_id", "bad percent-encoding in the device id");
+    return events ? ListDeviceEvents(req, *id, query) : GetDevice(req, *id);
+  }
+  return Error(req, 404, "not_found", "no such route");
+}
+
+HttpResponse Api::CreateDeviceToken(const HttpRequest& req) {
+  boost::system::error_code ec;
+  boost::json::value body = boost::json::parse(req.body(), ec);
+  if (ec || !body.is_object()) return Error(req, 400, "bad_json", "body must be a JSON object");
+  const auto& obj = body.get_object();
+  const auto* name = obj.if_contains("name");
+  const auto* prefix = obj.if_contains("devicePrefix");
+  if (!name || !name->is_string() || name->get_string().empty() || name->get_string().size() > 128)
+    return Error(req, 400, "bad_name", "\"name\" must be a string of 1..128 characters");
+  if (!prefix || !prefix->is_string() || !ValidPrefix(prefix->get_string()))
+    return Error(req, 400, "bad_device_prefix",
+                 "\"devicePrefix\" must be a string of at most 64 of [A-Za-z0-9._:-] "
+                 "(empty allows every device)");
+  std::string token;
+  Status s = CreateToken(store_, yiwang::v1::TOKEN_KIND_DEVICE, name->get_string(),
+                         prefix->get_string(), &token);
+  if (s.code() == Status::Code::kNoSpace) return Error(req, 507, "storage_full", "disk full");
+  if (!s.ok()) {
+    log_->error("storing a device token failed: {}", s.ToString());
+    return Error(req, 500, "internal", "could not store the token");
+  }
+  log_->info("device token '{}' created", std::string(name->get_string()));
+  return MakeResponse(req, http::status::created,
+                      fmt::format(R"({{"token":{},"name":{},"devicePrefix":{}}})",
+                                  JsonEscape(token), JsonEscape(name->get_string()),
+                                  JsonEscape(prefix->get_string())));
+}
+
+HttpResponse Api::GetDevice(const HttpRequest& req, std::string_view device_id) {
+  yiwang::v1::DeviceState st;
+  Status s = store_->GetDevice(device_id, &st);
+  if (s.code() == Status::Code::kNotFound)
+    return Error(req, 404, "device_not_found", "no events were ever accepted from this device");
+  if (!s.ok()) return Error(req, 500, "internal", "could not read the device");
+  return MakeResponse(req, http::status::ok, ToJson(st));
+}
+
+HttpResponse Api::ListDeviceEvents(const HttpRequest& req, std::string_view device_id,
+                                   std::string_view query) {
+  size_t limit = kDefaultEventsPageLimit;
+  uint64_t before = 0;
+  if (auto v = QueryParam(query, "limit")) {
+    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), limit);
+    if (ec != std::errc() || p != v->data() + v->size() || limit == 0 ||
+        limit > kMaxEventsPageLimit)
+      return Error(req, 400, "bad_limit", "limit must be an integer from 1 to 1000");
+  }
+  if (auto v = QueryParam(query, "before")) {
+    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), before);
+    if (ec != std::errc() || p != v->data() + v->size() || before == 0)
+      return Error(req, 400, "bad_cursor", "before must be a positive integer (a seq)");
+  }
+  yiwang::v1::DeviceState st;
+  Status s = store_->GetDevice(device_id, &st);
+  if (s.code() == Status::Code::kNotFound)
+    return Error(req, 404, "device_not_found", "no events were ever accepted from this device");
+  std::vector<yiwang::v1::StoredEvent> events;
+  uint64_t next = 0;
+  s = store_->ListDeviceEvents(device_id, before, limit, &events, &next);
+  if (!s.ok()) return Error(req, 500, "internal", "could not read events");
+  std::string body = R"({"events":[)";
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (i) body += ',';
+    body += ToJson(events[i]);
+  }
+  body += ']';
+  if (next) body += fmt::format(R"(,"nextBefore":"{}")", next);
+  body += '}';
+  return MakeResponse(req, http::status::ok, std::move(body));
+}
+
+}  // namespace yiwang::web

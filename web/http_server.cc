@@ -1,0 +1,213 @@
+#include "web/http_server.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <fmt/format.h>
+
+namespace yiwang::web {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+HttpResponse PlainError(unsigned version, http::status status, std::string_view code,
+                        std::string_view message) {
+  HttpResponse res{status, version};
+  res.set(http::field::server, "yiwang");
+  res.set(http::field::content_type, "application/json");
+  res.set("X-Content-Type-Options", "nosniff");
+  res.body() = fmt::format(R"({{"error":{{"code":"{}","message":"{}"}}}})", code, message);
+  res.keep_alive(false);
+  res.prepare_payload();
+  return res;
+}
+
+}  // namespace
+
+class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
+ public:
+  Impl(net::io_context& ioc, HttpLimits limits, Handler handler,
+       std::map<std::string, UpgradeRoute> upgrades, Metrics* metrics,
+       std::shared_ptr<spdlog::logger> logger)
+      : ioc_(ioc),
+        acceptor_(net::make_strand(ioc)),
+        limits_(limits),
+        handler_(std::move(handler)),
+        upgrades_(std::move(upgrades)),
+        metrics_(metrics),
+        log_(std::move(logger)),
+        m_connections_(metrics->GetGauge("yiwang_http_connections", "Open HTTP connections")),
+        m_requests_(metrics->GetCounter("yiwang_http_requests_total", "HTTP requests handled")),
+        m_refused_(metrics->GetCounter("yiwang_http_connections_refused_total",
+                                       "HTTP connections refused over the connection cap")) {}
+
+  void DoAccept() {
+    acceptor_.async_accept(net::make_strand(ioc_),
+                           beast::bind_front_handler(&Impl::OnAccept, shared_from_this()));
+  }
+  void OnAccept(beast::error_code ec, tcp::socket socket);
+
+  net::io_context& ioc_;
+  tcp::acceptor acceptor_;
+  HttpLimits limits_;
+  Handler handler_;
+  std::map<std::string, UpgradeRoute> upgrades_;
+  Metrics* metrics_;
+  std::shared_ptr<spdlog::logger> log_;
+  Gauge& m_connections_;
+  Counter& m_requests_;
+  Counter& m_refused_;
+  std::atomic<uint16_t> port_{0};
+  std::atomic<uint64_t> next_id_{1};
+};
+
+namespace {
+
+// One HTTP connection. Thread safety: runs only on its stream's strand.
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(tcp::socket&& socket, std::shared_ptr<HttpServer::Impl> server, bool over_cap)
+      : stream_(std::move(socket)), server_(std::move(server)), over_cap_(over_cap) {
+    server_->m_connections_.Add(1);
+  }
+  ~HttpSession() { server_->m_connections_.Add(-1); }
+
+  void Run() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&HttpSession::DoRead, shared_from_this()));
+  }
+
+ private:
+  void DoRead() {
+    parser_.emplace();
+    parser_->body_limit(server_->limits_.max_body_bytes);
+    parser_->header_limit(static_cast<std::uint32_t>(server_->limits_.max_header_bytes));
+    stream_.expires_after(server_->limits_.idle_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&HttpSession::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, std::size_t) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == net::error::connection_reset || ec == net::error::eof)
+      return DoClose();
+    if (ec == http::error::body_limit) {
+      return Send(PlainError(11, http::status::payload_too_large, "body_too_large",
+                             fmt::format("request body over {} bytes",
+                                         server_->limits_.max_body_bytes)));
+    }
+    if (ec == http::error::header_limit) {
+      return Send(PlainError(11, http::status::request_header_fields_too_large,
+                             "headers_too_large", "request headers too large"));
+    }
+    if (ec) {
+      server_->log_->debug("http read: {}", ec.message());
+      return Send(PlainError(11, http::status::bad_request, "bad_request", "malformed HTTP request"));
+    }
+    server_->m_requests_.Inc();
+    HttpRequest req = parser_->release();
+    if (over_cap_) {
+      return Send(PlainError(req.version(), http::status::service_unavailable,
+                             "too_many_connections", "connection limit reached; retry later"));
+    }
+    if (beast::websocket::is_upgrade(req)) {
+      std::string_view target = req.target();
+      std::string path(target.substr(0, target.find('?')));
+      auto it = server_->upgrades_.find(path);
+      if (it == server_->upgrades_.end()) {
+        return Send(PlainError(req.version(), http::status::not_found, "not_found",
+                               "no WebSocket endpoint at this path"));
+      }
+      auto decision = it->second(req);
+      if (auto* res = std::get_if<HttpResponse>(&decision)) return Send(std::move(*res));
+      stream_.expires_never();
+      std::get<UpgradeFn>(decision)(std::move(stream_), std::move(req));
+      return;  // the upgrade owns the connection now
+    }
+    HttpResponse res = server_->handler_(req);
+    res.keep_alive(res.keep_alive() && req.keep_alive());
+    Send(std::move(res));
+  }
+
+  void Send(HttpResponse res) {
+    const bool keep_alive = res.keep_alive();
+    beast::async_write(stream_, http::message_generator(std::move(res)),
+                       beast::bind_front_handler(&HttpSession::OnWrite, shared_from_this(),
+                                                 keep_alive));
+  }
+
+  void OnWrite(bool keep_alive, beast::error_code ec, std::size_t) {
+    if (ec) return;
+    if (!keep_alive) return DoClose();
+    DoRead();
+  }
+
+  void DoClose() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<HttpServer::Impl> server_;
+  const bool over_cap_;
+};
+
+}  // namespace
+
+void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
+  if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+  if (ec) {
+    log_->warn("accept: {}", ec.message());
+  } else {
+    const bool over_cap =
+        static_cast<size_t>(m_connections_.Value()) >= limits_.max_connections;
+    if (over_cap) m_refused_.Inc();
+    std::make_shared<HttpSession>(std::move(socket), shared_from_this(), over_cap)->Run();
+  }
+  DoAccept();
+}
+
+HttpServer::HttpServer(net::io_context& ioc, HttpLimits limits, Handler handler,
+                       std::map<std::string, UpgradeRoute> upgrades, Metrics* metrics,
+                       std::shared_ptr<spdlog::logger> logger)
+    : impl_(std::make_shared<Impl>(ioc, limits, std::move(handler), std::move(upgrades), metrics,
+                                   std::move(logger))) {}
+
+HttpServer::~HttpServer() { StopAccepting(); }
+
+Status HttpServer::Listen(const std::string& host, uint16_t port) {
+  beast::error_code ec;
+  auto addr = net::ip::make_address(host, ec);
+  if (ec) return Status::InvalidArgument("bad listen address " + host + ": " + ec.message());
+  tcp::endpoint ep(addr, port);
+  auto& a = impl_->acceptor_;
+  if (a.open(ep.protocol(), ec); ec) return Status::IOError("open: " + ec.message());
+  if (a.set_option(net::socket_base::reuse_address(true), ec); ec)
+    return Status::IOError("reuse_address: " + ec.message());
+  if (a.bind(ep, ec); ec)
+    return Status::IOError(fmt::format("bind {}:{}: {}", host, port, ec.message()));
+  if (a.listen(net::socket_base::max_listen_connections, ec); ec)
+    return Status::IOError("listen: " + ec.message());
+  impl_->port_ = a.local_endpoint().port();
+  net::dispatch(a.get_executor(), [impl = impl_] { impl->DoAccept(); });
+  return Status::Ok();
+}
+
+uint16_t HttpServer::port() const { return impl_->port_.load(); }
+
+void HttpServer::StopAccepting() {
+  net::dispatch(impl_->acceptor_.get_executor(), [impl = impl_] {
+    beast::error_code ec;
+    impl->acceptor_.close(ec);
+  });
+}
+
+}  // namespace yiwang::web

@@ -1,0 +1,72 @@
+#pragma once
+// HttpServer: the one TCP listener of `yiwang serve`. Plain HTTP requests go to a Handler (a
+// function of the request, see api.h); WebSocket upgrade requests go to the UpgradeRoute
+// registered for their path (ingest's /ws/sensors, later the operators' /ws/live).
+//
+// Limits (HttpLimits): header and body sizes (431 / 413 without buffering more), keep-alive
+// idle timeout, and a connection cap (503 beyond it).
+//
+// Thread safety: Listen and StopAccepting may be called from any thread; each connection runs
+// on its own strand of the io_context.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <variant>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <spdlog/logger.h>
+
+#include "store/metrics.h"
+#include "store/status.h"
+
+namespace yiwang::web {
+
+using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
+using UpgradeFn = std::function<void(boost::beast::tcp_stream&&, HttpRequest&&)>;
+// For an upgrade request: a response to send instead (e.g. 401), or the function that takes
+// over the connection.
+using UpgradeRoute = std::function<std::variant<HttpResponse, UpgradeFn>(const HttpRequest&)>;
+using Handler = std::function<HttpResponse(const HttpRequest&)>;
+
+constexpr size_t kDefaultMaxBodyBytes = 1u << 20;
+constexpr size_t kDefaultMaxHeaderBytes = 16u << 10;
+constexpr std::chrono::seconds kDefaultHttpIdleTimeout{60};
+constexpr size_t kDefaultMaxHttpConnections = 4096;
+
+struct HttpLimits {
+  size_t max_body_bytes = kDefaultMaxBodyBytes;
+  size_t max_header_bytes = kDefaultMaxHeaderBytes;
+  std::chrono::seconds idle_timeout = kDefaultHttpIdleTimeout;
+  size_t max_connections = kDefaultMaxHttpConnections;
+};
+
+class HttpServer {
+ public:
+  // `handler`, every route and `metrics` must outlive the server and its connections.
+  HttpServer(boost::asio::io_context& ioc, HttpLimits limits, Handler handler,
+             std::map<std::string, UpgradeRoute> upgrades, Metrics* metrics,
+             std::shared_ptr<spdlog::logger> logger);
+  ~HttpServer();
+
+  // Binds host:port (port 0 picks a free one) and starts accepting.
+  Status Listen(const std::string& host, uint16_t port);
+  // The bound port (after Listen).
+  uint16_t port() const;
+  // Closes the listening socket; open connections carry on.
+  void StopAccepting();
+
+  class Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace yiwang::web
