@@ -1,5 +1,7 @@
 #include "tools/serve.h"
 
+#include "tools/sim.h"
+
 #include <sys/stat.h>
 
 #include <condition_variable>
@@ -79,6 +81,19 @@ Status WriteSecretFile(const std::filesystem::path& path, const std::string& con
   return Status::Ok();
 }
 
+// The demo fleet's device token: reused from DIR/demo-device.token while it is valid, else
+// created (prefix "sim-").
+Status DemoDeviceToken(store::EventStore* store, const std::string& data_dir, std::string* token) {
+  const auto path = std::filesystem::path(data_dir) / "demo-device.token";
+  std::ifstream in(path);
+  yiwang::v1::TokenRecord rec;
+  if (in && std::getline(in, *token) && store->LookupToken(*token, &rec).ok() && !rec.revoked())
+    return Status::Ok();
+  Status s = web::CreateToken(store, yiwang::v1::TOKEN_KIND_DEVICE, "demo-fleet", "sim-", token);
+  if (!s.ok()) return s;
+  return WriteSecretFile(path, *token + "\n");
+}
+
 template <typename T>
 void Override(T* target, uint32_t value) {
   if (value != 0) *target = static_cast<T>(value);
@@ -151,19 +166,6 @@ int RunServe(const ServeOptions& o) {
     }
     log->info("bootstrap admin token written to {}/bootstrap-admin.token", o.data_dir);
   }
-  if (o.demo) {
-    std::string token;
-    Status s = web::CreateToken(store.get(), yiwang::v1::TOKEN_KIND_DEVICE, "demo-fleet", "sim-",
-                                &token);
-    if (s.ok())
-      s = WriteSecretFile(std::filesystem::path(o.data_dir) / "demo-device.token", token + "\n");
-    if (!s.ok()) {
-      log->error("demo device token: {}", s.ToString());
-      return 1;
-    }
-    log->info("demo device token (prefix 'sim-') written to {}/demo-device.token", o.data_dir);
-  }
-
   const unsigned threads =
       config.io_threads() ? config.io_threads() : std::max(1u, std::thread::hardware_concurrency());
   net::io_context ioc(static_cast<int>(threads));
@@ -214,10 +216,29 @@ int RunServe(const ServeOptions& o) {
   }
   log->info("listening on {} (data dir {}, {} io threads)", url, o.data_dir, threads);
 
+  // --demo: the simulated fleet runs in this process and talks to the server over WebSocket
+  // like any real gateway, with a device token of its own (kept in DIR/demo-device.token).
+  std::atomic<bool> sim_stop{false};
+  std::thread sim_thread;
+  if (o.demo) {
+    SimOptions sim;
+    sim.url = url;
+    if (Status s = DemoDeviceToken(store.get(), o.data_dir, &sim.token); !s.ok()) {
+      log->error("demo device token: {}", s.ToString());
+    } else {
+      sim_thread = std::thread([sim, &sim_stop] { RunSim(sim, sim_stop); });
+      log->info("demo fleet: {} simulated devices (device token in {}/demo-device.token)",
+                sim.devices, o.data_dir);
+    }
+  }
+
   {
     std::unique_lock lock(mu);
     cv.wait(lock, [&] { return stop_requested; });
   }
+
+  sim_stop = true;
+  if (sim_thread.joinable()) sim_thread.join();
 
   // Graceful stop: no new connections; sessions stop reading; the writer commits and acks
   // everything already queued; sessions write those acks and close with 1001.
@@ -231,6 +252,30 @@ int RunServe(const ServeOptions& o) {
   for (auto& t : pool) t.join();
   log->info("stopped: {} events stored", store->EventCount());
   return 0;
+}
+
+}  // namespace yiwang::tools
+
+#include <CLI/CLI.hpp>
+
+#include "tools/commands.h"
+
+namespace yiwang::tools {
+
+CLI::App* AddServeCommand(CLI::App& app, int* exit_code) {
+  auto opts = std::make_shared<ServeOptions>();
+  auto* s = app.add_subcommand("serve", "Run the server (sensor ingest, API, pages)");
+  s->add_option("--data-dir", opts->data_dir, "RocksDB data directory")->capture_default_str();
+  s->add_option("--listen", opts->listen, "HOST:PORT to listen on (port 0 picks one)")
+      ->capture_default_str();
+  s->add_option("--ready-file", opts->ready_file,
+                "Write http://HOST:PORT and a newline here once ready");
+  s->add_option("--config", opts->config_file, "Server configuration (JSON, see docs/api.md)");
+  s->add_flag("--demo", opts->demo, "Also run the demo sensor fleet against this server");
+  s->add_option("--log-level", opts->log_level, "trace|debug|info|warn|error")
+      ->capture_default_str();
+  s->callback([opts, exit_code] { *exit_code = RunServe(*opts); });
+  return s;
 }
 
 }  // namespace yiwang::tools

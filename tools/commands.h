@@ -1,0 +1,15 @@
+#pragma once
+// Subcommands of the yiwang binary. Each Add*Command registers its options on `app`; when the
+// subcommand is chosen its callback runs it and stores the process exit code in *exit_code.
+
+namespace CLI {
+class App;
+}
+
+namespace yiwang::tools {
+
+CLI::App* AddServeCommand(CLI::App& app, int* exit_code);
+CLI::App* AddSimCommand(CLI::App& app, int* exit_code);
+CLI::App* AddBenchCommand(CLI::App& app, int* exit_code);
+
+}  // namespace yiwang::tools
