@@ -9,8 +9,9 @@ namespace {
 
 namespace pbu = google::protobuf::util;
 
-DecodedFrame TooMany(size_t n, const IngestLimits& limits) {
+DecodedFrame TooMany(size_t n, const IngestLimits& limits, std::string batch_id) {
   DecodedFrame f;
+  f.batch.set_batch_id(std::move(batch_id));
   f.error = "too_many_events";
   f.message = std::to_string(n) + " events in one frame, at most " +
               std::to_string(limits.max_events_per_batch);
@@ -46,7 +47,8 @@ DecodedFrame DecodeJsonPerEvent(std::string_view data, const IngestLimits& limit
     f.message = ec ? ec.message() : whole_error;
     return f;
   }
-  if (events->size() > limits.max_events_per_batch) return TooMany(events->size(), limits);
+  if (events->size() > limits.max_events_per_batch)
+    return TooMany(events->size(), limits, f.batch.batch_id());
   pbu::JsonParseOptions opts;
   for (size_t i = 0; i < events->size(); ++i) {
     yiwang::v1::SensorEvent* e = f.batch.add_events();
@@ -77,7 +79,7 @@ DecodedFrame DecodeFrame(std::string_view data, bool binary, const IngestLimits&
     if (!st.ok()) return DecodeJsonPerEvent(data, limits, std::string(st.message()));
   }
   if (static_cast<size_t>(f.batch.events_size()) > limits.max_events_per_batch)
-    return TooMany(f.batch.events_size(), limits);
+    return TooMany(f.batch.events_size(), limits, f.batch.batch_id());
   return f;
 }
 

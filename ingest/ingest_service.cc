@@ -79,6 +79,8 @@ size_t IngestService::HandleFrame(std::string_view data, bool binary, const Toke
   (binary ? m_frames_binary_ : m_frames_text_).Inc();
 
   IngestAck ack;
+  DecodedFrame frame = DecodeFrame(data, binary, limits_);
+  ack.set_batch_id(frame.batch.batch_id());
   if (shutting_down_.load()) {
     ack.set_error("shutting_down");
     ack.set_message("server is stopping; resend after reconnecting");
@@ -86,9 +88,6 @@ size_t IngestService::HandleFrame(std::string_view data, bool binary, const Toke
     reply(EncodeAck(ack, binary));
     return 0;
   }
-
-  DecodedFrame frame = DecodeFrame(data, binary, limits_);
-  ack.set_batch_id(frame.batch.batch_id());
   if (!frame.error.empty()) {
     ack.set_error(frame.error);
     ack.set_message(frame.message);

@@ -28,6 +28,21 @@ HttpResponse JsonError(const HttpRequest& req, http::status status, std::string_
   return res;
 }
 
+// A short, stable label for a connection error: Beast's WebSocket error names where we know
+// them, else "category:value".
+std::string ErrorLabel(beast::error_code ec) {
+  if (ec == websocket::error::message_too_big) return "message_too_big";
+  if (ec == websocket::error::bad_frame_payload) return "bad_utf8";
+  if (ec == websocket::error::bad_data_frame || ec == websocket::error::bad_opcode ||
+      ec == websocket::error::bad_control_fragment || ec == websocket::error::bad_control_size ||
+      ec == websocket::error::bad_unmasked_frame || ec == websocket::error::bad_reserved_bits ||
+      ec == websocket::error::bad_continuation || ec == websocket::error::bad_close_code ||
+      ec == websocket::error::bad_close_size || ec == websocket::error::bad_close_payload ||
+      ec == websocket::error::bad_size)
+    return "protocol_violation";
+  return fmt::format("{}:{}", ec.category().name(), ec.value());
+}
+
 }  // namespace
 
 // Thread safety: every member is touched only on the session's strand (the executor of ws_),
@@ -153,7 +168,7 @@ class SensorSession : public std::enable_shared_from_this<SensorSession> {
     failed_ = true;
     if (ec == websocket::error::closed || ec == net::error::operation_aborted ||
         ec == beast::error::timeout || ec == net::error::eof ||
-        ec == net::error::connection_reset) {
+        ec == net::error::connection_reset || ec == net::error::broken_pipe) {
       endpoint_->log_->debug("[C{}] {}: {}", id_, what, ec.message());
       return;
     }
@@ -161,7 +176,7 @@ class SensorSession : public std::enable_shared_from_this<SensorSession> {
     // Beast with the matching close code before we get here.
     endpoint_->metrics_
         ->GetCounter("yiwang_ingest_connection_errors_total",
-                     "Sensor connections ended by an error", {{"error", ec.message()}})
+                     "Sensor connections ended by an error", {{"error", ErrorLabel(ec)}})
         .Inc();
     endpoint_->log_->info("[C{}] {} failed: {}", id_, what, ec.message());
   }

@@ -223,6 +223,7 @@ int RunServe(const ServeOptions& o) {
   if (o.demo) {
     SimOptions sim;
     sim.url = url;
+    sim.log_level = o.log_level;
     if (Status s = DemoDeviceToken(store.get(), o.data_dir, &sim.token); !s.ok()) {
       log->error("demo device token: {}", s.ToString());
     } else {

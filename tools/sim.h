@@ -20,10 +20,16 @@ struct SimOptions {
   std::string districts = "core";  // "core" (nine central districts), "all", or codes "500105,500106"
   int gateways = 4;              // WebSocket connections the devices share
   bool json = false;             // text (JSON) frames instead of binary protobuf
-  std::string log_level = "info";
+  std::string log_level = "info";  // of the "sim" logger only; empty leaves it as it is
+  double anomaly_scale = 1;      // multiplies the anomaly rates; 0 = steady readings only
+  double connect_timeout_s = 30;  // give up if no gateway connected by then; 0 = keep trying
 };
 
-// Runs the fleet until `stop` becomes true or duration_s passes. Returns the exit code.
+// Runs the fleet until `stop` becomes true or duration_s passes; returns within ~2 s of `stop`.
+// Exit codes: 0 normal end; 1 no gateway ever connected (or the server could not be reached to
+// provision a token); 2 bad options or unreadable token file; 3 token refused.
+// Thread safety: may run in any thread; several may run at once (distinct fleets need distinct
+// districts, else their device ids collide).
 int RunSim(const SimOptions& options, const std::atomic<bool>& stop);
 
 }  // namespace yiwang::tools
