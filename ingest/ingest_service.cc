@@ -61,11 +61,9 @@ void IngestService::CountFrameError(const std::string& error) {
 }
 
 Status IngestService::Authenticate(std::string_view authorization, TokenRecord* token) const {
-  constexpr std::string_view kBearer = "Bearer ";
-  if (!authorization.starts_with(kBearer) || authorization.size() == kBearer.size())
-    return Status::InvalidArgument("missing bearer token");
-  std::string_view raw = authorization.substr(kBearer.size());
-  Status s = store_->LookupToken(raw, token);
+  auto raw = store::BearerToken(authorization);
+  if (!raw) return Status::InvalidArgument("missing bearer token");
+  Status s = store_->LookupToken(*raw, token);
   if (!s.ok()) return Status::NotFound("unknown token");
   if (token->revoked() || token->kind() != yiwang::v1::TOKEN_KIND_DEVICE)
     return Status::NotFound("token is not a valid device token");

@@ -224,9 +224,10 @@ std::variant<HttpResponse, UpgradeFn> SensorEndpoint::Admit(const HttpRequest& r
     std::lock_guard lock(mu_);
     if (shutting_down_)
       return refuse(http::status::service_unavailable, "shutting_down", "server is stopping");
-    if (sessions_.size() >= service_->limits().max_connections)
+    if (sessions_.size() + reserved_ >= service_->limits().max_connections)
       return refuse(http::status::service_unavailable, "too_many_connections",
                     "sensor connection limit reached; retry later");
+    ++reserved_;  // taken by Register, so simultaneous upgrades cannot exceed the cap
   }
   return UpgradeFn([this, token = std::move(token)](beast::tcp_stream&& stream,
                                                      HttpRequest&& request) mutable {
@@ -241,6 +242,7 @@ void SensorEndpoint::Register(uint64_t id, std::weak_ptr<SensorSession> s) {
   std::shared_ptr<SensorSession> stop_now;
   {
     std::lock_guard lock(mu_);
+    --reserved_;
     sessions_.emplace(id, s);
     m_connections_.Set(static_cast<int64_t>(sessions_.size()));
     if (shutting_down_) stop_now = s.lock();

@@ -41,7 +41,8 @@ class SensorEndpoint {
   SensorEndpoint(IngestService* service, Metrics* metrics, std::shared_ptr<spdlog::logger> logger);
 
   // For an upgrade request to /ws/sensors: a response to send instead of upgrading (401 bad or
-  // missing token, 503 too many connections), or the function that upgrades.
+  // missing token, 503 too many connections), or the function that upgrades. An admitted
+  // upgrade holds a connection slot: the caller must call the returned function.
   std::variant<HttpResponse, UpgradeFn> Admit(const HttpRequest& req);
 
   // Graceful stop: every session stops reading, writes the acks of frames already read (their
@@ -62,6 +63,7 @@ class SensorEndpoint {
   std::atomic<uint64_t> next_id_{1};
   mutable std::mutex mu_;
   std::unordered_map<uint64_t, std::weak_ptr<SensorSession>> sessions_;
+  size_t reserved_ = 0;  // admitted upgrades not yet registered
   bool shutting_down_ = false;
 };
 

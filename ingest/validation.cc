@@ -123,7 +123,9 @@ Verdict ValidateEvent(const yiwang::v1::SensorEvent& e, std::string_view device_
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   if (ts.seconds() > now_s + limits.future_skew_reject.count())
     return {Reject::kObservedAtInFuture, "observedAt"};
-  if (!e.has_location()) return {Reject::kMissingLocation, "location"};
+  // (0, 0) is what a receiver without a fix sends (and what "location": {} decodes to).
+  if (!e.has_location() || (e.location().lat() == 0 && e.location().lon() == 0))
+    return {Reject::kMissingLocation, "location"};
   const double lat = e.location().lat(), lon = e.location().lon();
   if (!std::isfinite(lat) || lat < -90 || lat > 90) return {Reject::kLatOutOfRange, "location.lat"};
   if (!std::isfinite(lon) || lon < -180 || lon > 180)

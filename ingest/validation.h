@@ -21,7 +21,7 @@ enum class Reject {
   kMissingObservedAt,
   kInvalidObservedAt,     // before 2000-01-01 or nanos out of range
   kObservedAtInFuture,    // later than now + future_skew_reject
-  kMissingLocation,
+  kMissingLocation,       // absent, or (0, 0): a receiver without a fix
   kLatOutOfRange,
   kLonOutOfRange,
   kMissingPayload,        // no septicTankGas / manholeCover / ancientTree / deviceHealth

@@ -113,6 +113,9 @@ class EventStore {
   std::unique_ptr<Impl> impl_;
 };
 
+// The token of an `Authorization: Bearer <token>` header value (scheme case-insensitive, as
+// RFC 7235 says), or nullopt if the header is absent, of another scheme, or empty.
+std::optional<std::string_view> BearerToken(std::string_view authorization);
 // SHA-256 of a token, as raw 32 bytes (the tokens CF key).
 std::string TokenHash(std::string_view token);
 // 64-bit FNV-1a hash of an event's deterministic serialisation (the SeqMark fingerprint).

@@ -2,7 +2,12 @@
 
 #include "tools/sim.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <condition_variable>
 #include <csignal>
@@ -68,13 +73,24 @@ Status LoadConfig(const std::string& path, yiwang::v1::ServerConfig* config) {
 Status WriteSecretFile(const std::filesystem::path& path, const std::string& content) {
   std::filesystem::path tmp = path;
   tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) return Status::IOError("cannot write " + tmp.string());
-    out << content;
-    if (!out.flush()) return Status::IOError("cannot write " + tmp.string());
+  ::unlink(tmp.c_str());
+  // Created 0600 from the start: the token is never readable by others, not even briefly.
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::IOError("cannot create " + tmp.string() + ": " + std::strerror(errno));
+  const char* p = content.data();
+  size_t left = content.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      return Status::IOError("cannot write " + tmp.string() + ": " + std::strerror(errno));
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
   }
-  ::chmod(tmp.c_str(), 0600);
+  if (::fsync(fd) != 0 || ::close(fd) != 0)
+    return Status::IOError("cannot write " + tmp.string() + ": " + std::strerror(errno));
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) return Status::IOError("rename " + path.string() + ": " + ec.message());
@@ -120,7 +136,8 @@ int RunServe(const ServeOptions& o) {
 
   store::StoreOptions store_opts;
   store_opts.data_dir = o.data_dir;
-  Override(&store_opts.block_cache_bytes, config.store().block_cache_mb() << 20);
+  if (config.store().block_cache_mb())
+    store_opts.block_cache_bytes = static_cast<size_t>(config.store().block_cache_mb()) << 20;
   Override(&store_opts.max_events_per_commit, config.store().max_events_per_commit());
   Override(&store_opts.max_queued_events, config.store().max_queued_events());
 
@@ -168,11 +185,12 @@ int RunServe(const ServeOptions& o) {
   }
   const unsigned threads =
       config.io_threads() ? config.io_threads() : std::max(1u, std::thread::hardware_concurrency());
-  net::io_context ioc(static_cast<int>(threads));
-
+  // Declared before the io_context so they outlive it: connections still queued in it when it
+  // is destroyed call back into the endpoint.
   ingest::IngestService ingest_service(store.get(), ingest_limits, &metrics, Logger("ingest"));
   ingest::SensorEndpoint sensors(&ingest_service, &metrics, Logger("ingest"));
   web::Api api(store.get(), &metrics, Logger("web"));
+  net::io_context ioc(static_cast<int>(threads));
 
   std::map<std::string, web::UpgradeRoute> upgrades;
   upgrades["/ws/sensors"] = [&sensors](const web::HttpRequest& req)

@@ -74,10 +74,15 @@ std::optional<std::string> PercentDecode(std::string_view s) {
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '%') {
       if (i + 2 >= s.size()) return std::nullopt;
-      int v = 0;
-      auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
-      if (ec != std::errc() || p != s.data() + i + 3) return std::nullopt;
-      out += static_cast<char>(v);
+      auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+      };
+      const int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
       i += 2;
     } else if (s[i] == '+') {
       out += ' ';
@@ -141,13 +146,17 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   }
 }
 
+HttpResponse Api::MethodNotAllowed(const HttpRequest& req, std::string_view allow) {
+  HttpResponse res = Error(req, 405, "method_not_allowed", fmt::format("use {}", allow));
+  res.set(http::field::allow, allow);
+  return res;
+}
+
 std::optional<HttpResponse> Api::RequireAdmin(const HttpRequest& req) {
-  std::string_view auth = req[http::field::authorization];
-  constexpr std::string_view kBearer = "Bearer ";
-  if (!auth.starts_with(kBearer) || auth.size() == kBearer.size())
-    return Error(req, 401, "unauthorized", "missing bearer token");
+  auto token = store::BearerToken(req[http::field::authorization]);
+  if (!token) return Error(req, 401, "unauthorized", "missing bearer token");
   yiwang::v1::TokenRecord rec;
-  if (!store_->LookupToken(auth.substr(kBearer.size()), &rec).ok() || rec.revoked())
+  if (!store_->LookupToken(*token, &rec).ok() || rec.revoked())
     return Error(req, 401, "unauthorized", "unknown or revoked token");
   if (rec.kind() != yiwang::v1::TOKEN_KIND_ADMIN)
     return Error(req, 403, "forbidden", "this token may not use the admin API");
@@ -162,18 +171,18 @@ HttpResponse Api::Route(const HttpRequest& req) {
   const bool is_get = req.method() == http::verb::get || req.method() == http::verb::head;
 
   if (path == "/healthz") {
-    if (!is_get) return Error(req, 405, "method_not_allowed", "use GET");
+    if (!is_get) return MethodNotAllowed(req, "GET, HEAD");
     return MakeResponse(req, http::status::ok,
                         fmt::format(R"({{"status":"ok","storage":"{}","events":{}}})",
                                     store_->storage_full() ? "full" : "ok", store_->EventCount()));
   }
   if (path == "/metrics") {
-    if (!is_get) return Error(req, 405, "method_not_allowed", "use GET");
+    if (!is_get) return MethodNotAllowed(req, "GET, HEAD");
     return MakeResponse(req, http::status::ok, metrics_->RenderPrometheus(),
                         "text/plain; version=0.0.4; charset=utf-8");
   }
   if (path == "/api/v1/admin/device-tokens") {
-    if (req.method() != http::verb::post) return Error(req, 405, "method_not_allowed", "use POST");
+    if (req.method() != http::verb::post) return MethodNotAllowed(req, "POST");
     if (auto denied = RequireAdmin(req)) return std::move(*denied);
     return CreateDeviceToken(req);
   }
@@ -188,7 +197,7 @@ HttpResponse Api::Route(const HttpRequest& req) {
     }
     if (rest.empty() || rest.find('/') != std::string_view::npos)
       return Error(req, 404, "not_found", "no such route");
-    if (!is_get) return Error(req, 405, "method_not_allowed", "use GET");
+    if (!is_get) return MethodNotAllowed(req, "GET, HEAD");
     if (auto denied = RequireAdmin(req)) return std::move(*denied);
     auto id = PercentDecode(rest);
     if (!id) return Error(req, 400, "bad_device_id", "bad percent-encoding in the device id");

@@ -39,6 +39,8 @@ class Api {
   HttpResponse Route(const HttpRequest& req);
   HttpResponse Error(const HttpRequest& req, unsigned status, std::string_view code,
                      std::string_view message);
+  // 405 with the Allow header.
+  HttpResponse MethodNotAllowed(const HttpRequest& req, std::string_view allow);
   // Nullopt if the request carries a valid admin bearer token, else the 401 response.
   std::optional<HttpResponse> RequireAdmin(const HttpRequest& req);
   HttpResponse CreateDeviceToken(const HttpRequest& req);
