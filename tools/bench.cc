@@ -1,13 +1,1601 @@
-#include <CLI/CLI.hpp>
+// `yiwang bench ingest`: sensor-ingest throughput and ack latency of a real server, read
+// against two baselines measured in the same run (issue 2, item 8).
+//
+// One scenario = N connections, B events per frame, W frames in flight per connection, at the
+// highest rate acks allow or at a fixed total rate. For each scenario the bench:
+//
+//   1. store_alone: opens a fresh EventStore in-process and drives it from N logical producers
+//      (W requests of B events each in flight) on a small thread pool, as the server's I/O
+//      threads do: the same group commit, WriteBatch and fsync, with no network and no decoding.
+//   2. ws_echo: starts an in-process Beast WebSocket server with no storage that answers every
+//      frame with an ack-sized frame, and drives it with the same client and settings.
+//   3. ingest: spawns `yiwang serve` (this binary) on a fresh data dir and 127.0.0.1:0,
+//      provisions a device token through the admin API, and drives /ws/sensors with the same
+//      client. Server CPU comes from /proc/<pid>/stat, events per fsync from its /metrics.
+//
+// Before each scenario a probe times 300 small appends + fdatasync in the temp dir, and the
+// ingest run reports the CPU time other processes took during its window: the disk and the
+// cores are shared with whatever else runs on the machine, so read the results next to those.
+//
+// Each load run connects every connection, warms up, then measures for a fixed window: acks
+// received inside the window count towards events/s, and each one adds one latency sample
+// (frame sent -> its ack read; with --rate, from the frame's scheduled send time so that a
+// stalled server is not hidden by the client sending less: no coordinated omission). Quantiles
+// are exact (nearest rank over every sample). Every ack must report all B events accepted;
+// anything else, and every failed connection, counts as an error.
+//
+// Output: one JSON line per scenario on stdout; progress on stderr.
+//
+// Threading: the main thread drives the phases and takes the snapshots at the window's edges.
+// The load client runs on its own io_context (--client-threads threads, one strand per
+// connection); the echo server on another; store_alone's producers on a thread pool, each on
+// its own strand. Per-connection statistics are touched only on that connection's strand and
+// read by the main thread after the client's threads are joined.
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <google/protobuf/util/json_util.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "ingest/limits.h"
+#include "store/event_store.h"
+#include "store/metrics.h"
 #include "tools/commands.h"
+#include "yiwang/v1/sensor.pb.h"
+#include "yiwang/v1/store.pb.h"
 
 namespace yiwang::tools {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+
+// --- defaults and limits ------------------------------------------------------------------
+
+constexpr int kDefaultConnections = 200;
+constexpr int kDefaultBatch = 1;
+constexpr int kDefaultInflight = 1;
+constexpr int kDefaultClientThreads = 1;
+constexpr double kDefaultDurationS = 10;
+constexpr double kDefaultWarmupS = 2;
+// Beyond the server's default limits a run would only measure refusals.
+constexpr int kMaxConnections = static_cast<int>(ingest::kDefaultMaxConnections);
+constexpr int kMaxBatch = static_cast<int>(ingest::kDefaultMaxEventsPerBatch);
+constexpr int kMaxInflight = static_cast<int>(ingest::kMaxWriteQueueFrames);
+constexpr int kMaxClientThreads = 64;
+
+// The scenarios of --all and their targets (issue 2, item 8; 2-core machine).
+constexpr int kSmallFrameConnections = 200;
+constexpr int kSmallFrameBatch = 1;
+constexpr int kSmallFrameInflight = 1;  // a sensor waits for its ack before the next reading
+constexpr double kSmallFrameTargetEventsPerS = 20000;
+constexpr double kSmallFrameTargetAckP99Ms = 10;
+constexpr int kGatewayConnections = 20;
+constexpr int kGatewayBatch = 100;
+constexpr int kGatewayInflight = 4;  // a gateway pipelines its buffered readings
+constexpr double kGatewayTargetEventsPerS = 150000;
+constexpr double kTargetRatioVsStore = 0.5;
+
+// Process and network plumbing.
+constexpr char kSensorPath[] = "/ws/sensors";
+constexpr char kSelfExe[] = "/proc/self/exe";
+constexpr char kListenAnyPort[] = "127.0.0.1:0";
+constexpr char kDefaultServerLogLevel[] = "warn";
+constexpr char kAdminTokenFile[] = "bootstrap-admin.token";
+constexpr std::chrono::seconds kServerReadyTimeout{60};
+constexpr std::chrono::seconds kServerStopTimeout{20};
+constexpr std::chrono::seconds kHttpTimeout{10};
+constexpr std::chrono::seconds kConnectTimeout{30};  // all connections up, and each one's TCP
+constexpr std::chrono::seconds kDrainTimeout{15};    // after the window: acks of frames in flight
+constexpr std::chrono::milliseconds kPollInterval{10};
+constexpr size_t kMaxAckBytes = 1u << 20;  // room for one rejection per event of a full frame
+
+// The disk probe run before each scenario: appends and fdatasyncs like a WAL of small commits.
+constexpr int kFsyncProbeWrites = 300;
+constexpr size_t kFsyncProbeBytes = 256;
+
+// What the bench sends: septic-tank gas readings from devices around central Chongqing.
+constexpr char kDevicePrefix[] = "bench-";  // the device token's devicePrefix
+constexpr char kTokenName[] = "bench";
+constexpr double kChongqingLat = 29.56;  // 渝中区, WGS-84
+constexpr double kChongqingLon = 106.55;
+constexpr double kDeviceSpreadDeg = 0.1;  // devices spread over ~10 km around that point
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             SteadyClock::now().time_since_epoch())
+      .count();
+}
+
+google::protobuf::Timestamp WallClockNow() {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(ns / 1000000000);
+  ts.set_nanos(static_cast<int32_t>(ns % 1000000000));
+  return ts;
+}
+
+std::shared_ptr<spdlog::logger> Logger(const std::string& name) {
+  if (auto l = spdlog::get(name)) return l;
+  auto l = spdlog::stderr_color_mt(name);
+  l->set_level(spdlog::level::warn);
+  return l;
+}
+
+// --- settings and results -----------------------------------------------------------------
+
+// How one load run (against the server or the echo baseline) drives its target. store_alone
+// uses connections, batch and inflight, and always runs as fast as the store completes.
+struct LoadSettings {
+  int connections = kDefaultConnections;
+  int batch = kDefaultBatch;        // events per frame
+  int inflight = kDefaultInflight;  // frames sent and not yet acked, per connection
+  double rate = 0;                  // total events/s; 0 = as fast as acks come back
+  bool json_frames = false;         // text frames (canonical JSON) instead of binary protobuf
+  int client_threads = kDefaultClientThreads;
+  double warmup_s = kDefaultWarmupS;
+  double duration_s = kDefaultDurationS;
+};
+
+struct IngestBenchOptions {
+  LoadSettings load;
+  bool all = false;        // run the target scenarios instead of the one given by the options
+  bool baselines = true;   // also measure store_alone and ws_echo
+  std::string server_url;  // drive this server instead of spawning one
+  int server_pid = 0;      // with server_url: report its CPU time
+  std::string token;       // with server_url: device token covering "bench-"
+  std::string admin_token_file;  // with server_url: provision the device token with this
+  std::string server_log_level = kDefaultServerLogLevel;
+};
+
+struct Scenario {
+  std::string name;
+  LoadSettings load;
+  // Targets; unset ones are not checked.
+  std::optional<double> target_events_per_s;
+  std::optional<double> target_ack_p99_ms;
+  std::optional<double> target_ratio_vs_store;
+};
+
+struct LatencySummary {
+  uint64_t samples = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  double p999_ms = 0;
+  double max_ms = 0;
+};
+
+// Exact nearest-rank quantiles of `samples_ns` (reordered).
+LatencySummary Summarize(std::vector<int64_t>* samples_ns) {
+  LatencySummary s;
+  s.samples = samples_ns->size();
+  if (samples_ns->empty()) return s;
+  std::sort(samples_ns->begin(), samples_ns->end());
+  auto at = [&](double q) {
+    const size_t n = samples_ns->size();
+    size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(n)));
+    rank = std::clamp<size_t>(rank, 1, n);
+    return static_cast<double>((*samples_ns)[rank - 1]) / 1e6;
+  };
+  s.p50_ms = at(0.50);
+  s.p99_ms = at(0.99);
+  s.p999_ms = at(0.999);
+  s.max_ms = static_cast<double>(samples_ns->back()) / 1e6;
+  return s;
+}
+
+// Counts of one measured window. Errors count over the whole run (warm-up and drain too).
+struct RunResult {
+  double window_s = 0;
+  uint64_t frames = 0;  // acked inside the window
+  uint64_t events = 0;  // accepted inside the window
+  uint64_t events_acked_total = 0;  // accepted over the whole run
+  LatencySummary latency;
+  uint64_t errors = 0;
+  std::string first_error;
+  double process_cpu_s = 0;  // this process, over the window
+  std::optional<double> machine_cpu_s;  // every process, over the window
+  double events_per_s() const { return window_s > 0 ? static_cast<double>(events) / window_s : 0; }
+  double frames_per_s() const { return window_s > 0 ? static_cast<double>(frames) / window_s : 0; }
+};
+
+// Per-connection (or per-producer) statistics. Touched only on the owner's strand.
+struct ConnStats {
+  std::vector<int64_t> latencies_ns;
+  uint64_t frames = 0;
+  uint64_t events = 0;
+  uint64_t events_acked_total = 0;
+  uint64_t errors = 0;
+  std::string first_error;
+
+  void Error(std::string what) {
+    if (errors++ == 0) first_error = std::move(what);
+  }
+};
+
+// The phases of one run, shared by the driver (main thread) and the connections.
+struct RunControl {
+  static constexpr int64_t kNever = INT64_MAX;
+  std::atomic<int64_t> window_start_ns{kNever};  // steady clock; acks at or after it count
+  std::atomic<int64_t> window_end_ns{kNever};    // acks at or after it do not
+  std::atomic<bool> stop_sending{false};
+  std::atomic<int> connected{0};
+  std::atomic<int> finished{0};  // connections closed or failed
+
+  bool InWindow(int64_t t) const {
+    return t >= window_start_ns.load(std::memory_order_relaxed) &&
+           t < window_end_ns.load(std::memory_order_relaxed);
+  }
+};
+
+// Adds up per-connection statistics into *r (latencies are moved out).
+void Aggregate(std::vector<ConnStats*> stats, RunResult* r) {
+  std::vector<int64_t> all;
+  for (ConnStats* s : stats) {
+    r->frames += s->frames;
+    r->events += s->events;
+    r->events_acked_total += s->events_acked_total;
+    if (s->errors > 0 && r->errors == 0) r->first_error = s->first_error;
+    r->errors += s->errors;
+    all.insert(all.end(), s->latencies_ns.begin(), s->latencies_ns.end());
+    s->latencies_ns = {};
+  }
+  r->latency = Summarize(&all);
+}
+
+// utime + stime of process `pid` in seconds (/proc/<pid>/stat), or nullopt if unreadable.
+std::optional<double> ProcessCpuSeconds(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string line;
+  if (!in || !std::getline(in, line)) return std::nullopt;
+  // Field 2 (comm) may hold spaces; fields 14 and 15 (utime, stime) count from after its ')'.
+  const size_t paren = line.rfind(')');
+  if (paren == std::string::npos) return std::nullopt;
+  std::istringstream fields(line.substr(paren + 1));
+  std::string skip;
+  for (int field = 3; field <= 13; ++field) fields >> skip;
+  unsigned long long utime = 0, stime = 0;
+  if (!(fields >> utime >> stime)) return std::nullopt;
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// CPU time every process of the machine spent over all cores (user, nice, system, irq,
+// softirq, steal: everything but idle and iowait), in seconds, from /proc/stat. With the CPU
+// time of the bench and of the server it tells how much other work shared the cores.
+std::optional<double> MachineBusyCpuSeconds() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  if (!in || !(in >> cpu) || cpu != "cpu") return std::nullopt;
+  unsigned long long busy = 0;
+  for (int field = 0; field < 8; ++field) {  // user nice system idle iowait irq softirq steal
+    unsigned long long v = 0;
+    if (!(in >> v)) return std::nullopt;
+    if (field != 3 && field != 4) busy += v;
+  }
+  return static_cast<double>(busy) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// --- frames -------------------------------------------------------------------------------
+
+// The frames of one connection: `batch` devices "bench-<run>-<connection>-<k>", each reporting
+// one septic-tank gas reading per frame, seq one higher each frame (strictly increasing per
+// device), observedAt now.
+class FrameBuilder {
+ public:
+  FrameBuilder(const std::string& run_tag, int connection, int batch, bool json)
+      : json_(json), rng_(static_cast<uint32_t>(connection) * 7919u + 1u) {
+    std::uniform_real_distribution<double> offset(-kDeviceSpreadDeg / 2, kDeviceSpreadDeg / 2);
+    for (int k = 0; k < batch; ++k) {
+      auto* ev = batch_.add_events();
+      ev->set_device_id(fmt::format("{}{}-{}-{}", kDevicePrefix, run_tag, connection, k));
+      ev->mutable_location()->set_lat(kChongqingLat + offset(rng_));
+      ev->mutable_location()->set_lon(kChongqingLon + offset(rng_));
+    }
+  }
+
+  // Advances every event to the next reading and returns the batch.
+  const yiwang::v1::IngestBatch& Next() {
+    ++seq_;
+    const google::protobuf::Timestamp now = WallClockNow();
+    // Quiet-tank readings: well under any alarm threshold, varying like a real sensor.
+    std::uniform_real_distribution<double> ch4(0.5, 8.0);  // % LEL
+    std::uniform_real_distribution<double> h2s(0.1, 3.0);  // ppm
+    std::uniform_real_distribution<double> nh3(2.0, 15.0);  // ppm
+    for (auto& ev : *batch_.mutable_events()) {
+      ev.set_seq(seq_);
+      *ev.mutable_observed_at() = now;
+      auto* gas = ev.mutable_septic_tank_gas();
+      gas->set_ch4_percent_lel(ch4(rng_));
+      gas->set_h2s_ppm(h2s(rng_));
+      gas->set_nh3_ppm(nh3(rng_));
+    }
+    return batch_;
+  }
+
+  // Next(), encoded as the frame's payload (protobuf, or canonical JSON with --json-frames).
+  void NextFrame(std::string* out) {
+    const auto& batch = Next();
+    out->clear();
+    if (json_) {
+      (void)google::protobuf::util::MessageToJsonString(batch, out);
+    } else {
+      batch.SerializeToString(out);
+    }
+  }
+
+ private:
+  yiwang::v1::IngestBatch batch_;
+  uint64_t seq_ = 0;
+  bool json_;
+  std::minstd_rand rng_;
+};
+
+// Checks that an ack reports all `batch` events accepted; else describes what it says.
+std::optional<std::string> CheckAck(const yiwang::v1::IngestAck& ack, int batch) {
+  if (!ack.error().empty()) return fmt::format("frame refused: {} ({})", ack.error(), ack.message());
+  if (ack.rejected_size() > 0)
+    return fmt::format("event {} rejected: {} {}", ack.rejected(0).index(),
+                       ack.rejected(0).reason(), ack.rejected(0).detail());
+  if (ack.accepted() != static_cast<uint32_t>(batch))
+    return fmt::format("accepted {} of {} ({} duplicates)", ack.accepted(), batch,
+                       ack.duplicates());
+  return std::nullopt;
+}
+
+// --- the load client ----------------------------------------------------------------------
+
+struct LoadTarget {
+  std::string host;
+  uint16_t port = 0;
+  std::string token;    // device token; empty sends no Authorization header
+  std::string run_tag;  // makes device ids unique per run
+};
+
+// One sensor/gateway connection of the load client. Keeps up to `inflight` frames sent and not
+// yet acked; acks come back in frame order, so the send times wait in a FIFO. One read is
+// always outstanding, one write at most (Beast's rule), and with --rate a timer paces sends.
+//
+// Thread safety: everything runs on the connection's strand; Start and Stop may be called from
+// any thread. stats() only after the io_context's threads are joined.
+class LoadConnection : public std::enable_shared_from_this<LoadConnection> {
+ public:
+  LoadConnection(net::io_context& ioc, const LoadTarget& target, const LoadSettings& settings,
+                 int index, RunControl* control)
+      : ws_(net::make_strand(ioc)),
+        timer_(ws_.get_executor()),
+        target_(target),
+        settings_(settings),
+        control_(control),
+        frames_(target.run_tag, index, settings.batch, settings.json_frames) {
+    if (settings.rate > 0) {
+      // Each connection sends its share of the total rate, from a random phase so that the
+      // connections do not fire in lockstep.
+      interval_ns_ = std::max<int64_t>(
+          1, static_cast<int64_t>(1e9 * settings.connections * settings.batch / settings.rate));
+      std::minstd_rand rng(static_cast<uint32_t>(index) + 1u);
+      phase_ns_ = std::uniform_int_distribution<int64_t>(0, interval_ns_ - 1)(rng);
+    }
+  }
+
+  void Start(tcp::endpoint endpoint) {
+    net::dispatch(ws_.get_executor(), beast::bind_front_handler(&LoadConnection::DoConnect,
+                                                                shared_from_this(), endpoint));
+  }
+
+  // Stops sending; the connection closes (1000) once every frame in flight is acked.
+  void Stop() {
+    net::post(ws_.get_executor(), [self = shared_from_this()] {
+      self->stopping_ = true;
+      self->timer_.cancel();
+      self->MaybeClose();
+    });
+  }
+
+  ConnStats& stats() { return stats_; }
+
+ private:
+  void DoConnect(tcp::endpoint endpoint) {
+    beast::get_lowest_layer(ws_).expires_after(kConnectTimeout);
+    beast::get_lowest_layer(ws_).async_connect(
+        endpoint, beast::bind_front_handler(&LoadConnection::OnConnect, shared_from_this()));
+  }
+
+  void OnConnect(beast::error_code ec) {
+    if (ec) return Fail("connect", ec);
+    beast::get_lowest_layer(ws_).expires_never();  // the websocket timeouts take over
+    // Small frames must leave at once: Nagle would hold them for the previous frame's ACK.
+    beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true), ec);
+    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
+    const std::string authorization = target_.token.empty() ? "" : "Bearer " + target_.token;
+    ws_.set_option(
+        websocket::stream_base::decorator([authorization](websocket::request_type& req) {
+          req.set(http::field::user_agent, "yiwang-bench");
+          if (!authorization.empty()) req.set(http::field::authorization, authorization);
+        }));
+    ws_.read_message_max(kMaxAckBytes);
+    ws_.async_handshake(
+        fmt::format("{}:{}", target_.host, target_.port), kSensorPath,
+        beast::bind_front_handler(&LoadConnection::OnHandshake, shared_from_this()));
+  }
+
+  void OnHandshake(beast::error_code ec) {
+    if (ec) return Fail("handshake", ec);
+    connected_ = true;
+    control_->connected.fetch_add(1);
+    ws_.binary(!settings_.json_frames);
+    ws_.auto_fragment(false);
+    next_due_ns_ = NowNs() + phase_ns_;
+    DoRead();
+    MaybeSend();
+    MaybeClose();  // Stop() may have come during the handshake
+  }
+
+  bool Sending() const {
+    return connected_ && !stopping_ && !closing_ && !finished_ &&
+           !control_->stop_sending.load(std::memory_order_relaxed);
+  }
+
+  void MaybeSend() {
+    if (!Sending()) return MaybeClose();
+    if (writing_ || sent_ns_.size() >= static_cast<size_t>(settings_.inflight)) return;
+    int64_t start_ns = NowNs();
+    if (interval_ns_ > 0) {
+      if (start_ns < next_due_ns_) return ArmTimer(next_due_ns_);
+      // Latency counts from when the frame was due, not from when the client got to it.
+      start_ns = next_due_ns_;
+      next_due_ns_ += interval_ns_;
+    }
+    frames_.NextFrame(&out_);
+    if (interval_ns_ == 0) start_ns = NowNs();  // frame building is the client's time
+    sent_ns_.push_back(start_ns);
+    writing_ = true;
+    ws_.async_write(net::buffer(out_),
+                    beast::bind_front_handler(&LoadConnection::OnWrite, shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, std::size_t) {
+    writing_ = false;
+    if (ec) return Fail("write", ec);
+    MaybeSend();
+  }
+
+  void ArmTimer(int64_t due_ns) {
+    if (timer_armed_) return;
+    timer_armed_ = true;
+    timer_.expires_at(SteadyClock::time_point(
+        std::chrono::duration_cast<SteadyClock::duration>(std::chrono::nanoseconds(due_ns))));
+    timer_.async_wait(beast::bind_front_handler(&LoadConnection::OnTimer, shared_from_this()));
+  }
+
+  void OnTimer(beast::error_code ec) {
+    timer_armed_ = false;
+    if (ec) return MaybeClose();  // cancelled by Stop()
+    MaybeSend();
+  }
+
+  void DoRead() {
+    ws_.async_read(in_, beast::bind_front_handler(&LoadConnection::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, std::size_t) {
+    if (ec) {
+      if (closing_) return;  // the close handshake ends the read; OnClose finishes
+      return Fail("read", ec);
+    }
+    const int64_t now = NowNs();
+    yiwang::v1::IngestAck ack;
+    const auto* data = static_cast<const char*>(in_.data().data());
+    const size_t size = in_.size();
+    bool parsed = false;
+    if (ws_.got_binary()) {
+      parsed = ack.ParseFromArray(data, static_cast<int>(size));
+    } else {
+      parsed = google::protobuf::util::JsonStringToMessage(std::string(data, size), &ack).ok();
+    }
+    in_.consume(size);
+    if (sent_ns_.empty()) {
+      stats_.Error("ack without a frame in flight");
+    } else {
+      const int64_t start = sent_ns_.front();
+      sent_ns_.pop_front();
+      std::optional<std::string> problem =
+          parsed ? CheckAck(ack, settings_.batch) : std::optional<std::string>("unparsable ack");
+      if (problem) stats_.Error(std::move(*problem));
+      stats_.events_acked_total += ack.accepted();
+      if (control_->InWindow(now)) {
+        stats_.latencies_ns.push_back(now - start);
+        ++stats_.frames;
+        stats_.events += ack.accepted();
+      }
+    }
+    DoRead();
+    MaybeSend();
+  }
+
+  void MaybeClose() {
+    if (!connected_ || closing_ || finished_ || Sending()) return;
+    if (writing_ || !sent_ns_.empty()) return;  // wait for the acks of frames in flight
+    closing_ = true;
+    timer_.cancel();
+    ws_.async_close(websocket::close_code::normal,
+                    beast::bind_front_handler(&LoadConnection::OnClose, shared_from_this()));
+  }
+
+  void OnClose(beast::error_code) { Finish(); }
+
+  void Fail(const char* what, beast::error_code ec) {
+    if (finished_) return;
+    stats_.Error(fmt::format("{}: {}", what, ec.message()));
+    Finish();
+    timer_.cancel();
+    beast::get_lowest_layer(ws_).close();  // pending operations end with operation_aborted
+  }
+
+  void Finish() {
+    if (finished_) return;
+    finished_ = true;
+    control_->finished.fetch_add(1);
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  net::steady_timer timer_;
+  beast::flat_buffer in_;
+  std::string out_;  // the frame being written
+  const LoadTarget target_;
+  const LoadSettings settings_;
+  RunControl* const control_;
+  FrameBuilder frames_;
+  std::deque<int64_t> sent_ns_;  // latency start of each frame in flight, in frame order
+  int64_t interval_ns_ = 0;      // with --rate: time between this connection's frames
+  int64_t phase_ns_ = 0;
+  int64_t next_due_ns_ = 0;
+  bool connected_ = false;
+  bool writing_ = false;
+  bool timer_armed_ = false;
+  bool stopping_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+  ConnStats stats_;
+};
+
+// Called on the main thread right before the window opens and right after it closes.
+using WindowHook = std::function<void()>;
+
+// Waits until pred() or the timeout; returns pred().
+template <typename Pred>
+bool WaitFor(Pred pred, std::chrono::milliseconds timeout) {
+  const auto deadline = SteadyClock::now() + timeout;
+  while (!pred() && SteadyClock::now() < deadline) std::this_thread::sleep_for(kPollInterval);
+  return pred();
+}
+
+std::chrono::milliseconds Millis(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+}
+
+// Drives `target` with `settings`: connects every connection, warms up, measures one window,
+// then stops sending and waits for the acks of frames in flight.
+RunResult RunLoad(const LoadTarget& target, const LoadSettings& settings,
+                  const WindowHook& at_window_start, const WindowHook& at_window_end) {
+  RunResult result;
+  net::io_context ioc(settings.client_threads);
+  RunControl control;
+  beast::error_code ec;
+  const tcp::endpoint endpoint(net::ip::make_address(target.host, ec), target.port);
+  if (ec) {
+    result.errors = 1;
+    result.first_error = "bad host " + target.host + ": " + ec.message();
+    return result;
+  }
+  std::vector<std::shared_ptr<LoadConnection>> conns;
+  for (int i = 0; i < settings.connections; ++i) {
+    conns.push_back(std::make_shared<LoadConnection>(ioc, target, settings, i, &control));
+    conns.back()->Start(endpoint);
+  }
+  std::vector<std::thread> threads;
+  for (int i = 0; i < settings.client_threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });
+
+  const int n = settings.connections;
+  WaitFor([&] { return control.connected.load() + control.finished.load() >= n; },
+          kConnectTimeout);
+  std::this_thread::sleep_for(Millis(settings.warmup_s));
+
+  if (at_window_start) at_window_start();
+  const double cpu0 = ProcessCpuSeconds(::getpid()).value_or(0);
+  const std::optional<double> machine0 = MachineBusyCpuSeconds();
+  const int64_t start = NowNs();
+  control.window_start_ns = start;
+  std::this_thread::sleep_for(Millis(settings.duration_s));
+  const int64_t end = NowNs();
+  control.window_end_ns = end;
+  const std::optional<double> machine1 = MachineBusyCpuSeconds();
+  const double cpu1 = ProcessCpuSeconds(::getpid()).value_or(0);
+  if (at_window_end) at_window_end();
+  if (machine0 && machine1) result.machine_cpu_s = *machine1 - *machine0;
+
+  control.stop_sending = true;
+  for (auto& c : conns) c->Stop();
+  int stuck = 0;  // connections whose frames in flight were never all acked
+  if (!WaitFor([&] { return control.finished.load() >= n; }, kDrainTimeout)) {
+    stuck = n - control.finished.load();
+    ioc.stop();
+  }
+  for (auto& t : threads) t.join();
+
+  result.window_s = static_cast<double>(end - start) / 1e9;
+  result.process_cpu_s = cpu1 - cpu0;
+  std::vector<ConnStats*> stats;
+  for (auto& c : conns) stats.push_back(&c->stats());
+  Aggregate(stats, &result);
+  if (stuck > 0) {
+    if (result.errors == 0)
+      result.first_error = fmt::format("{} connections still open after the drain timeout", stuck);
+    result.errors += static_cast<uint64_t>(stuck);
+  }
+  return result;
+}
+
+// --- baseline: WebSocket echo, no storage ---------------------------------------------------
+
+// One connection of the echo server: reads frames and answers each with a fixed ack in the
+// frame's encoding, in order; like SensorSession, one read and one write outstanding at most
+// and reading pauses while kMaxWriteQueueFrames acks wait.
+//
+// Thread safety: runs only on its stream's strand.
+class EchoSession : public std::enable_shared_from_this<EchoSession> {
+ public:
+  EchoSession(tcp::socket&& socket, const std::string* ack_binary, const std::string* ack_json)
+      : ws_(std::move(socket)), ack_binary_(ack_binary), ack_json_(ack_json) {}
+
+  void Run() {
+    net::dispatch(ws_.get_executor(), [self = shared_from_this()] {
+      self->ws_.set_option(
+          websocket::stream_base::timeout::suggested(beast::role_type::server));
+      self->ws_.auto_fragment(false);
+      self->ws_.async_accept(
+          beast::bind_front_handler(&EchoSession::OnAccept, self->shared_from_this()));
+    });
+  }
+
+ private:
+  void OnAccept(beast::error_code ec) {
+    if (ec) return;
+    MaybeRead();
+  }
+
+  void MaybeRead() {
+    if (reading_ || failed_ || queue_.size() >= ingest::kMaxWriteQueueFrames) return;
+    reading_ = true;
+    ws_.async_read(buffer_, beast::bind_front_handler(&EchoSession::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, std::size_t n) {
+    reading_ = false;
+    if (ec) {
+      failed_ = true;
+      return;
+    }
+    buffer_.consume(n);
+    queue_.push_back(ws_.got_binary() ? ack_binary_ : ack_json_);
+    DoWrite();
+    MaybeRead();
+  }
+
+  void DoWrite() {
+    if (writing_ || failed_ || queue_.empty()) return;
+    writing_ = true;
+    ws_.binary(queue_.front() == ack_binary_);
+    ws_.async_write(net::buffer(*queue_.front()),
+                    beast::bind_front_handler(&EchoSession::OnWrite, shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, std::size_t) {
+    writing_ = false;
+    if (ec) {
+      failed_ = true;
+      return;
+    }
+    queue_.pop_front();
+    DoWrite();
+    MaybeRead();
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  beast::flat_buffer buffer_;
+  const std::string* const ack_binary_;
+  const std::string* const ack_json_;
+  std::deque<const std::string*> queue_;  // acks to write, in frame order
+  bool reading_ = false;
+  bool writing_ = false;
+  bool failed_ = false;
+};
+
+// An in-process WebSocket server with no storage, on 127.0.0.1 and a free port, with as many
+// I/O threads as `yiwang serve` uses by default (one per core). The destructor stops it.
+//
+// Thread safety: construct, Listen and destroy from one thread.
+class EchoServer {
+ public:
+  explicit EchoServer(int batch)
+      : threads_count_(std::max(1u, std::thread::hardware_concurrency())),
+        ioc_(static_cast<int>(threads_count_)),
+        acceptor_(net::make_strand(ioc_)) {
+    yiwang::v1::IngestAck ack;
+    ack.set_accepted(static_cast<uint32_t>(batch));
+    ack_binary_ = ack.SerializeAsString();
+    (void)google::protobuf::util::MessageToJsonString(ack, &ack_json_);
+  }
+
+  // Sessions still open are destroyed with the io_context.
+  ~EchoServer() {
+    ioc_.stop();
+    for (auto& t : threads_) t.join();
+  }
+
+  Status Listen() {
+    beast::error_code ec;
+    const tcp::endpoint ep(net::ip::make_address("127.0.0.1"), 0);
+    if (acceptor_.open(ep.protocol(), ec); ec) return Status::IOError("open: " + ec.message());
+    if (acceptor_.bind(ep, ec); ec) return Status::IOError("bind: " + ec.message());
+    if (acceptor_.listen(net::socket_base::max_listen_connections, ec); ec)
+      return Status::IOError("listen: " + ec.message());
+    port_ = acceptor_.local_endpoint().port();
+    DoAccept();
+    for (unsigned i = 0; i < threads_count_; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    return Status::Ok();
+  }
+
+  uint16_t port() const { return port_; }
+
+ private:
+  void DoAccept() {
+    acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket s) {
+      if (ec) return;  // closed
+      std::make_shared<EchoSession>(std::move(s), &ack_binary_, &ack_json_)->Run();
+      DoAccept();
+    });
+  }
+
+  const unsigned threads_count_;
+  std::string ack_binary_;  // before ioc_: sessions point to them until the io_context is gone
+  std::string ack_json_;
+  net::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+};
+
+RunResult RunWsEcho(const LoadSettings& settings, const std::string& run_tag, Status* status) {
+  EchoServer server(settings.batch);
+  *status = server.Listen();
+  if (!status->ok()) return {};
+  return RunLoad(LoadTarget{"127.0.0.1", server.port(), "", run_tag + "e"}, settings, {}, {});
+}
+
+// --- baseline: the store alone, no network ----------------------------------------------------
+
+// One logical connection of the store_alone baseline: keeps `inflight` requests of `batch`
+// events queued in the EventStore, building and submitting them on its own strand as a server
+// session does (so each device's seqs reach the store in order).
+//
+// Thread safety: Submit and OnDone run on the strand; the store's writer thread only posts.
+// stats() only after the pool is joined.
+class StoreProducer {
+ public:
+  StoreProducer(net::thread_pool& pool, store::EventStore* store, const std::string& run_tag,
+                int index, const LoadSettings& settings, RunControl* control,
+                std::atomic<int64_t>* outstanding)
+      : strand_(net::make_strand(pool)),
+        store_(store),
+        settings_(settings),
+        control_(control),
+        outstanding_(outstanding),
+        frames_(run_tag, index, settings.batch, /*json=*/false) {}
+
+  void Start() {
+    net::post(strand_, [this] {
+      for (int i = 0; i < settings_.inflight; ++i) Submit();
+    });
+  }
+
+  ConnStats& stats() { return stats_; }
+
+ private:
+  void Submit() {
+    const auto& batch = frames_.Next();
+    store::IngestRequest req;
+    req.events.reserve(batch.events_size());
+    const google::protobuf::Timestamp received_at = WallClockNow();
+    for (const auto& ev : batch.events()) {
+      yiwang::v1::StoredEvent& se = req.events.emplace_back();
+      *se.mutable_event() = ev;
+      *se.mutable_received_at() = received_at;
+      se.set_token_name(kTokenName);
+    }
+    const int64_t start = NowNs();
+    req.done = [this, start](std::vector<store::Outcome> outcomes) {
+      // On the writer thread: hand the result back to this producer's strand at once.
+      net::post(strand_, [this, start, outcomes = std::move(outcomes)] {
+        OnDone(start, outcomes);
+      });
+    };
+    outstanding_->fetch_add(1);
+    store_->SubmitIngest(std::move(req));
+  }
+
+  void OnDone(int64_t start, const std::vector<store::Outcome>& outcomes) {
+    const int64_t now = NowNs();
+    uint64_t accepted = 0;
+    for (store::Outcome o : outcomes) {
+      if (o == store::Outcome::kAccepted) {
+        ++accepted;
+      } else {
+        stats_.Error(std::string("store outcome ") + store::OutcomeName(o));
+      }
+    }
+    stats_.events_acked_total += accepted;
+    if (control_->InWindow(now)) {
+      stats_.latencies_ns.push_back(now - start);
+      ++stats_.frames;
+      stats_.events += accepted;
+    }
+    if (!control_->stop_sending.load(std::memory_order_relaxed)) Submit();
+    outstanding_->fetch_sub(1);
+  }
+
+  net::strand<net::thread_pool::executor_type> strand_;
+  store::EventStore* const store_;
+  const LoadSettings settings_;
+  RunControl* const control_;
+  std::atomic<int64_t>* const outstanding_;
+  FrameBuilder frames_;
+  ConnStats stats_;
+};
+
+// A directory under the system temp dir ($TMPDIR or /tmp), removed with its content by the
+// destructor.
+class ScopedTempDir {
+ public:
+  ScopedTempDir() = default;
+  ~ScopedTempDir() {
+    if (path_.empty()) return;
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  ScopedTempDir(const ScopedTempDir&) = delete;
+  ScopedTempDir& operator=(const ScopedTempDir&) = delete;
+
+  Status Create(std::string_view prefix) {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / fmt::format("{}XXXXXX", prefix)).string();
+    if (::mkdtemp(pattern.data()) == nullptr)
+      return Status::IOError(fmt::format("mkdtemp {}: {}", pattern, std::strerror(errno)));
+    path_ = pattern;
+    return Status::Ok();
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// fdatasync latency of the disk under the temp dir (where every store of the bench lives): the
+// cost that group commit amortises. DESIGN.md section 5 assumes ~0.3 ms; a busy or throttled
+// disk can be ten times slower, so each scenario prints what it had.
+LatencySummary ProbeFdatasync(Status* status) {
+  ScopedTempDir dir;
+  if (*status = dir.Create("yiwang-bench-fsync-"); !status->ok()) return {};
+  const std::string path = (dir.path() / "probe").string();
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  if (fd < 0) {
+    *status = Status::IOError(fmt::format("open {}: {}", path, std::strerror(errno)));
+    return {};
+  }
+  const std::string record(kFsyncProbeBytes, 'x');
+  std::vector<int64_t> samples;
+  for (int i = 0; i < kFsyncProbeWrites; ++i) {
+    if (::write(fd, record.data(), record.size()) != static_cast<ssize_t>(record.size())) {
+      *status = Status::IOError(fmt::format("write {}: {}", path, std::strerror(errno)));
+      break;
+    }
+    const int64_t t0 = NowNs();
+    if (::fdatasync(fd) != 0) {
+      *status = Status::IOError(fmt::format("fdatasync {}: {}", path, std::strerror(errno)));
+      break;
+    }
+    samples.push_back(NowNs() - t0);
+  }
+  ::close(fd);
+  return Summarize(&samples);
+}
+
+struct StoreAloneResult {
+  RunResult run;
+  std::optional<double> events_per_fsync;
+};
+
+StoreAloneResult RunStoreAlone(const LoadSettings& settings, const std::string& run_tag,
+                               Status* status) {
+  StoreAloneResult result;
+  ScopedTempDir dir;
+  if (*status = dir.Create("yiwang-bench-store-"); !status->ok()) return result;
+  store::StoreOptions options;  // the server's defaults: sync = true, group commit
+  options.data_dir = (dir.path() / "data").string();
+  Metrics metrics;
+  auto store = store::EventStore::Open(options, Logger("bench-store"), &metrics, status);
+  if (!store) return result;
+  Counter& events_written = metrics.GetCounter("yiwang_store_events_written_total", "");
+  Counter& fsyncs = metrics.GetCounter("yiwang_store_fsyncs_total", "");
+
+  // As many producer threads as the server has I/O threads.
+  net::thread_pool pool(std::max(1u, std::thread::hardware_concurrency()));
+  RunControl control;
+  std::atomic<int64_t> outstanding{0};
+  std::vector<std::unique_ptr<StoreProducer>> producers;
+  for (int i = 0; i < settings.connections; ++i) {
+    producers.push_back(std::make_unique<StoreProducer>(pool, store.get(), run_tag + "s", i,
+                                                        settings, &control, &outstanding));
+    producers.back()->Start();
+  }
+  std::this_thread::sleep_for(Millis(settings.warmup_s));
+  const uint64_t written0 = events_written.Value(), fsyncs0 = fsyncs.Value();
+  const double cpu0 = ProcessCpuSeconds(::getpid()).value_or(0);
+  const std::optional<double> machine0 = MachineBusyCpuSeconds();
+  const int64_t start = NowNs();
+  control.window_start_ns = start;
+  std::this_thread::sleep_for(Millis(settings.duration_s));
+  const int64_t end = NowNs();
+  control.window_end_ns = end;
+  const std::optional<double> machine1 = MachineBusyCpuSeconds();
+  const double cpu1 = ProcessCpuSeconds(::getpid()).value_or(0);
+  const uint64_t written1 = events_written.Value(), fsyncs1 = fsyncs.Value();
+  if (machine0 && machine1) result.run.machine_cpu_s = *machine1 - *machine0;
+  control.stop_sending = true;
+  // The store completes everything it queued, so this ends unless the writer is stuck.
+  if (!WaitFor([&] { return outstanding.load() == 0; }, kDrainTimeout))
+    *status = Status::Busy("store_alone: requests still in flight after the drain timeout");
+  pool.join();
+  store.reset();
+
+  result.run.window_s = static_cast<double>(end - start) / 1e9;
+  result.run.process_cpu_s = cpu1 - cpu0;
+  std::vector<ConnStats*> stats;
+  for (auto& p : producers) stats.push_back(&p->stats());
+  Aggregate(stats, &result.run);
+  if (fsyncs1 > fsyncs0)
+    result.events_per_fsync =
+        static_cast<double>(written1 - written0) / static_cast<double>(fsyncs1 - fsyncs0);
+  return result;
+}
+
+// --- the real server ----------------------------------------------------------------------
+
+bool SplitUrl(std::string url, std::string* host, uint16_t* port) {
+  while (!url.empty() && (url.back() == '\n' || url.back() == '\r' || url.back() == '/'))
+    url.pop_back();
+  for (std::string_view scheme : {"http://", "ws://"}) {
+    if (url.starts_with(scheme)) url.erase(0, scheme.size());
+  }
+  const size_t colon = url.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  *host = url.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']')
+    *host = host->substr(1, host->size() - 2);
+  const std::string digits = url.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5 ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return false;
+  const int p = std::stoi(digits);
+  if (p <= 0 || p > 65535) return false;
+  *port = static_cast<uint16_t>(p);
+  return true;
+}
+
+// One HTTP/1.1 request on a fresh connection, with kHttpTimeout for the whole exchange.
+// `bearer` empty sends no Authorization. Returns the transport error, if any; the HTTP status
+// goes to *status_code.
+Status HttpCall(const std::string& host, uint16_t port, http::verb verb, const std::string& target,
+                const std::string& bearer, const std::string& body, int* status_code,
+                std::string* response_body) {
+  net::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  beast::error_code ec;
+  const tcp::endpoint ep(net::ip::make_address(host, ec), port);
+  if (ec) return Status::InvalidArgument("bad host " + host + ": " + ec.message());
+  http::request<http::string_body> req{verb, target, 11};
+  req.set(http::field::host, fmt::format("{}:{}", host, port));
+  req.set(http::field::user_agent, "yiwang-bench");
+  if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
+  if (!body.empty()) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.prepare_payload();
+  http::response<http::string_body> res;
+  beast::flat_buffer buffer;
+  std::optional<beast::error_code> outcome;
+  const char* step = "connect";
+  stream.expires_after(kHttpTimeout);  // one deadline for connect, write and read
+  auto on_read = [&](beast::error_code e, std::size_t) { outcome = e; };
+  auto on_write = [&](beast::error_code e, std::size_t) {
+    if (e) {
+      outcome = e;
+      return;
+    }
+    step = "read";
+    http::async_read(stream, buffer, res, on_read);
+  };
+  stream.async_connect(ep, [&](beast::error_code e) {
+    if (e) {
+      outcome = e;
+      return;
+    }
+    step = "write";
+    http::async_write(stream, req, on_write);
+  });
+  ioc.run();
+  if (!outcome || *outcome)
+    return Status::IOError(fmt::format("HTTP {} {}: {} failed: {}", http::to_string(verb),
+                                       target, step,
+                                       outcome ? outcome->message() : "no completion"));
+  *status_code = static_cast<int>(res.result_int());
+  *response_body = std::move(res.body());
+  return Status::Ok();
+}
+
+// Creates a device token for "bench-" devices with the admin token.
+Status ProvisionDeviceToken(const std::string& host, uint16_t port, const std::string& admin,
+                            std::string* token) {
+  int code = 0;
+  std::string body;
+  const std::string request =
+      fmt::format(R"({{"name":"{}","devicePrefix":"{}"}})", kTokenName, kDevicePrefix);
+  if (Status s = HttpCall(host, port, http::verb::post, "/api/v1/admin/device-tokens", admin,
+                          request, &code, &body);
+      !s.ok())
+    return s;
+  if (code != 201) return Status::Unavailable(fmt::format("device token: HTTP {} {}", code, body));
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(body, ec);
+  const boost::json::value* t = ec || !v.is_object() ? nullptr : v.get_object().if_contains("token");
+  if (!t || !t->is_string()) return Status::Corruption("device token: no \"token\" in " + body);
+  *token = std::string(t->get_string());
+  return Status::Ok();
+}
+
+Status ReadFirstLine(const std::filesystem::path& path, std::string* line) {
+  std::ifstream in(path);
+  if (!in || !std::getline(in, *line) || line->empty())
+    return Status::NotFound("cannot read " + path.string());
+  return Status::Ok();
+}
+
+struct StoreCounters {
+  double events_written = 0;
+  double fsyncs = 0;
+};
+
+// The store's write counters from the server's /metrics (Prometheus text format).
+Status ScrapeStoreCounters(const std::string& host, uint16_t port, StoreCounters* out) {
+  int code = 0;
+  std::string body;
+  if (Status s = HttpCall(host, port, http::verb::get, "/metrics", "", "", &code, &body); !s.ok())
+    return s;
+  if (code != 200) return Status::Unavailable(fmt::format("/metrics: HTTP {}", code));
+  bool have_events = false, have_fsyncs = false;
+  std::istringstream lines(body);
+  for (std::string line; std::getline(lines, line);) {
+    auto value = [&](std::string_view name, double* v) {
+      if (!line.starts_with(name) || line.size() <= name.size() || line[name.size()] != ' ')
+        return false;
+      *v = std::strtod(line.c_str() + name.size() + 1, nullptr);
+      return true;
+    };
+    have_events |= value("yiwang_store_events_written_total", &out->events_written);
+    have_fsyncs |= value("yiwang_store_fsyncs_total", &out->fsyncs);
+  }
+  if (!have_events || !have_fsyncs) return Status::NotFound("/metrics lacks the store counters");
+  return Status::Ok();
+}
+
+// `yiwang serve` as a child process on a fresh data dir and a free port, logging at
+// `log_level` to the bench's stderr. The destructor stops it (SIGTERM) if still running and
+// removes its data. If the bench dies, the kernel sends the child SIGTERM (PR_SET_PDEATHSIG).
+//
+// Thread safety: one thread.
+class ServerProcess {
+ public:
+  ServerProcess() = default;
+  ~ServerProcess() { (void)Stop(); }
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  // Starts the server and waits until it has written its ready file.
+  Status Start(const std::string& log_level) {
+    if (Status s = dir_.Create("yiwang-bench-server-"); !s.ok()) return s;
+    data_dir_ = dir_.path() / "data";
+    const auto ready_file = dir_.path() / "ready";
+    // The child execs /proc/self/exe, which stays this very binary even if a rebuild has
+    // replaced the file since; argv[0] is its name for ps.
+    std::error_code ec;
+    std::string name = std::filesystem::read_symlink(kSelfExe, ec).string();
+    if (ec) name = "yiwang";
+    std::vector<std::string> args = {name,           "serve",    "--data-dir", data_dir_,
+                                     "--listen",     kListenAnyPort,         "--ready-file",
+                                     ready_file,     "--log-level",          log_level};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+
+    const pid_t parent = ::getpid();
+    pid_ = ::fork();
+    if (pid_ < 0) return Status::IOError(fmt::format("fork: {}", std::strerror(errno)));
+    if (pid_ == 0) {
+      // Child: only async-signal-safe calls until exec.
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != parent) ::_exit(127);
+      ::dup2(STDERR_FILENO, STDOUT_FILENO);  // the bench's stdout carries only JSON lines
+      ::execv(kSelfExe, argv.data());
+      ::_exit(127);
+    }
+
+    const auto deadline = SteadyClock::now() + kServerReadyTimeout;
+    for (;;) {
+      std::string line;
+      if (ReadFirstLine(ready_file, &line).ok()) {
+        url_ = line;
+        return Status::Ok();
+      }
+      int wstatus = 0;
+      if (::waitpid(pid_, &wstatus, WNOHANG) == pid_) {
+        pid_ = 0;
+        return Status::Unavailable(fmt::format("the server exited during start-up (status {})",
+                                               wstatus));
+      }
+      if (SteadyClock::now() > deadline) return Status::Busy("the server did not become ready");
+      std::this_thread::sleep_for(kPollInterval);
+    }
+  }
+
+  // SIGTERM, then waits (SIGKILL after kServerStopTimeout). Error if it did not exit with 0.
+  Status Stop() {
+    if (pid_ <= 0) return Status::Ok();
+    const pid_t pid = pid_;
+    pid_ = 0;
+    ::kill(pid, SIGTERM);
+    int wstatus = 0;
+    const auto deadline = SteadyClock::now() + kServerStopTimeout;
+    while (::waitpid(pid, &wstatus, WNOHANG) == 0) {
+      if (SteadyClock::now() > deadline) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &wstatus, 0);
+        return Status::Busy("the server did not stop on SIGTERM; killed");
+      }
+      std::this_thread::sleep_for(kPollInterval);
+    }
+    if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0)
+      return Status::IOError(fmt::format("the server ended with status {}", wstatus));
+    return Status::Ok();
+  }
+
+  pid_t pid() const { return pid_; }
+  const std::string& url() const { return url_; }
+  const std::filesystem::path& data_dir() const { return data_dir_; }
+
+ private:
+  ScopedTempDir dir_;
+  std::filesystem::path data_dir_;
+  pid_t pid_ = 0;
+  std::string url_;
+};
+
+struct IngestResult {
+  RunResult run;
+  std::optional<double> events_per_fsync;
+  std::optional<double> fsyncs_per_s;
+  std::optional<double> server_cpu_s;
+};
+
+// The scenario against the real server: spawned, or the one at options.server_url.
+IngestResult RunIngest(const IngestBenchOptions& options, const LoadSettings& settings,
+                       const std::string& run_tag, Status* status) {
+  IngestResult result;
+  ServerProcess spawned;
+  std::string url = options.server_url;
+  pid_t pid = options.server_pid;
+  if (url.empty()) {
+    if (*status = spawned.Start(options.server_log_level); !status->ok()) return result;
+    url = spawned.url();
+    pid = spawned.pid();
+  }
+  LoadTarget target;
+  target.run_tag = run_tag;
+  if (!SplitUrl(url, &target.host, &target.port)) {
+    *status = Status::InvalidArgument("bad server URL '" + url + "'");
+    return result;
+  }
+  target.token = options.token;
+  if (target.token.empty()) {
+    const std::filesystem::path admin_file = options.server_url.empty()
+                                                 ? spawned.data_dir() / kAdminTokenFile
+                                                 : std::filesystem::path(options.admin_token_file);
+    std::string admin;
+    if (*status = ReadFirstLine(admin_file, &admin); !status->ok()) return result;
+    if (*status = ProvisionDeviceToken(target.host, target.port, admin, &target.token);
+        !status->ok())
+      return result;
+  }
+
+  StoreCounters c0, c1;
+  bool have_counters = true;
+  std::optional<double> cpu0, cpu1;
+  auto snapshot = [&](StoreCounters* c, std::optional<double>* cpu) {
+    if (pid > 0) *cpu = ProcessCpuSeconds(pid);
+    have_counters = have_counters && ScrapeStoreCounters(target.host, target.port, c).ok();
+  };
+  result.run = RunLoad(target, settings, [&] { snapshot(&c0, &cpu0); },
+                       [&] { snapshot(&c1, &cpu1); });
+  if (have_counters && c1.fsyncs > c0.fsyncs) {
+    result.events_per_fsync = (c1.events_written - c0.events_written) / (c1.fsyncs - c0.fsyncs);
+    result.fsyncs_per_s = (c1.fsyncs - c0.fsyncs) / result.run.window_s;
+  }
+  if (cpu0 && cpu1) result.server_cpu_s = *cpu1 - *cpu0;
+
+  if (!options.server_url.empty()) return result;
+  // A fresh server stores exactly what the run sent; it must hold at least every acked event.
+  StoreCounters final_counters;
+  if (ScrapeStoreCounters(target.host, target.port, &final_counters).ok() &&
+      final_counters.events_written < static_cast<double>(result.run.events_acked_total)) {
+    result.run.errors += 1;
+    if (result.run.first_error.empty())
+      result.run.first_error = fmt::format("the server wrote {} events but acked {}",
+                                           final_counters.events_written,
+                                           result.run.events_acked_total);
+  }
+  if (Status s = spawned.Stop(); !s.ok()) {
+    result.run.errors += 1;
+    if (result.run.first_error.empty()) result.run.first_error = s.ToString();
+  }
+  return result;
+}
+
+// --- output -------------------------------------------------------------------------------
+
+// One flat JSON object, keys in insertion order; unset or non-finite numbers print as null.
+class JsonLine {
+ public:
+  JsonLine& Str(std::string_view key, std::string_view value) {
+    Key(key);
+    out_ += '"';
+    for (char c : value) {
+      if (c == '"' || c == '\\') {
+        out_ += '\\';
+        out_ += c;
+      } else if (static_cast<unsigned char>(c) < 0x20) {
+        out_ += fmt::format("\\u{:04x}", static_cast<int>(c));
+      } else {
+        out_ += c;
+      }
+    }
+    out_ += '"';
+    return *this;
+  }
+  JsonLine& Int(std::string_view key, int64_t value) {
+    Key(key);
+    out_ += std::to_string(value);
+    return *this;
+  }
+  JsonLine& Num(std::string_view key, std::optional<double> value, int decimals) {
+    Key(key);
+    out_ += value && std::isfinite(*value) ? fmt::format("{:.{}f}", *value, decimals) : "null";
+    return *this;
+  }
+  JsonLine& Bool(std::string_view key, std::optional<bool> value) {
+    Key(key);
+    out_ += value ? (*value ? "true" : "false") : "null";
+    return *this;
+  }
+  std::string Finish() const { return out_ + "}"; }
+
+ private:
+  void Key(std::string_view key) {
+    out_ += out_.size() > 1 ? "," : "";
+    out_ += fmt::format("\"{}\":", key);
+  }
+  std::string out_ = "{";
+};
+
+struct ScenarioResult {
+  std::optional<LatencySummary> fdatasync;
+  IngestResult ingest;
+  std::optional<StoreAloneResult> store;
+  std::optional<RunResult> echo;
+};
+
+std::optional<double> Ratio(double a, std::optional<double> b) {
+  if (!b || *b <= 0) return std::nullopt;
+  return a / *b;
+}
+
+// CPU time that neither the bench nor the server (if any) used during the window: other
+// tenants of the machine. Unknown without the server's CPU time.
+std::optional<double> OtherCpu(const RunResult& run, std::optional<double> server_cpu_s) {
+  if (!run.machine_cpu_s || !server_cpu_s) return std::nullopt;
+  return std::max(0.0, *run.machine_cpu_s - run.process_cpu_s - *server_cpu_s);
+}
+std::optional<double> OtherCpu(const RunResult& run) { return OtherCpu(run, 0.0); }
+
+std::string ScenarioJson(const Scenario& sc, const ScenarioResult& r) {
+  const RunResult& run = r.ingest.run;
+  const LoadSettings& s = sc.load;
+  std::optional<double> store_eps, echo_fps;
+  if (r.store) store_eps = r.store->run.events_per_s();
+  if (r.echo) echo_fps = r.echo->frames_per_s();
+  const std::optional<double> ratio_store = Ratio(run.events_per_s(), store_eps);
+
+  std::optional<bool> meets;
+  auto check = [&](bool ok) { meets = meets.value_or(true) && ok; };
+  if (sc.target_events_per_s) check(run.events_per_s() >= *sc.target_events_per_s);
+  if (sc.target_ack_p99_ms) check(run.latency.p99_ms <= *sc.target_ack_p99_ms);
+  if (sc.target_ratio_vs_store) check(ratio_store && *ratio_store >= *sc.target_ratio_vs_store);
+  if (meets) check(run.errors == 0);
+
+  JsonLine j;
+  j.Str("bench", "ingest")
+      .Str("scenario", sc.name)
+      .Int("connections", s.connections)
+      .Int("batch", s.batch)
+      .Int("inflight", s.inflight)
+      .Num("rate", s.rate > 0 ? std::optional<double>(s.rate) : std::nullopt, 0)
+      .Str("encoding", s.json_frames ? "json" : "protobuf")
+      .Int("cores", std::thread::hardware_concurrency())
+      .Num("duration_s", run.window_s, 3)
+      .Num("events_per_s", run.events_per_s(), 0)
+      .Num("frames_per_s", run.frames_per_s(), 0)
+      .Num("ack_p50_ms", run.latency.p50_ms, 3)
+      .Num("ack_p99_ms", run.latency.p99_ms, 3)
+      .Num("ack_p999_ms", run.latency.p999_ms, 3)
+      .Num("ack_max_ms", run.latency.max_ms, 3)
+      .Num("events_per_fsync", r.ingest.events_per_fsync, 1)
+      .Num("fsyncs_per_s", r.ingest.fsyncs_per_s, 0)
+      .Num("server_cpu_s", r.ingest.server_cpu_s, 2)
+      .Num("client_cpu_s", run.process_cpu_s, 2)
+      .Num("other_cpu_s", OtherCpu(run, r.ingest.server_cpu_s), 2)
+      .Int("errors", static_cast<int64_t>(run.errors));
+  if (run.errors > 0) j.Str("first_error", run.first_error);
+  j.Num("baseline_store_events_per_s", store_eps, 0)
+      .Num("baseline_store_events_per_fsync",
+           r.store ? r.store->events_per_fsync : std::nullopt, 1)
+      .Num("baseline_store_p99_ms",
+           r.store ? std::optional<double>(r.store->run.latency.p99_ms) : std::nullopt, 3)
+      .Num("baseline_store_other_cpu_s", r.store ? OtherCpu(r.store->run) : std::nullopt, 2)
+      .Num("baseline_ws_echo_frames_per_s", echo_fps, 0)
+      .Num("baseline_ws_echo_p99_ms",
+           r.echo ? std::optional<double>(r.echo->latency.p99_ms) : std::nullopt, 3)
+      .Num("baseline_ws_echo_other_cpu_s", r.echo ? OtherCpu(*r.echo) : std::nullopt, 2)
+      .Num("disk_fdatasync_p50_ms",
+           r.fdatasync ? std::optional<double>(r.fdatasync->p50_ms) : std::nullopt, 3)
+      .Num("disk_fdatasync_p99_ms",
+           r.fdatasync ? std::optional<double>(r.fdatasync->p99_ms) : std::nullopt, 3)
+      .Num("ratio_vs_store", ratio_store, 3)
+      .Num("ratio_vs_ws_echo", Ratio(run.frames_per_s(), echo_fps), 3)
+      .Num("target_events_per_s", sc.target_events_per_s, 0)
+      .Num("target_ack_p99_ms", sc.target_ack_p99_ms, 1)
+      .Num("target_ratio_vs_store", sc.target_ratio_vs_store, 2)
+      .Bool("meets_targets", meets);
+  return j.Finish();
+}
+
+// A tag that keeps this run's device ids apart from any earlier run's on the same server.
+std::string RunTag() {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  return fmt::format("{:x}", ms);
+}
+
+std::vector<Scenario> AllScenarios(const LoadSettings& base) {
+  std::vector<Scenario> out;
+  LoadSettings small = base;
+  small.connections = kSmallFrameConnections;
+  small.batch = kSmallFrameBatch;
+  small.inflight = kSmallFrameInflight;
+  small.rate = 0;
+  // Single-reading sensors as fast as acks come back: the events/s target.
+  out.push_back({"sensors_1_event_max", small, kSmallFrameTargetEventsPerS,
+                 kSmallFrameTargetAckP99Ms, std::nullopt});
+  // The same fleet at exactly the target rate: the ack latency target at the target load.
+  small.rate = kSmallFrameTargetEventsPerS;
+  out.push_back({"sensors_1_event_at_target_rate", small, kSmallFrameTargetEventsPerS,
+                 kSmallFrameTargetAckP99Ms, std::nullopt});
+  LoadSettings gateways = base;
+  gateways.connections = kGatewayConnections;
+  gateways.batch = kGatewayBatch;
+  gateways.inflight = kGatewayInflight;
+  gateways.rate = 0;
+  out.push_back({"gateways_100_events_max", gateways, kGatewayTargetEventsPerS, std::nullopt,
+                 kTargetRatioVsStore});
+  return out;
+}
+
+void Progress(const std::string& scenario, const std::string& what) {
+  fmt::print(stderr, "bench ingest [{}]: {}\n", scenario, what);
+}
+
+int RunIngestBench(const IngestBenchOptions& options) {
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
+  if (!options.server_url.empty() && options.token.empty() && options.admin_token_file.empty()) {
+    fmt::print(stderr, "bench ingest: --server-url needs --token or --admin-token-file\n");
+    return 2;
+  }
+  std::vector<Scenario> scenarios;
+  if (options.all) {
+    scenarios = AllScenarios(options.load);
+  } else {
+    const LoadSettings& s = options.load;
+    scenarios.push_back({fmt::format("c{}_b{}_w{}_{}", s.connections, s.batch, s.inflight,
+                                     s.rate > 0 ? fmt::format("r{:.0f}", s.rate) : "max"),
+                         s, std::nullopt, std::nullopt, std::nullopt});
+  }
+
+  const std::string run_tag = RunTag();
+  // store_alone ignores the rate, so scenarios that differ only in rate share one measurement.
+  std::vector<std::pair<std::tuple<int, int, int>, StoreAloneResult>> store_cache;
+  int exit_code = 0;
+  for (size_t i = 0; i < scenarios.size(); ++i) {
+    const Scenario& sc = scenarios[i];
+    const std::string tag = fmt::format("{}{}", run_tag, i);
+    ScenarioResult r;
+    Status st;
+    Progress(sc.name, "disk fdatasync probe");
+    LatencySummary fdatasync = ProbeFdatasync(&st);
+    if (st.ok()) {
+      r.fdatasync = fdatasync;
+    } else {
+      Progress(sc.name, "fdatasync probe failed: " + st.ToString());
+    }
+    if (options.baselines) {
+      const auto key = std::make_tuple(sc.load.connections, sc.load.batch, sc.load.inflight);
+      auto cached = std::find_if(store_cache.begin(), store_cache.end(),
+                                 [&](const auto& e) { return e.first == key; });
+      if (cached != store_cache.end()) {
+        r.store = cached->second;
+      } else {
+        Progress(sc.name, "baseline store_alone");
+        StoreAloneResult store = RunStoreAlone(sc.load, tag, &st);
+        if (!st.ok()) {
+          Progress(sc.name, "store_alone failed: " + st.ToString());
+          exit_code = 1;
+        } else {
+          r.store = store;
+          store_cache.emplace_back(key, store);
+        }
+      }
+      Progress(sc.name, "baseline ws_echo");
+      RunResult echo = RunWsEcho(sc.load, tag, &st);
+      if (!st.ok()) {
+        Progress(sc.name, "ws_echo failed: " + st.ToString());
+        exit_code = 1;
+      } else {
+        r.echo = echo;
+      }
+    }
+    Progress(sc.name, options.server_url.empty() ? "ingest (spawned server)"
+                                                 : "ingest (" + options.server_url + ")");
+    r.ingest = RunIngest(options, sc.load, tag, &st);
+    if (!st.ok()) {
+      Progress(sc.name, "ingest failed: " + st.ToString());
+      exit_code = 1;
+      continue;
+    }
+    fmt::print("{}\n", ScenarioJson(sc, r));
+    std::fflush(stdout);
+  }
+  return exit_code;
+}
+
+}  // namespace
 
 CLI::App* AddBenchCommand(CLI::App& app, int* exit_code) {
-  auto* s = app.add_subcommand("bench", "Benchmarks that print numbers");
-  s->callback([exit_code] { *exit_code = 1; });  // Being written (issue 2, item 8).
-  return s;
+  auto* bench = app.add_subcommand("bench", "Benchmarks that print one JSON line per scenario");
+  bench->require_subcommand(1);
+
+  auto opts = std::make_shared<IngestBenchOptions>();
+  LoadSettings& load = opts->load;
+  auto* ingest = bench->add_subcommand(
+      "ingest",
+      "Sensor ingest over WebSocket against a spawned server, with same-run baselines "
+      "(store alone, WebSocket echo); see docs/benchmarks.md");
+  ingest->add_option("--connections", load.connections, "WebSocket connections")
+      ->check(CLI::Range(1, kMaxConnections))
+      ->capture_default_str();
+  ingest->add_option("--batch", load.batch, "Events per frame")
+      ->check(CLI::Range(1, kMaxBatch))
+      ->capture_default_str();
+  ingest->add_option("--inflight", load.inflight, "Frames in flight (sent, not acked) per connection")
+      ->check(CLI::Range(1, kMaxInflight))
+      ->capture_default_str();
+  ingest->add_option("--rate", load.rate, "Total events/s (0: as fast as acks come back)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  ingest->add_option("--duration-s", load.duration_s, "Measured window, seconds")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  ingest->add_option("--warmup-s", load.warmup_s, "Warm-up before the window, seconds")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  ingest->add_flag("--json-frames", load.json_frames,
+                   "Send text frames (canonical JSON) instead of binary protobuf");
+  ingest->add_option("--client-threads", load.client_threads, "I/O threads of the load client")
+      ->check(CLI::Range(1, kMaxClientThreads))
+      ->capture_default_str();
+  ingest->add_flag("--all", opts->all,
+                   "Run the target scenarios (200 x 1 event at max and at 20,000 events/s; "
+                   "20 x 100 events); keeps --duration-s, --warmup-s, --json-frames, "
+                   "--client-threads");
+  ingest->add_flag("!--no-baselines", opts->baselines, "Skip the store_alone and ws_echo runs");
+  auto* url = ingest->add_option("--server-url", opts->server_url,
+                                 "Drive this running server (http://HOST:PORT) instead of "
+                                 "spawning one");
+  ingest->add_option("--server-pid", opts->server_pid,
+                     "With --server-url: its process id, to report its CPU time")
+      ->needs(url);
+  ingest->add_option("--token", opts->token, "With --server-url: device token covering bench-")
+      ->needs(url);
+  ingest->add_option("--admin-token-file", opts->admin_token_file,
+                     "With --server-url: provision a device token with this admin token")
+      ->needs(url);
+  ingest->add_option("--server-log-level", opts->server_log_level,
+                     "Log level of the spawned server")
+      ->capture_default_str();
+  ingest->callback([opts, exit_code] { *exit_code = RunIngestBench(*opts); });
+  return bench;
 }
 
 }  // namespace yiwang::tools

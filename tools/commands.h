@@ -11,5 +11,6 @@ namespace yiwang::tools {
 CLI::App* AddServeCommand(CLI::App& app, int* exit_code);
 CLI::App* AddSimCommand(CLI::App& app, int* exit_code);
 CLI::App* AddBenchCommand(CLI::App& app, int* exit_code);
+CLI::App* AddConfigCommand(CLI::App& app, int* exit_code);
 
 }  // namespace yiwang::tools

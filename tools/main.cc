@@ -1,4 +1,4 @@
-// yiwang: the one binary. Subcommands: serve, sim, bench. Wiring only; the work is in the
+// yiwang: the one binary. Subcommands: serve, sim, bench, config. Wiring only; the work is in the
 // libraries.
 
 #include <CLI/CLI.hpp>
@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   yiwang::tools::AddServeCommand(app, &exit_code);
   yiwang::tools::AddSimCommand(app, &exit_code);
   yiwang::tools::AddBenchCommand(app, &exit_code);
+  yiwang::tools::AddConfigCommand(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -23,6 +23,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "dispatcher/config_check.h"
+#include "dispatcher/dispatch_config.h"
 #include "ingest/ingest_service.h"
 #include "ingest/sensor_endpoint.h"
 #include "store/event_store.h"
@@ -125,6 +127,13 @@ int RunServe(const ServeOptions& o) {
   yiwang::v1::ServerConfig config;
   if (Status s = LoadConfig(o.config_file, &config); !s.ok()) {
     log->error("config: {}", s.ToString());
+    return 2;
+  }
+  // The dispatcher's configuration is checked at start-up even before the dispatcher runs in
+  // the server, so that a bad file is refused now, not at the first alarm.
+  yiwang::v1::DispatchConfig dispatch_config;
+  if (Status s = dispatcher::ResolveDispatchConfig(config, &dispatch_config); !s.ok()) {
+    log->error("config: {}", s.message());
     return 2;
   }
   std::string host;
@@ -295,6 +304,17 @@ CLI::App* AddServeCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   s->callback([opts, exit_code] { *exit_code = RunServe(*opts); });
   return s;
+}
+
+CLI::App* AddConfigCommand(CLI::App& app, int* exit_code) {
+  auto* c = app.add_subcommand("config", "Configuration tools");
+  c->require_subcommand(1);
+  auto path = std::make_shared<std::string>();
+  auto* check = c->add_subcommand(
+      "check", "Check a configuration file offline as `serve --config` would at start-up");
+  check->add_option("FILE", *path, "Server config (JSON) or a bare dispatch section")->required();
+  check->callback([path, exit_code] { *exit_code = dispatcher::RunConfigCheck(*path); });
+  return c;
 }
 
 }  // namespace yiwang::tools
