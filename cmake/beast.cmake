@@ -6,8 +6,7 @@ add_library(yiwang::beast ALIAS yiwang_beast)
 target_compile_definitions(yiwang_beast PUBLIC
   BOOST_ASIO_SEPARATE_COMPILATION
   BOOST_BEAST_SEPARATE_COMPILATION
-  BOOST_ASIO_NO_DEPRECATED
-  BOOST_BEAST_USE_STD_STRING_VIEW)
+  BOOST_ASIO_NO_DEPRECATED)
 target_link_libraries(yiwang_beast PUBLIC Boost::headers Threads::Threads OpenSSL::SSL)
 # The heavy headers are precompiled once and reused by every Beast-using target.
 target_precompile_headers(yiwang_beast PUBLIC

@@ -142,6 +142,7 @@ size_t IngestService::HandleFrame(std::string_view data, bool binary, const Toke
   }
 
   const size_t submitted = req.events.size();
+  store::PrepareIngest(&req);  // serialise and hash here, off the single writer thread
   req.done = [this, ack = std::move(ack), indexes = std::move(indexes), binary, flagged = std::move(flagged), t0,
               reply = std::move(reply)](std::vector<store::Outcome> outcomes) mutable {
     uint32_t accepted = 0, duplicates = 0, flagged_accepted = 0;

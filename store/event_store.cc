@@ -1,5 +1,6 @@
 #include "store/event_store.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -14,6 +15,7 @@
 #include <openssl/evp.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
@@ -78,12 +80,62 @@ uint64_t EventFingerprint(const yiwang::v1::SensorEvent& event) {
   return h;
 }
 
+void PrepareIngest(IngestRequest* req) {
+  if (req->serialized.size() == req->events.size()) return;
+  req->serialized.clear();
+  req->fingerprints.clear();
+  req->serialized.reserve(req->events.size());
+  req->fingerprints.reserve(req->events.size());
+  for (const auto& se : req->events) {
+    req->fingerprints.push_back(EventFingerprint(se.event()));
+    req->serialized.push_back(se.SerializeAsString());
+  }
+}
+
 namespace {
+
+// Protobuf's wire format lets fields be appended to a serialised message: the writer adds
+// arrival_id (field 3) and, rarely, a flag (field 5) to the bytes prepared on an I/O thread.
+void AppendVarintField(std::string* bytes, uint32_t field, uint64_t value) {
+  auto put = [bytes](uint64_t v) {
+    while (v >= 0x80) {
+      bytes->push_back(static_cast<char>((v & 0x7f) | 0x80));
+      v >>= 7;
+    }
+    bytes->push_back(static_cast<char>(v));
+  };
+  put(static_cast<uint64_t>(field) << 3);  // wire type 0: varint
+  put(value);
+}
 
 enum Cf : size_t { kDefault = 0, kEvents, kDeviceSeq, kDevices, kTokens, kMeta, kCfCount };
 constexpr const char* kCfNames[kCfCount] = {"default",
                                             "events", "device_seq", "devices", "tokens", "meta"};
 constexpr const char* kSchemaVersion = "1";
+
+// The memtable keeps an insert hint per prefix (memtable_insert_with_hint_prefix_extractor):
+// keys that arrive in order under one prefix are appended next to the previous one instead of
+// being searched for from the top of the skip list. For `events` every key shares the prefix
+// (arrival ids ascend); for `device_seq` the prefix is the device (its seqs ascend).
+class DeviceSeqHintPrefix final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "yiwang.DeviceSeqHintPrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), 1 + static_cast<uint8_t>(key[0]));
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return !key.empty() && key.size() >= 1u + static_cast<uint8_t>(key[0]);
+  }
+};
+
+class WholeKeyspacePrefix final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "yiwang.WholeKeyspacePrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), 0);
+  }
+  bool InDomain(const rocksdb::Slice&) const override { return true; }
+};
 
 Status FromRocks(const rocksdb::Status& s) {
   if (s.ok()) return Status::Ok();
@@ -205,6 +257,12 @@ Status EventStore::Impl::Open(bool* created) {
       table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     }
     cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    if (i == kEvents) {
+      cf_opts.memtable_insert_with_hint_prefix_extractor =
+          std::make_shared<WholeKeyspacePrefix>();
+    } else if (i == kDeviceSeq) {
+      cf_opts.memtable_insert_with_hint_prefix_extractor = std::make_shared<DeviceSeqHintPrefix>();
+    }
     descs.emplace_back(kCfNames[i], cf_opts);
   }
   rocksdb::DB* raw = nullptr;
@@ -298,7 +356,10 @@ DeviceState* EventStore::Impl::WorkingState(
   DeviceState& st = (*working)[device_id];
   auto cached = device_cache_.find(device_id);
   if (cached != device_cache_.end()) {
-    st = cached->second;
+    // Moved out, not copied; Commit moves it back after the write (or drops it on failure,
+    // and the next commit reads it from the DB again).
+    st = std::move(cached->second);
+    device_cache_.erase(cached);
     return &st;
   }
   std::string value;
@@ -336,12 +397,15 @@ void EventStore::Impl::Commit(std::vector<IngestRequest>& batch) {
   std::string value;
 
   for (size_t r = 0; r < batch.size(); ++r) {
-    auto& events = batch[r].events;
+    IngestRequest& req = batch[r];
+    PrepareIngest(&req);  // a no-op when the caller prepared it
+    auto& events = req.events;
     outcomes[r].reserve(events.size());
-    for (StoredEvent& se : events) {
+    for (size_t i = 0; i < events.size(); ++i) {
+      StoredEvent& se = events[i];
       const auto& ev = se.event();
       DeviceState* st = WorkingState(ev.device_id(), &working);
-      const uint64_t fp = EventFingerprint(ev);
+      const uint64_t fp = req.fingerprints[i];
       std::string mark_key = DeviceSeqKey(ev.device_id(), ev.seq());
       bool out_of_order = false;
       if (ev.seq() <= st->last_seq()) {
@@ -370,12 +434,18 @@ void EventStore::Impl::Commit(std::vector<IngestRequest>& batch) {
         out_of_order = true;  // a gap being filled: stored, flagged
       }
       se.set_arrival_id(next_id++);
-      if (out_of_order) se.add_flags(yiwang::v1::EVENT_FLAG_OUT_OF_ORDER);
+      std::string& bytes = req.serialized[i];
+      AppendVarintField(&bytes, StoredEvent::kArrivalIdFieldNumber, se.arrival_id());
+      if (out_of_order) {
+        se.add_flags(yiwang::v1::EVENT_FLAG_OUT_OF_ORDER);
+        AppendVarintField(&bytes, StoredEvent::kFlagsFieldNumber,
+                          yiwang::v1::EVENT_FLAG_OUT_OF_ORDER);
+      }
       SeqMark mark;
       mark.set_arrival_id(se.arrival_id());
       mark.set_fingerprint(fp);
-      wb.Put(cf(kEvents), EventKey(se.arrival_id()), se.SerializeAsString());
-      wb.Put(cf(kDeviceSeq), mark_key, mark.SerializeAsString());
+      // Arrival ids ascend, so event keys go into the memtable in order.
+      wb.Put(cf(kEvents), EventKey(se.arrival_id()), bytes);
       pending_marks[std::move(mark_key)] = mark;
 
       st->set_event_count(st->event_count() + 1);
@@ -409,9 +479,20 @@ void EventStore::Impl::Commit(std::vector<IngestRequest>& batch) {
   }
 
   if (!committed.empty()) {
-    for (auto& [id, st] : working) {
+    // Marks and device states go into the batch sorted by key: sorted memtable inserts cost
+    // markedly less than scattered ones (measured in docs/benchmarks.md).
+    std::vector<const std::pair<const std::string, SeqMark>*> marks;
+    marks.reserve(pending_marks.size());
+    for (const auto& kv : pending_marks) marks.push_back(&kv);
+    std::sort(marks.begin(), marks.end(), [](auto* a, auto* b) { return a->first < b->first; });
+    for (const auto* kv : marks) wb.Put(cf(kDeviceSeq), kv->first, kv->second.SerializeAsString());
+    std::vector<std::pair<const std::string, DeviceState>*> states;
+    states.reserve(working.size());
+    for (auto& kv : working) states.push_back(&kv);
+    std::sort(states.begin(), states.end(), [](auto* a, auto* b) { return a->first < b->first; });
+    for (const auto* kv : states) {
       // Untouched states (all duplicates) are rewritten too; harmless and keeps this simple.
-      wb.Put(cf(kDevices), id, st.SerializeAsString());
+      wb.Put(cf(kDevices), kv->first, kv->second.SerializeAsString());
     }
     rocksdb::WriteOptions wo;
     wo.sync = options_.sync;
@@ -448,6 +529,9 @@ void EventStore::Impl::Commit(std::vector<IngestRequest>& batch) {
     }
     for (auto& [id, st] : working) device_cache_[id] = std::move(st);
     for (const auto& obs : observers_) obs(committed);
+  } else {
+    // Nothing to write (only duplicates and replays): the states are unchanged; keep them.
+    for (auto& [id, st] : working) device_cache_[id] = std::move(st);
   }
   for (size_t r = 0; r < batch.size(); ++r) batch[r].done(std::move(outcomes[r]));
 }

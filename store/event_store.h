@@ -48,6 +48,11 @@ const char* OutcomeName(Outcome o);
 struct IngestRequest {
   // Validated events with received_at and token_name set; arrival_id is assigned by the writer.
   std::vector<yiwang::v1::StoredEvent> events;
+  // Filled by PrepareIngest, on the caller's thread, so the single writer thread does not
+  // serialise or hash: per event, the StoredEvent's bytes (without arrival_id) and the
+  // payload fingerprint. Left empty, the writer prepares the request itself.
+  std::vector<std::string> serialized;
+  std::vector<uint64_t> fingerprints;
   // Called exactly once, on the writer thread (or the caller's, if refused at once), with one
   // outcome per event. Must not block: post the result to your own executor.
   std::function<void(std::vector<Outcome>)> done;
@@ -116,6 +121,10 @@ class EventStore {
 // The token of an `Authorization: Bearer <token>` header value (scheme case-insensitive, as
 // RFC 7235 says), or nullopt if the header is absent, of another scheme, or empty.
 std::optional<std::string_view> BearerToken(std::string_view authorization);
+// Serialises and fingerprints `req`'s events (see IngestRequest). Call it on an I/O thread
+// before SubmitIngest; idempotent.
+void PrepareIngest(IngestRequest* req);
+
 // SHA-256 of a token, as raw 32 bytes (the tokens CF key).
 std::string TokenHash(std::string_view token);
 // 64-bit FNV-1a hash of an event's deterministic serialisation (the SeqMark fingerprint).

@@ -167,6 +167,9 @@ void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
   if (ec) {
     log_->warn("accept: {}", ec.message());
   } else {
+    // Acks and responses are small writes that must leave at once: no Nagle delay.
+    beast::error_code opt_ec;
+    socket.set_option(tcp::no_delay(true), opt_ec);
     const bool over_cap =
         static_cast<size_t>(m_connections_.Value()) >= limits_.max_connections;
     if (over_cap) m_refused_.Inc();
