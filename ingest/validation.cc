@@ -32,15 +32,7 @@ const char* RejectName(Reject r) {
   return "unknown";
 }
 
-bool ValidDeviceId(std::string_view id) {
-  if (id.empty() || id.size() > store::kMaxDeviceIdLength) return false;
-  for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == ':' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
+bool ValidDeviceId(std::string_view id) { return !id.empty() && store::DeviceIdChars(id); }
 
 namespace {
 

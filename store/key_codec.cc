@@ -4,6 +4,16 @@
 
 namespace yiwang::store {
 
+bool DeviceIdChars(std::string_view s) {
+  if (s.size() > kMaxDeviceIdLength) return false;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 void PutFixed64BE(std::string* dst, uint64_t v) {
   char buf[8];
   for (int i = 7; i >= 0; --i) {

@@ -18,6 +18,10 @@ namespace yiwang::store {
 
 constexpr size_t kMaxDeviceIdLength = 64;
 
+// True if `s` is at most kMaxDeviceIdLength characters of [A-Za-z0-9._:-] (empty allowed): the
+// alphabet of device ids and of device-token prefixes.
+bool DeviceIdChars(std::string_view s);
+
 void PutFixed64BE(std::string* dst, uint64_t v);
 // REQUIRES: p points at 8 readable bytes.
 uint64_t DecodeFixed64BE(const char* p);

@@ -56,16 +56,6 @@ std::string Base64Url(const unsigned char* p, size_t n) {
   return out;
 }
 
-bool ValidPrefix(std::string_view p) {
-  if (p.size() > store::kMaxDeviceIdLength) return false;
-  for (char c : p) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == ':' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 std::optional<std::string> PercentDecode(std::string_view s) {
@@ -215,7 +205,7 @@ HttpResponse Api::CreateDeviceToken(const HttpRequest& req) {
   const auto* prefix = obj.if_contains("devicePrefix");
   if (!name || !name->is_string() || name->get_string().empty() || name->get_string().size() > 128)
     return Error(req, 400, "bad_name", "\"name\" must be a string of 1..128 characters");
-  if (!prefix || !prefix->is_string() || !ValidPrefix(prefix->get_string()))
+  if (!prefix || !prefix->is_string() || !store::DeviceIdChars(prefix->get_string()))
     return Error(req, 400, "bad_device_prefix",
                  "\"devicePrefix\" must be a string of at most 64 of [A-Za-z0-9._:-] "
                  "(empty allows every device)");
