@@ -619,6 +619,27 @@ std::chrono::milliseconds Millis(double seconds) {
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
 }
 
+// Sleeps through the measured window of `duration_s`, marking its edges in *control (acks count
+// only inside it), and sets r->window_s, r->process_cpu_s and r->machine_cpu_s. `at_start` and
+// `at_end`, if set, run right at the edges (to read counters over the same window).
+void MeasureWindow(double duration_s, RunControl* control, RunResult* r,
+                   const std::function<void()>& at_start, const std::function<void()>& at_end) {
+  if (at_start) at_start();
+  const double cpu0 = ProcessCpuSeconds(::getpid()).value_or(0);
+  const std::optional<double> machine0 = MachineBusyCpuSeconds();
+  const int64_t start = NowNs();
+  control->window_start_ns = start;
+  std::this_thread::sleep_for(Millis(duration_s));
+  const int64_t end = NowNs();
+  control->window_end_ns = end;
+  const std::optional<double> machine1 = MachineBusyCpuSeconds();
+  const double cpu1 = ProcessCpuSeconds(::getpid()).value_or(0);
+  if (at_end) at_end();
+  if (machine0 && machine1) r->machine_cpu_s = *machine1 - *machine0;
+  r->window_s = static_cast<double>(end - start) / 1e9;
+  r->process_cpu_s = cpu1 - cpu0;
+}
+
 // Drives `target` with `settings`: connects every connection, warms up, measures one window,
 // then stops sending and waits for the acks of frames in flight.
 RunResult RunLoad(const LoadTarget& target, const LoadSettings& settings,
@@ -646,18 +667,7 @@ RunResult RunLoad(const LoadTarget& target, const LoadSettings& settings,
           kConnectTimeout);
   std::this_thread::sleep_for(Millis(settings.warmup_s));
 
-  if (at_window_start) at_window_start();
-  const double cpu0 = ProcessCpuSeconds(::getpid()).value_or(0);
-  const std::optional<double> machine0 = MachineBusyCpuSeconds();
-  const int64_t start = NowNs();
-  control.window_start_ns = start;
-  std::this_thread::sleep_for(Millis(settings.duration_s));
-  const int64_t end = NowNs();
-  control.window_end_ns = end;
-  const std::optional<double> machine1 = MachineBusyCpuSeconds();
-  const double cpu1 = ProcessCpuSeconds(::getpid()).value_or(0);
-  if (at_window_end) at_window_end();
-  if (machine0 && machine1) result.machine_cpu_s = *machine1 - *machine0;
+  MeasureWindow(settings.duration_s, &control, &result, at_window_start, at_window_end);
 
   control.stop_sending = true;
   for (auto& c : conns) c->Stop();
@@ -668,8 +678,6 @@ RunResult RunLoad(const LoadTarget& target, const LoadSettings& settings,
   }
   for (auto& t : threads) t.join();
 
-  result.window_s = static_cast<double>(end - start) / 1e9;
-  result.process_cpu_s = cpu1 - cpu0;
   std::vector<ConnStats*> stats;
   for (auto& c : conns) stats.push_back(&c->stats());
   Aggregate(stats, &result);
@@ -984,18 +992,11 @@ StoreAloneResult RunStoreAlone(const LoadSettings& settings, const std::string& 
     producers.back()->Start();
   }
   std::this_thread::sleep_for(Millis(settings.warmup_s));
-  const uint64_t written0 = events_written.Value(), fsyncs0 = fsyncs.Value();
-  const double cpu0 = ProcessCpuSeconds(::getpid()).value_or(0);
-  const std::optional<double> machine0 = MachineBusyCpuSeconds();
-  const int64_t start = NowNs();
-  control.window_start_ns = start;
-  std::this_thread::sleep_for(Millis(settings.duration_s));
-  const int64_t end = NowNs();
-  control.window_end_ns = end;
-  const std::optional<double> machine1 = MachineBusyCpuSeconds();
-  const double cpu1 = ProcessCpuSeconds(::getpid()).value_or(0);
-  const uint64_t written1 = events_written.Value(), fsyncs1 = fsyncs.Value();
-  if (machine0 && machine1) result.run.machine_cpu_s = *machine1 - *machine0;
+  uint64_t written0 = 0, fsyncs0 = 0, written1 = 0, fsyncs1 = 0;
+  MeasureWindow(
+      settings.duration_s, &control, &result.run,
+      [&] { written0 = events_written.Value(), fsyncs0 = fsyncs.Value(); },
+      [&] { written1 = events_written.Value(), fsyncs1 = fsyncs.Value(); });
   control.stop_sending = true;
   // The store completes everything it queued, so this ends unless the writer is stuck.
   if (!WaitFor([&] { return outstanding.load() == 0; }, kDrainTimeout))
@@ -1003,8 +1004,6 @@ StoreAloneResult RunStoreAlone(const LoadSettings& settings, const std::string& 
   pool.join();
   store.reset();
 
-  result.run.window_s = static_cast<double>(end - start) / 1e9;
-  result.run.process_cpu_s = cpu1 - cpu0;
   std::vector<ConnStats*> stats;
   for (auto& p : producers) stats.push_back(&p->stats());
   Aggregate(stats, &result.run);
