@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include <condition_variable>
@@ -257,6 +258,18 @@ int RunServe(const ServeOptions& o) {
       sim_thread = std::thread([sim, &sim_stop] { RunSim(sim, sim_stop); });
       log->info("demo fleet: {} simulated devices (device token in {}/demo-device.token)",
                 sim.devices, o.data_dir);
+      // What a newcomer running `make run` needs, on stdout, apart from the log.
+      std::printf(
+          "\nYiwang is running: %s\n"
+          "  health:       %s/healthz\n"
+          "  metrics:      %s/metrics\n"
+          "  admin token:  %s/bootstrap-admin.token\n"
+          "  a device:     curl -H \"Authorization: Bearer $(cat %s/bootstrap-admin.token)\" "
+          "%s/api/v1/devices/sim-septic-500105-0001\n"
+          "  stop:         Ctrl-C\n\n",
+          url.c_str(), url.c_str(), url.c_str(), o.data_dir.c_str(), o.data_dir.c_str(),
+          url.c_str());
+      std::fflush(stdout);
     }
   }
 
