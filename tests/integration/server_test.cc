@@ -4,9 +4,14 @@
 
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -700,7 +705,8 @@ class ConfigTest : public ServerTest {
   std::vector<std::string> ServerArgs() override {
     const std::string path = work_.Sub("config.json");
     std::ofstream(path)
-        << R"({"ingest":{"maxEventsPerBatch":5,"maxConnections":2,"maxFrameBytes":4096}})";
+        << R"({"ingest":{"maxEventsPerBatch":5,"maxConnections":2,"maxFrameBytes":4096,)"
+        << R"("idleTimeoutSeconds":2}})";
     return {"--config", path};
   }
 };
@@ -729,6 +735,66 @@ TEST_F(ConfigTest, OverridesLimits) {
   bool binary;
   EXPECT_FALSE(second->ReadRaw(&raw, &binary).ok());
   EXPECT_EQ(second->close_code(), kCloseTooBig);
+}
+
+// idleTimeoutSeconds 2: a peer that upgraded and then went dead (answers nothing, not even the
+// server's pings) is closed after about 2 s, while a live client (its WsClient answers pings)
+// on the same server stays connected over the same time.
+TEST_F(ConfigTest, IdleTimeoutClosesADeadPeerOnly) {
+  const std::string token = Provision("gw", "cq-");
+  auto live = Connect(token);
+  ASSERT_TRUE(live);
+
+  // The dead peer: a raw TCP socket that does the upgrade handshake and then only listens.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  timeval tv{10, 0};  // a receive can wait 10 s at most: the test fails rather than hangs
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const std::string upgrade =
+      "GET /ws/sensors HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer " +
+      token + "\r\n\r\n";
+  ASSERT_EQ(::send(fd, upgrade.data(), upgrade.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(upgrade.size()));
+  // The dead peer listens on its own thread; meanwhile this thread keeps the live client's
+  // connection serviced (a blocking WsClient answers the server's pings only inside its calls).
+  std::atomic<bool> dead_done{false};
+  std::string received;
+  bool eof = false;
+  double secs = 0;
+  std::thread dead([&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    char buf[512];
+    for (;;) {
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) {
+        eof = n == 0 || errno == ECONNRESET;
+        break;
+      }
+      received.append(buf, static_cast<size_t>(n));
+    }
+    secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    dead_done = true;
+  });
+  std::string frame;
+  bool binary = false;
+  while (!dead_done) (void)live->PollRaw(&frame, &binary, std::chrono::milliseconds(100));
+  dead.join();
+  ::close(fd);
+  EXPECT_EQ(received.rfind("HTTP/1.1 101", 0), 0u) << received.substr(0, 80);
+  EXPECT_TRUE(eof) << "the server did not close the dead peer within 10 s";
+  EXPECT_GE(secs, 1.5) << "closed too early: the idle timeout is 2 s";
+
+  // The live client was connected throughout and still works.
+  IngestBatch b;
+  *b.add_events() = Gas("cq-idle", 1);
+  EXPECT_EQ(SendAndAck(live.get(), b, true).accepted(), 1u);
 }
 
 TEST(ServeConfigTest, InvalidConfigExitsNonZero) {
