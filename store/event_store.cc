@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
@@ -392,6 +393,7 @@ void EventStore::Impl::Commit(std::vector<IngestRequest>& batch) {
   rocksdb::WriteBatch wb;
   std::unordered_map<std::string, DeviceState> working;
   std::unordered_map<std::string, SeqMark> pending_marks;
+  std::unordered_set<const DeviceState*> changed;  // states with an accepted event
   std::vector<const StoredEvent*> committed;
   uint64_t next_id = next_arrival_id_.load(std::memory_order_relaxed);
   std::string value;
@@ -448,6 +450,7 @@ void EventStore::Impl::Commit(std::vector<IngestRequest>& batch) {
       wb.Put(cf(kEvents), EventKey(se.arrival_id()), bytes);
       pending_marks[std::move(mark_key)] = mark;
 
+      changed.insert(st);
       st->set_event_count(st->event_count() + 1);
       if (!st->has_last_seen() || TimestampLess(st->last_seen(), se.received_at()))
         *st->mutable_last_seen() = se.received_at();
@@ -488,12 +491,10 @@ void EventStore::Impl::Commit(std::vector<IngestRequest>& batch) {
     for (const auto* kv : marks) wb.Put(cf(kDeviceSeq), kv->first, kv->second.SerializeAsString());
     std::vector<std::pair<const std::string, DeviceState>*> states;
     states.reserve(working.size());
-    for (auto& kv : working) states.push_back(&kv);
+    for (auto& kv : working)
+      if (changed.contains(&kv.second)) states.push_back(&kv);
     std::sort(states.begin(), states.end(), [](auto* a, auto* b) { return a->first < b->first; });
-    for (const auto* kv : states) {
-      // Untouched states (all duplicates) are rewritten too; harmless and keeps this simple.
-      wb.Put(cf(kDevices), kv->first, kv->second.SerializeAsString());
-    }
+    for (const auto* kv : states) wb.Put(cf(kDevices), kv->first, kv->second.SerializeAsString());
     rocksdb::WriteOptions wo;
     wo.sync = options_.sync;
     const auto t0 = std::chrono::steady_clock::now();
