@@ -119,9 +119,7 @@ HttpResponse Api::Error(const HttpRequest& req, unsigned status, std::string_vie
       ->GetCounter("yiwang_http_errors_total", "HTTP API errors, by code",
                    {{"code", std::string(code)}})
       .Inc();
-  auto res = MakeResponse(req, static_cast<http::status>(status),
-                          fmt::format(R"({{"error":{{"code":{},"message":{}}}}})",
-                                      JsonEscape(code), JsonEscape(message)));
+  auto res = MakeResponse(req, static_cast<http::status>(status), JsonErrorBody(code, message));
   if (status == 401) res.set(http::field::www_authenticate, "Bearer");
   return res;
 }

@@ -1,6 +1,7 @@
 #include "web/http_server.h"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/json.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -14,6 +15,12 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
+std::string JsonErrorBody(std::string_view code, std::string_view message) {
+  return fmt::format(R"({{"error":{{"code":{},"message":{}}}}})",
+                     boost::json::serialize(boost::json::string(code)),
+                     boost::json::serialize(boost::json::string(message)));
+}
+
 namespace {
 
 HttpResponse PlainError(unsigned version, http::status status, std::string_view code,
@@ -22,7 +29,7 @@ HttpResponse PlainError(unsigned version, http::status status, std::string_view 
   res.set(http::field::server, "yiwang");
   res.set(http::field::content_type, "application/json");
   res.set("X-Content-Type-Options", "nosniff");
-  res.body() = fmt::format(R"({{"error":{{"code":"{}","message":"{}"}}}})", code, message);
+  res.body() = JsonErrorBody(code, message);
   res.keep_alive(false);
   res.prepare_payload();
   return res;

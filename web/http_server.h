@@ -48,6 +48,10 @@ struct HttpLimits {
   size_t max_connections = kDefaultMaxHttpConnections;
 };
 
+// The body of every error response of the server: {"error":{"code":...,"message":...}},
+// both strings JSON-escaped.
+std::string JsonErrorBody(std::string_view code, std::string_view message);
+
 class HttpServer {
  public:
   // `handler`, every route and `metrics` must outlive the server and its connections.
