@@ -17,7 +17,7 @@ using Action = v1::CaseAction;
 using State = v1::CaseState;
 
 constexpr Action kFirstAction = v1::CASE_ACTION_CREATE;
-constexpr Action kLastAction = v1::CASE_ACTION_ESCALATE;
+constexpr Action kLastAction = v1::CASE_ACTION_SUPPORT;
 
 constexpr uint32_t Bit(Action a) { return 1u << static_cast<unsigned>(a); }
 
@@ -33,8 +33,10 @@ constexpr uint32_t kSupervisorActions =
     Bit(v1::CASE_ACTION_CREATE) | Bit(v1::CASE_ACTION_VERIFY_PASS) |
     Bit(v1::CASE_ACTION_VERIFY_FAIL) | Bit(v1::CASE_ACTION_CLOSE) | Bit(v1::CASE_ACTION_REOPEN);
 constexpr uint32_t kSystemActions = Bit(v1::CASE_ACTION_CREATE) | Bit(v1::CASE_ACTION_ACCEPT) |
-                                    Bit(v1::CASE_ACTION_TRANSFER) | Bit(v1::CASE_ACTION_ESCALATE);
-constexpr uint32_t kCitizenActions = Bit(v1::CASE_ACTION_CREATE) | Bit(v1::CASE_ACTION_REOPEN);
+                                    Bit(v1::CASE_ACTION_TRANSFER) | Bit(v1::CASE_ACTION_ESCALATE) |
+                                    Bit(v1::CASE_ACTION_ALARM_UPDATE);
+constexpr uint32_t kCitizenActions =
+    Bit(v1::CASE_ACTION_CREATE) | Bit(v1::CASE_ACTION_REOPEN) | Bit(v1::CASE_ACTION_SUPPORT);
 
 uint32_t RoleActions(v1::Role role) {
   switch (role) {
@@ -69,6 +71,11 @@ bool MayEscalate(const v1::Case& c) {
 // Step 4: does the case's state allow the action (whoever asks)?
 bool StateAllows(const v1::Case& c, Action a) {
   if (a == v1::CASE_ACTION_ESCALATE) return MayEscalate(c);
+  if (a == v1::CASE_ACTION_ALARM_UPDATE || a == v1::CASE_ACTION_SUPPORT) {
+    // Open cases only: a closed case's problem recurring is a new case.
+    return c.state() != v1::CASE_STATE_UNSPECIFIED && c.state() != v1::CASE_STATE_REJECTED &&
+           c.state() != v1::CASE_STATE_CLOSED;
+  }
   switch (c.state()) {
     case v1::CASE_STATE_UNSPECIFIED:
       return a == v1::CASE_ACTION_CREATE;
@@ -108,13 +115,15 @@ std::string ScopeProblem(const v1::Case& c, v1::Role role, Action a,
         return "department staff may act only on cases of their own department";
       return {};
     case v1::ROLE_CITIZEN:
+      if (a == v1::CASE_ACTION_SUPPORT) return {};  // anyone may join an open case
       if (std::find(c.reporters().begin(), c.reporters().end(), actor_id) == c.reporters().end())
         return "a citizen may act only on a case they reported";
       return {};
     case v1::ROLE_SYSTEM:
-      if ((a == v1::CASE_ACTION_ACCEPT || a == v1::CASE_ACTION_TRANSFER) &&
+      if ((a == v1::CASE_ACTION_ACCEPT || a == v1::CASE_ACTION_TRANSFER ||
+           a == v1::CASE_ACTION_ALARM_UPDATE) &&
           c.source() != v1::SOURCE_SENSOR)
-        return "the system accepts and transfers only sensor cases";
+        return "the system accepts, transfers and updates alarms of sensor cases only";
       return {};
     default:
       return {};
@@ -149,6 +158,7 @@ v1::Case FilingFields(const v1::Case& f) {
   out.set_device_id(f.device_id());
   out.set_alarm_type(f.alarm_type());
   *out.mutable_reporters() = f.reporters();
+  out.set_alarm_id(f.alarm_id());
   return out;
 }
 
@@ -184,7 +194,8 @@ std::string CheckFiling(const v1::Case& f) {
        {std::pair<std::string_view, std::string_view>{"filing.grid_cell", f.grid_cell()},
         {"filing.asset_id", f.asset_id()},
         {"filing.device_id", f.device_id()},
-        {"filing.alarm_type", f.alarm_type()}}) {
+        {"filing.alarm_type", f.alarm_type()},
+        {"filing.alarm_id", f.alarm_id()}}) {
     if (value.size() > kMaxIdBytes) return std::string(field) + " is too long";
   }
   return {};
@@ -332,6 +343,10 @@ ApplyResult Apply(const v1::Case& current, const v1::CaseCommand& cmd, Timestamp
         next.add_reporters(cmd.actor_id());
       }
       *entry.mutable_filing() = next;
+      if (next.source() == v1::SOURCE_SENSOR) {
+        next.set_alarm_count(1);
+        next.set_alarm_level(next.urgency());
+      }
       next.set_state(v1::CASE_STATE_PENDING_ACCEPT);
       *next.mutable_created_at() = ToProto(now);
       StartStage(policy, v1::SLA_STAGE_ACCEPT, now, &next);
@@ -466,6 +481,29 @@ ApplyResult Apply(const v1::Case& current, const v1::CaseCommand& cmd, Timestamp
       effects.push_back(Notify(Effect::Kind::kNotifyDepartment, next.department()));
       if (next.reporters_size() > 0) effects.push_back(Notify(Effect::Kind::kNotifyReporters));
       break;
+    case v1::CASE_ACTION_ALARM_UPDATE:
+      if (cmd.alarm_count() < next.alarm_count()) {
+        return Error(ErrorCode::kInvalidArgument,
+                     "alarm_count may not go down (case has " +
+                         std::to_string(next.alarm_count()) + ")");
+      }
+      entry.set_alarm_count(cmd.alarm_count());
+      entry.set_alarm_level(cmd.alarm_level());
+      entry.set_telemetry_normal(cmd.telemetry_normal());
+      next.set_alarm_count(cmd.alarm_count());
+      if (cmd.alarm_level() > next.alarm_level()) next.set_alarm_level(cmd.alarm_level());
+      next.set_telemetry_normal(cmd.telemetry_normal());
+      break;
+    case v1::CASE_ACTION_SUPPORT:
+      if (next.reporters_size() >= static_cast<int>(kMaxReporters)) {
+        return Error(ErrorCode::kInvalidArgument,
+                     "the case has " + std::to_string(kMaxReporters) + " reporters already");
+      }
+      // A reporter who follows already is journaled again (the support counted) but listed once.
+      if (std::find(next.reporters().begin(), next.reporters().end(), cmd.actor_id()) ==
+          next.reporters().end())
+        next.add_reporters(cmd.actor_id());
+      break;
     case v1::CASE_ACTION_ESCALATE: {
       const v1::SlaLevel level = cmd.escalation_level();
       if (cmd.escalation_stage() != running) {
@@ -544,7 +582,9 @@ constexpr std::array<std::string_view, kLastAction + 1> kActionNames = {"unspeci
                                                                         "park",
                                                                         "unpark",
                                                                         "reopen",
-                                                                        "escalate"};
+                                                                        "escalate",
+                                                                        "alarm_update",
+                                                                        "support"};
 
 }  // namespace
 

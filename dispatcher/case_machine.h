@@ -44,6 +44,10 @@
 //   REJECTED          (terminal)
 //   any state with a running SLA stage (not CLOSED, REJECTED):
 //                     ESCALATE [Y], while the stage has not reached red -> no state change
+//   any open state (not CLOSED, REJECTED):
+//                     ALARM_UPDATE [Y] (sensor cases): alarm_count, alarm_level,
+//                       telemetry_normal (the alarm cleared)          -> no state change
+//                     SUPPORT [C] (附议): the actor joins the reporters -> no state change
 //
 // SLA stages (dispatcher/sla.h): CREATE starts 立案; ACCEPT ends it and starts 派遣; TRANSFER
 // ends 派遣 and starts 处置; REPORT_HANDLED ends 处置 and starts 结案; CLOSE ends 结案.
@@ -72,6 +76,7 @@ inline constexpr size_t kMaxNoteBytes = 4096;
 inline constexpr size_t kMaxEvidenceRefs = 32;
 inline constexpr size_t kMaxEvidenceRefBytes = 512;
 inline constexpr int64_t kMaxExtensionSeconds = 30 * 24 * 3600;
+inline constexpr size_t kMaxReporters = 1000;  // 附议 followers of one case
 
 enum class ErrorCode : uint8_t {
   kForbidden,          // the actor's role or scope does not allow the action (HTTP 403)

@@ -86,6 +86,8 @@ v1::CaseCommand CommandFromEntry(const v1::JournalEntry& e) {
   cmd.set_escalation_stage(e.escalation_stage());
   cmd.set_escalation_level(e.escalation_level());
   if (e.has_filing()) *cmd.mutable_filing() = e.filing();
+  cmd.set_alarm_count(e.alarm_count());
+  cmd.set_alarm_level(e.alarm_level());
   return cmd;
 }
 

@@ -109,9 +109,14 @@ void AppendVarintField(std::string* bytes, uint32_t field, uint64_t value) {
   put(value);
 }
 
-enum Cf : size_t { kDefault = 0, kEvents, kDeviceSeq, kDevices, kTokens, kMeta, kCfCount };
-constexpr const char* kCfNames[kCfCount] = {"default",
-                                            "events", "device_seq", "devices", "tokens", "meta"};
+enum Cf : size_t { kDefault = 0, kEvents, kDeviceSeq, kDevices, kTokens, kMeta, kFirstTable };
+constexpr size_t kCfCount = kFirstTable + kTableCount;
+constexpr const char* kCfNames[kFirstTable] = {"default", "events", "device_seq",
+                                               "devices", "tokens", "meta"};
+const char* CfName(size_t i) {
+  return i < kFirstTable ? kCfNames[i] : TableName(static_cast<Table>(i - kFirstTable));
+}
+size_t CfOf(Table t) { return kFirstTable + static_cast<size_t>(t); }
 constexpr const char* kSchemaVersion = "1";
 
 // The memtable keeps an insert hint per prefix (memtable_insert_with_hint_prefix_extractor):
@@ -198,7 +203,7 @@ class EventStore::Impl {
   DeviceState* WorkingState(const std::string& device_id,
                             std::unordered_map<std::string, DeviceState>* working);
 
-  rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles_[c]; }
+  rocksdb::ColumnFamilyHandle* cf(size_t c) const { return handles_[c]; }
 
   StoreOptions options_;
   std::shared_ptr<spdlog::logger> log_;
@@ -253,7 +258,10 @@ Status EventStore::Impl::Open(bool* created) {
     cf_opts.bottommost_compression = rocksdb::kZSTD;
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = cache;
-    if (i == kDeviceSeq || i == kDevices || i == kTokens) {
+    const bool point_lookups = i >= kFirstTable && i != CfOf(Table::kCaseIndex) &&
+                               i != CfOf(Table::kTimers) && i != CfOf(Table::kJournal) &&
+                               i != CfOf(Table::kKpi);
+    if (i == kDeviceSeq || i == kDevices || i == kTokens || point_lookups) {
       // Point lookups on every duplicate check and device update.
       table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     }
@@ -264,7 +272,14 @@ Status EventStore::Impl::Open(bool* created) {
     } else if (i == kDeviceSeq) {
       cf_opts.memtable_insert_with_hint_prefix_extractor = std::make_shared<DeviceSeqHintPrefix>();
     }
-    descs.emplace_back(kCfNames[i], cf_opts);
+    if (i == CfOf(Table::kBlobs)) {
+      // Photos (up to megabytes each) go to blob files: compaction moves their keys, not them.
+      cf_opts.enable_blob_files = true;
+      cf_opts.min_blob_size = 4096;
+      cf_opts.compression = rocksdb::kNoCompression;  // JPEG/PNG/WebP are compressed already
+      cf_opts.bottommost_compression = rocksdb::kNoCompression;
+    }
+    descs.emplace_back(CfName(i), cf_opts);
   }
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_opts, options_.data_dir, descs, &handles_, &raw);
@@ -663,6 +678,84 @@ Status EventStore::PutMeta(std::string_view name, std::string_view value) {
   rocksdb::WriteOptions wo;
   wo.sync = true;
   return FromRocks(impl_->db_->Put(wo, impl_->cf(kMeta), name, value));
+}
+
+const char* TableName(Table t) {
+  switch (t) {
+    case Table::kCases: return "cases";
+    case Table::kJournal: return "journal";
+    case Table::kCaseIndex: return "case_index";
+    case Table::kTimers: return "timers";
+    case Table::kAlarms: return "alarms";
+    case Table::kKpi: return "kpi";
+    case Table::kUsers: return "users";
+    case Table::kSessions: return "sessions";
+    case Table::kReports: return "reports";
+    case Table::kBlobs: return "blobs";
+    case Table::kDispatch: return "dispatch";
+  }
+  return "unknown";
+}
+
+Status EventStore::Write(const WriteSet& changes, bool sync) {
+  if (changes.empty()) return Status::Ok();
+  if (impl_->storage_full_.load()) {
+    rocksdb::Status rs = impl_->db_->Resume();
+    if (!rs.ok()) impl_->log_->debug("resume after disk full: {}", rs.ToString());
+  }
+  rocksdb::WriteBatch wb;
+  for (const auto& op : changes.ops()) {
+    auto* h = impl_->cf(CfOf(op.table));
+    rocksdb::Status s = op.erase ? wb.Delete(h, op.key) : wb.Put(h, op.key, op.value);
+    if (!s.ok()) return FromRocks(s);
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = sync && impl_->options_.sync;
+  rocksdb::Status s = impl_->db_->Write(wo, &wb);
+  if (s.ok()) {
+    if (wo.sync) impl_->m_fsyncs_.Inc();
+    impl_->storage_full_ = false;
+    return Status::Ok();
+  }
+  if (s.IsNoSpace() || impl_->storage_full_.load()) {
+    impl_->storage_full_ = true;
+    impl_->m_storage_full_.Inc();
+    return Status::NoSpace(s.ToString());
+  }
+  impl_->log_->critical("table write failed: {}; stopping (fail-stop)", s.ToString());
+  spdlog::shutdown();
+  std::_Exit(3);
+}
+
+Status EventStore::Get(Table table, std::string_view key, std::string* value) const {
+  return FromRocks(
+      impl_->db_->Get(rocksdb::ReadOptions(), impl_->cf(CfOf(table)), key, value));
+}
+
+Status EventStore::Scan(Table table, std::string_view begin, std::string_view end, bool reverse,
+                        const Visitor& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db_->NewIterator(rocksdb::ReadOptions(), impl_->cf(CfOf(table))));
+  const rocksdb::Slice lo(begin.data(), begin.size());
+  const rocksdb::Slice hi(end.data(), end.size());
+  if (!reverse) {
+    for (it->Seek(lo); it->Valid(); it->Next()) {
+      if (!end.empty() && it->key().compare(hi) >= 0) break;
+      if (!visit(it->key().ToStringView(), it->value().ToStringView())) break;
+    }
+  } else {
+    if (end.empty()) {
+      it->SeekToLast();
+    } else {
+      it->SeekForPrev(hi);
+      if (it->Valid() && it->key().compare(hi) >= 0) it->Prev();
+    }
+    for (; it->Valid(); it->Prev()) {
+      if (it->key().compare(lo) < 0) break;
+      if (!visit(it->key().ToStringView(), it->value().ToStringView())) break;
+    }
+  }
+  return FromRocks(it->status());
 }
 
 }  // namespace yiwang::store

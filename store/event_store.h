@@ -30,6 +30,7 @@
 #include "store/metrics.h"
 #include "store/options.h"
 #include "store/status.h"
+#include "store/tables.h"
 #include "yiwang/v1/store.pb.h"
 
 namespace yiwang::store {
@@ -106,6 +107,23 @@ class EventStore {
   Status PutToken(std::string_view token, const yiwang::v1::TokenRecord& record);
   // NotFound for an unknown token. A revoked token is returned with revoked = true.
   Status LookupToken(std::string_view token, yiwang::v1::TokenRecord* out) const;
+
+  // --- tables (store/tables.h): cases, journals, indexes, timers, accounts, ... ---
+  // Applies `changes` atomically (one WriteBatch, on the caller's thread). With `sync` the WAL
+  // is fsynced before it returns; without, a later synced write (or the next ingest commit)
+  // makes it durable, and a crash loses it only together with every later write (the WAL is
+  // a prefix). NoSpace when the disk is full (nothing applied; storage_full() turns true and
+  // the next Write first tries to resume); any other write error stops the process
+  // (fail-stop, as for ingest). An empty set is a no-op.
+  Status Write(const WriteSet& changes, bool sync = true);
+  // NotFound if `key` is not in `table`.
+  Status Get(Table table, std::string_view key, std::string* value) const;
+  // Visits the records of `table` with begin <= key < end (an empty `end`: to the end of the
+  // table) in key order, or in reverse key order when `reverse`. `visit` returns false to stop.
+  // The views are valid only during the call.
+  using Visitor = std::function<bool(std::string_view key, std::string_view value)>;
+  Status Scan(Table table, std::string_view begin, std::string_view end, bool reverse,
+              const Visitor& visit) const;
 
   // --- meta ---
   Status GetMeta(std::string_view name, std::string* value) const;

@@ -78,6 +78,8 @@ const std::map<std::string, A>& Names() {
       {"unpark", v1::CASE_ACTION_UNPARK},
       {"reopen", v1::CASE_ACTION_REOPEN},
       {"escalate", v1::CASE_ACTION_ESCALATE},
+      {"alarm", v1::CASE_ACTION_ALARM_UPDATE},
+      {"support", v1::CASE_ACTION_SUPPORT},
   };
   return *names;
 }
@@ -101,8 +103,8 @@ const std::map<v1::Role, std::string> kRoleMay = {
     {v1::ROLE_LEADER, ""},
     {v1::ROLE_ADMIN,
      "create accept reject transfer approve deny park unpark pass fail close reopen"},
-    {v1::ROLE_SYSTEM, "create accept transfer escalate"},
-    {v1::ROLE_CITIZEN, "create reopen"},
+    {v1::ROLE_SYSTEM, "create accept transfer escalate alarm"},
+    {v1::ROLE_CITIZEN, "create reopen support"},
 };
 
 // The fixture states, each reached by real commands (see MakeFixture).
@@ -150,8 +152,8 @@ const Row kTable[] = {
   {Fx::kPendingAccept, v1::ROLE_SUPERVISOR, "", false},
   {Fx::kPendingAccept, v1::ROLE_LEADER, "", false},
   {Fx::kPendingAccept, v1::ROLE_ADMIN, "accept reject", false},
-  {Fx::kPendingAccept, v1::ROLE_SYSTEM, "accept escalate", false},
-  {Fx::kPendingAccept, v1::ROLE_CITIZEN, "", false},
+  {Fx::kPendingAccept, v1::ROLE_SYSTEM, "accept escalate alarm", false},
+  {Fx::kPendingAccept, v1::ROLE_CITIZEN, "support", false},
 
   {Fx::kRejected, v1::ROLE_DISPATCHER, "", false},
   {Fx::kRejected, v1::ROLE_DEPARTMENT, "", kOutOfScope},
@@ -166,40 +168,40 @@ const Row kTable[] = {
   {Fx::kPendingDispatch, v1::ROLE_SUPERVISOR, "", false},
   {Fx::kPendingDispatch, v1::ROLE_LEADER, "", false},
   {Fx::kPendingDispatch, v1::ROLE_ADMIN, "transfer park", false},
-  {Fx::kPendingDispatch, v1::ROLE_SYSTEM, "transfer escalate", false},
-  {Fx::kPendingDispatch, v1::ROLE_CITIZEN, "", false},
+  {Fx::kPendingDispatch, v1::ROLE_SYSTEM, "transfer escalate alarm", false},
+  {Fx::kPendingDispatch, v1::ROLE_CITIZEN, "support", false},
 
   {Fx::kHandling, v1::ROLE_DISPATCHER, "park", false},
   {Fx::kHandling, v1::ROLE_DEPARTMENT, "return report ext", false},
   {Fx::kHandling, v1::ROLE_SUPERVISOR, "", false},
   {Fx::kHandling, v1::ROLE_LEADER, "", false},
   {Fx::kHandling, v1::ROLE_ADMIN, "park", false},
-  {Fx::kHandling, v1::ROLE_SYSTEM, "escalate", false},
-  {Fx::kHandling, v1::ROLE_CITIZEN, "", false},
+  {Fx::kHandling, v1::ROLE_SYSTEM, "escalate alarm", false},
+  {Fx::kHandling, v1::ROLE_CITIZEN, "support", false},
 
   {Fx::kHandlingExtPending, v1::ROLE_DISPATCHER, "approve deny", false},
   {Fx::kHandlingExtPending, v1::ROLE_DEPARTMENT, "report", false},
   {Fx::kHandlingExtPending, v1::ROLE_SUPERVISOR, "", false},
   {Fx::kHandlingExtPending, v1::ROLE_LEADER, "", false},
   {Fx::kHandlingExtPending, v1::ROLE_ADMIN, "approve deny", false},
-  {Fx::kHandlingExtPending, v1::ROLE_SYSTEM, "escalate", false},
-  {Fx::kHandlingExtPending, v1::ROLE_CITIZEN, "", false},
+  {Fx::kHandlingExtPending, v1::ROLE_SYSTEM, "escalate alarm", false},
+  {Fx::kHandlingExtPending, v1::ROLE_CITIZEN, "support", false},
 
   {Fx::kPendingVerify, v1::ROLE_DISPATCHER, "", false},
   {Fx::kPendingVerify, v1::ROLE_DEPARTMENT, "", false},
   {Fx::kPendingVerify, v1::ROLE_SUPERVISOR, "pass fail", false},
   {Fx::kPendingVerify, v1::ROLE_LEADER, "", false},
   {Fx::kPendingVerify, v1::ROLE_ADMIN, "pass fail", false},
-  {Fx::kPendingVerify, v1::ROLE_SYSTEM, "escalate", false},
-  {Fx::kPendingVerify, v1::ROLE_CITIZEN, "", false},
+  {Fx::kPendingVerify, v1::ROLE_SYSTEM, "escalate alarm", false},
+  {Fx::kPendingVerify, v1::ROLE_CITIZEN, "support", false},
 
   {Fx::kVerified, v1::ROLE_DISPATCHER, "", false},
   {Fx::kVerified, v1::ROLE_DEPARTMENT, "", false},
   {Fx::kVerified, v1::ROLE_SUPERVISOR, "close fail", false},
   {Fx::kVerified, v1::ROLE_LEADER, "", false},
   {Fx::kVerified, v1::ROLE_ADMIN, "close fail", false},
-  {Fx::kVerified, v1::ROLE_SYSTEM, "escalate", false},
-  {Fx::kVerified, v1::ROLE_CITIZEN, "", false},
+  {Fx::kVerified, v1::ROLE_SYSTEM, "escalate alarm", false},
+  {Fx::kVerified, v1::ROLE_CITIZEN, "support", false},
 
   {Fx::kClosed, v1::ROLE_DISPATCHER, "", false},
   {Fx::kClosed, v1::ROLE_DEPARTMENT, "", false},
@@ -214,8 +216,8 @@ const Row kTable[] = {
   {Fx::kParked, v1::ROLE_SUPERVISOR, "", false},
   {Fx::kParked, v1::ROLE_LEADER, "", false},
   {Fx::kParked, v1::ROLE_ADMIN, "unpark", false},
-  {Fx::kParked, v1::ROLE_SYSTEM, "escalate", false},
-  {Fx::kParked, v1::ROLE_CITIZEN, "", false},
+  {Fx::kParked, v1::ROLE_SYSTEM, "escalate alarm", false},
+  {Fx::kParked, v1::ROLE_CITIZEN, "support", false},
 };
 // clang-format on
 
@@ -251,6 +253,8 @@ v1::CaseState ExpectedNext(Fx fx, A a) {
     case v1::CASE_ACTION_REOPEN:
       return v1::CASE_STATE_HANDLING;
     case v1::CASE_ACTION_ESCALATE:
+    case v1::CASE_ACTION_ALARM_UPDATE:
+    case v1::CASE_ACTION_SUPPORT:
       switch (fx) {
         case Fx::kPendingAccept:
           return v1::CASE_STATE_PENDING_ACCEPT;
@@ -327,7 +331,10 @@ v1::CaseCommand ValidCommand(Fx fx, const v1::Case& c, A action, v1::Role role) 
                     "0102", v1::URGENCY_EMERGENCY, {kCitizen}));
   (void)fx;
   cmd.Escalate(StageOf(c.state(), c.parked_from()), v1::SLA_LEVEL_YELLOW);
-  return cmd;
+  v1::CaseCommand out = cmd;
+  out.set_alarm_count(c.alarm_count() + 1);
+  out.set_alarm_level(v1::URGENCY_EMERGENCY);
+  return out;
 }
 
 std::vector<A> Sorted(const std::set<A>& s) { return {s.begin(), s.end()}; }
@@ -345,7 +352,7 @@ TEST(CaseMachineTableTest, EveryStateActionRole) {
                              ActorId(row.role)),
               Sorted(allowed))
         << FxName(row.fx) << " / " << RoleName(row.role);
-    for (int i = v1::CASE_ACTION_CREATE; i <= v1::CASE_ACTION_ESCALATE; ++i) {
+    for (int i = v1::CASE_ACTION_CREATE; i <= v1::CASE_ACTION_SUPPORT; ++i) {
       const A a = static_cast<A>(i);
       const std::string where = std::string(FxName(row.fx)) + " / " +
                                 std::string(RoleName(row.role)) + " / " +
@@ -369,8 +376,8 @@ TEST(CaseMachineTableTest, EveryStateActionRole) {
       }
     }
   }
-  // 10 fixture states x 7 roles x 16 actions.
-  EXPECT_EQ(checked, 10 * 7 * 16);
+  // 10 fixture states x 7 roles x 18 actions.
+  EXPECT_EQ(checked, 10 * 7 * 18);
 }
 
 TEST(CaseMachineTableTest, TableCoversEveryFixtureAndRole) {
@@ -493,12 +500,12 @@ TEST(CaseMachineTest, MalformedCommands) {
 }
 
 TEST(CaseMachineTest, LeaderMayDoNothing) {
-  for (int i = v1::CASE_ACTION_CREATE; i <= v1::CASE_ACTION_ESCALATE; ++i)
+  for (int i = v1::CASE_ACTION_CREATE; i <= v1::CASE_ACTION_SUPPORT; ++i)
     EXPECT_FALSE(RoleMayTake(v1::ROLE_LEADER, static_cast<A>(i)));
 }
 
 TEST(CaseMachineTest, ActionNamesRoundTrip) {
-  for (int i = v1::CASE_ACTION_CREATE; i <= v1::CASE_ACTION_ESCALATE; ++i) {
+  for (int i = v1::CASE_ACTION_CREATE; i <= v1::CASE_ACTION_SUPPORT; ++i) {
     const A a = static_cast<A>(i);
     EXPECT_EQ(ParseActionName(ActionName(a)), a);
   }
@@ -920,4 +927,61 @@ TEST(CaseMachineTest, EntryRecordsOnlyWhatApplies) {
 }
 
 }  // namespace
+// ---------------------------------------------------------------------------------------------
+// Alarm updates and 附议
+
+TEST(CaseMachineTest, AlarmUpdateCountsRepeatsAndRecordsTheClear) {
+  CaseRun run(kT0);
+  run.Must(Cmd(v1::CASE_ACTION_CREATE, v1::ROLE_SYSTEM, "system")
+               .Filing(Filing("c-gas", v1::SOURCE_SENSOR, "0302", v1::URGENCY_URGENT)));
+  EXPECT_EQ(run.c().alarm_count(), 1u);
+  EXPECT_EQ(run.c().alarm_level(), v1::URGENCY_URGENT);
+  EXPECT_FALSE(run.c().telemetry_normal());
+  v1::CaseCommand up = Cmd(v1::CASE_ACTION_ALARM_UPDATE, v1::ROLE_SYSTEM, "system");
+  up.set_alarm_count(3);
+  up.set_alarm_level(v1::URGENCY_EMERGENCY);
+  ApplyResult r = run.Do(up);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r.transition().next.state(), v1::CASE_STATE_PENDING_ACCEPT);
+  EXPECT_EQ(r.transition().next.alarm_count(), 3u);
+  EXPECT_EQ(r.transition().next.alarm_level(), v1::URGENCY_EMERGENCY);
+  EXPECT_EQ(r.transition().next.urgency(), v1::URGENCY_URGENT);  // the SLA keeps its filing
+  EXPECT_EQ(r.transition().entry.alarm_count(), 3u);
+  run.Must(up);
+  // Counts never go down; a clear keeps the level.
+  v1::CaseCommand clear = up;
+  clear.set_alarm_level(v1::URGENCY_GENERAL);
+  clear.set_telemetry_normal(true);
+  clear.set_alarm_count(2);
+  r = run.Do(clear);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  clear.set_alarm_count(3);
+  run.Must(clear);
+  EXPECT_TRUE(run.c().telemetry_normal());
+  EXPECT_EQ(run.c().alarm_level(), v1::URGENCY_EMERGENCY);
+  // Only for sensor cases, and only by the system.
+  up.set_actor_role(v1::ROLE_DISPATCHER);
+  r = run.Do(up);
+  EXPECT_EQ(r.error().code, ErrorCode::kForbidden);
+}
+
+TEST(CaseMachineTest, SupportAddsAReporterOnceAndOnlyWhileOpen) {
+  CaseRun run(kT0);
+  run.Must(Cmd(v1::CASE_ACTION_CREATE, v1::ROLE_CITIZEN, "cit-1")
+               .Filing(Filing("c-smell", v1::SOURCE_CITIZEN, "event:0114", v1::URGENCY_GENERAL)));
+  run.Must(Cmd(v1::CASE_ACTION_SUPPORT, v1::ROLE_CITIZEN, "cit-2").Note("same smell here"));
+  run.Must(Cmd(v1::CASE_ACTION_SUPPORT, v1::ROLE_CITIZEN, "cit-2"));
+  EXPECT_EQ(std::vector<std::string>(run.c().reporters().begin(), run.c().reporters().end()),
+            (std::vector<std::string>{"cit-1", "cit-2"}));
+  EXPECT_EQ(run.c().journal_seq(), 3u);
+  // A sensor case takes supporting reports too; a dispatcher may not "support".
+  ApplyResult r = run.Do(Cmd(v1::CASE_ACTION_SUPPORT, v1::ROLE_DISPATCHER, "disp-1"));
+  EXPECT_EQ(r.error().code, ErrorCode::kForbidden);
+  run.Must(Cmd(v1::CASE_ACTION_REJECT, v1::ROLE_DISPATCHER, "disp-1").Note("not ours"));
+  r = run.Do(Cmd(v1::CASE_ACTION_SUPPORT, v1::ROLE_CITIZEN, "cit-3"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kIllegalTransition);
+}
+
 }  // namespace yiwang::dispatcher
