@@ -481,7 +481,11 @@ ApplyResult Dispatcher::Impl::FileStaged(PendingBatch& b, v1::Case filing,
   // 受理 and 转办 by the system, when the route is unambiguous.
   const v1::Case& c = r.transition().next;
   std::string department;
-  if (!RouteFor(config_, c.category(), c.district(), &department).ok()) {
+  auto known = [&](const std::string& id) {
+    return std::any_of(config_.departments().begin(), config_.departments().end(),
+                       [&](const v1::Department& d) { return d.id() == id; });
+  };
+  if (!RouteFor(config_, c.category(), c.district(), &department).ok() || !known(department)) {
     log_->info("[case {}] no route for {} in {}: left for the command centre", id, c.category(),
                c.district());
     return r;

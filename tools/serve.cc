@@ -29,8 +29,13 @@
 #include "ingest/ingest_service.h"
 #include "ingest/sensor_endpoint.h"
 #include "store/event_store.h"
+#include "dispatcher/dispatcher.h"
 #include "web/api.h"
+#include "web/auth.h"
+#include "web/case_api.h"
 #include "web/http_server.h"
+#include "web/http_util.h"
+#include "web/live_feed.h"
 #include "yiwang/v1/config.pb.h"
 
 namespace yiwang::tools {
@@ -130,8 +135,8 @@ int RunServe(const ServeOptions& o) {
     log->error("config: {}", s.ToString());
     return 2;
   }
-  // The dispatcher's configuration is checked at start-up even before the dispatcher runs in
-  // the server, so that a bad file is refused now, not at the first alarm.
+  // The dispatcher's configuration is checked before anything starts: a bad file is refused
+  // now (exit 2, naming the field), not at the first alarm.
   yiwang::v1::DispatchConfig dispatch_config;
   if (Status s = dispatcher::ResolveDispatchConfig(config, &dispatch_config); !s.ok()) {
     log->error("config: {}", s.message());
@@ -193,6 +198,33 @@ int RunServe(const ServeOptions& o) {
     }
     log->info("bootstrap admin token written to {}/bootstrap-admin.token", o.data_dir);
   }
+  // The dispatcher judges every stored event from its cursor on: registered before the first
+  // ingest commit, it also catches up on events stored while it was not running.
+  dispatcher::DispatcherOptions dispatch_opts;
+  auto dispatch =
+      dispatcher::Dispatcher::Open(store.get(), dispatch_config, dispatch_opts,
+                                   Logger("dispatcher"), &metrics, &st);
+  if (!dispatch) {
+    log->error("cannot start the dispatcher: {}", st.ToString());
+    return 1;
+  }
+  store->AddCommitObserver(dispatch->Observer());
+
+  // Bearer tokens of the tokens table: admin tokens act as ROLE_ADMIN.
+  web::Authenticator authenticate = [&store, &metrics](const web::HttpRequest& req) -> web::AuthResult {
+    auto token = store::BearerToken(req[boost::beast::http::field::authorization]);
+    yiwang::v1::TokenRecord rec;
+    if (!token || !store->LookupToken(*token, &rec).ok() || rec.revoked() ||
+        rec.kind() != yiwang::v1::TOKEN_KIND_ADMIN)
+      return web::ErrorResponse(&metrics, req, 401, "unauthenticated",
+                                "a valid bearer token or session is required");
+    web::Principal p;
+    p.user_id = rec.name();
+    p.display_name = rec.name();
+    p.role = yiwang::v1::ROLE_ADMIN;
+    return p;
+  };
+
   const unsigned threads =
       config.io_threads() ? config.io_threads() : std::max(1u, std::thread::hardware_concurrency());
   // Declared before the io_context so they outlive it: connections still queued in it when it
@@ -200,6 +232,8 @@ int RunServe(const ServeOptions& o) {
   ingest::IngestService ingest_service(store.get(), ingest_limits, &metrics, Logger("ingest"));
   ingest::SensorEndpoint sensors(&ingest_service, &metrics, Logger("ingest"));
   web::Api api(store.get(), &metrics, Logger("web"));
+  web::CaseApi case_api(dispatch.get(), authenticate, &metrics, Logger("web"));
+  web::LiveFeed live(dispatch.get(), store.get(), authenticate, &metrics, Logger("live"));
   net::io_context ioc(static_cast<int>(threads));
 
   std::map<std::string, web::UpgradeRoute> upgrades;
@@ -209,8 +243,12 @@ int RunServe(const ServeOptions& o) {
     if (auto* res = std::get_if<ingest::HttpResponse>(&d)) return std::move(*res);
     return std::get<ingest::UpgradeFn>(std::move(d));
   };
+  upgrades["/ws/live"] = [&live](const web::HttpRequest& req) { return live.Admit(req); };
   web::HttpServer server(ioc, http_limits,
-                         [&api](const web::HttpRequest& req) { return api.Handle(req); },
+                         [&api, &case_api](const web::HttpRequest& req) {
+                           if (auto res = case_api.Handle(req)) return std::move(*res);
+                           return api.Handle(req);
+                         },
                          std::move(upgrades), &metrics, Logger("web"));
   if (Status s = server.Listen(host, port); !s.ok()) {
     log->error("{}", s.ToString());
@@ -285,7 +323,9 @@ int RunServe(const ServeOptions& o) {
   // everything already queued; sessions write those acks and close with 1001.
   server.StopAccepting();
   sensors.Shutdown();
+  live.Shutdown();
   store->StopWriter();
+  dispatch->Stop();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (sensors.connections() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

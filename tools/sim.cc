@@ -4,8 +4,9 @@
 // The fleet: septic tanks (化粪池 gas), manhole covers (井盖) and ancient trees (古树名木) spread
 // over the chosen districts (five covers, three septic tanks and two trees in every ten devices
 // of a district), each at a fixed spot scattered around its district's centre. Device ids are
-// "sim-<kind>-<district code>-<serial>", e.g. "sim-septic-500105-0001". Everything about a device
-// (place, baselines, the noise and anomalies it will produce) derives from --seed and its id, so
+// "sim-<kind>-<district code>-<serial>", e.g. "sim-septic-500105-0001"; manhole covers carry a
+// 16-digit object code instead, e.g. "sim-cover-5001050102000003" (owner 0102 污水井盖).
+// Everything about a device (place, baselines, the noise and anomalies it will produce) derives from --seed and its id, so
 // the same seed gives the same fleet.
 //
 // Readings are realistic baselines with noise and occasional anomalies: gas episodes above the
@@ -489,7 +490,16 @@ struct Device {
 
 Device MakeDevice(const District& district, Kind kind, int serial, uint64_t seed,
                   SteadyClock::time_point start, SteadyClock::duration interval) {
-  std::string id = fmt::format("sim-{}-{}-{:04d}", KindName(kind), district.code, serial);
+  // Manhole covers carry their 16-digit 部件 object code (county + the owner's 大类+小类 +
+  // serial), so that an alarm routes to the cover's owner (drainage, power, gas, ...); the
+  // other kinds carry the district only.
+  static constexpr const char* kCoverOwners[] = {"0101", "0102", "0103", "0105",
+                                                 "0106", "0107", "0111", "0114"};
+  std::string id =
+      kind == Kind::kCover
+          ? fmt::format("sim-cover-{}{}{:06d}", district.code,
+                        kCoverOwners[static_cast<size_t>(serial) % std::size(kCoverOwners)], serial)
+          : fmt::format("sim-{}-{}-{:04d}", KindName(kind), district.code, serial);
   Rng rng(SplitMix64(seed) ^ Fnv1a(id));
   // Uniform over a disc around the centre.
   const double r_km = district.radius_km * std::sqrt(rng.Uniform());

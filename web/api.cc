@@ -1,5 +1,7 @@
 #include "web/api.h"
 
+#include "web/http_util.h"
+
 #include <charconv>
 
 #include <boost/beast/http.hpp>
@@ -14,29 +16,6 @@ namespace http = boost::beast::http;
 namespace pbu = google::protobuf::util;
 
 namespace {
-
-std::string JsonEscape(std::string_view s) { return boost::json::serialize(boost::json::string(s)); }
-
-std::string ToJson(const google::protobuf::Message& m) {
-  std::string out;
-  pbu::JsonPrintOptions opts;
-  (void)pbu::MessageToJsonString(m, &out, opts);
-  return out;
-}
-
-HttpResponse MakeResponse(const HttpRequest& req, http::status status, std::string body,
-                          std::string_view content_type = "application/json") {
-  HttpResponse res{status, req.version()};
-  res.set(http::field::server, "yiwang");
-  res.set(http::field::content_type, content_type);
-  res.set(http::field::cache_control, "no-store");
-  res.set("X-Content-Type-Options", "nosniff");
-  res.keep_alive(req.keep_alive());
-  res.body() = std::move(body);
-  res.prepare_payload();
-  if (req.method() == http::verb::head) res.body().clear();  // Content-Length stays
-  return res;
-}
 
 std::string Base64Url(const unsigned char* p, size_t n) {
   static constexpr char kAlphabet[] =
@@ -58,45 +37,6 @@ std::string Base64Url(const unsigned char* p, size_t n) {
 
 }  // namespace
 
-std::optional<std::string> PercentDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%') {
-      if (i + 2 >= s.size()) return std::nullopt;
-      auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-      };
-      const int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else if (s[i] == '+') {
-      out += ' ';
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-std::optional<std::string> QueryParam(std::string_view query, std::string_view key) {
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == key) {
-      return PercentDecode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
-    }
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return std::nullopt;
-}
-
 Status CreateToken(store::EventStore* store, yiwang::v1::TokenKind kind, std::string_view name,
                    std::string_view device_prefix, std::string* token) {
   unsigned char raw[32];
@@ -115,13 +55,7 @@ Api::Api(store::EventStore* store, Metrics* metrics, std::shared_ptr<spdlog::log
 
 HttpResponse Api::Error(const HttpRequest& req, unsigned status, std::string_view code,
                         std::string_view message) {
-  metrics_
-      ->GetCounter("yiwang_http_errors_total", "HTTP API errors, by code",
-                   {{"code", std::string(code)}})
-      .Inc();
-  auto res = MakeResponse(req, static_cast<http::status>(status), JsonErrorBody(code, message));
-  if (status == 401) res.set(http::field::www_authenticate, "Bearer");
-  return res;
+  return ErrorResponse(metrics_, req, status, code, message);
 }
 
 HttpResponse Api::Handle(const HttpRequest& req) {
@@ -160,13 +94,13 @@ HttpResponse Api::Route(const HttpRequest& req) {
 
   if (path == "/healthz") {
     if (!is_get) return MethodNotAllowed(req, "GET, HEAD");
-    return MakeResponse(req, http::status::ok,
+    return MakeResponse(req, 200,
                         fmt::format(R"({{"status":"ok","storage":"{}","events":{}}})",
                                     store_->storage_full() ? "full" : "ok", store_->EventCount()));
   }
   if (path == "/metrics") {
     if (!is_get) return MethodNotAllowed(req, "GET, HEAD");
-    return MakeResponse(req, http::status::ok, metrics_->RenderPrometheus(),
+    return MakeResponse(req, 200, metrics_->RenderPrometheus(),
                         "text/plain; version=0.0.4; charset=utf-8");
   }
   if (path == "/api/v1/admin/device-tokens") {
@@ -216,7 +150,7 @@ HttpResponse Api::CreateDeviceToken(const HttpRequest& req) {
     return Error(req, 500, "internal", "could not store the token");
   }
   log_->info("device token '{}' created", std::string(name->get_string()));
-  return MakeResponse(req, http::status::created,
+  return MakeResponse(req, 201,
                       fmt::format(R"({{"token":{},"name":{},"devicePrefix":{}}})",
                                   JsonEscape(token), JsonEscape(name->get_string()),
                                   JsonEscape(prefix->get_string())));
@@ -228,7 +162,7 @@ HttpResponse Api::GetDevice(const HttpRequest& req, std::string_view device_id) 
   if (s.code() == Status::Code::kNotFound)
     return Error(req, 404, "device_not_found", "no events were ever accepted from this device");
   if (!s.ok()) return Error(req, 500, "internal", "could not read the device");
-  return MakeResponse(req, http::status::ok, ToJson(st));
+  return MakeResponse(req, 200, ToJson(st));
 }
 
 HttpResponse Api::ListDeviceEvents(const HttpRequest& req, std::string_view device_id,
@@ -262,7 +196,7 @@ HttpResponse Api::ListDeviceEvents(const HttpRequest& req, std::string_view devi
   body += ']';
   if (next) body += fmt::format(R"(,"nextBefore":"{}")", next);
   body += '}';
-  return MakeResponse(req, http::status::ok, std::move(body));
+  return MakeResponse(req, 200, std::move(body));
 }
 
 }  // namespace yiwang::web

@@ -22,6 +22,7 @@
 #include "store/key_codec.h"
 #include "store/metrics.h"
 #include "web/http_server.h"
+#include "web/http_util.h"
 
 namespace yiwang::web {
 
@@ -58,9 +59,5 @@ class Api {
 Status CreateToken(store::EventStore* store, yiwang::v1::TokenKind kind, std::string_view name,
                    std::string_view device_prefix, std::string* token);
 
-// Percent-decodes a URL component; nullopt on a bad escape.
-std::optional<std::string> PercentDecode(std::string_view s);
-// The value of `key` in a query string "a=1&b=2" (decoded), or nullopt if absent/bad.
-std::optional<std::string> QueryParam(std::string_view query, std::string_view key);
 
 }  // namespace yiwang::web

@@ -1,0 +1,79 @@
+#pragma once
+// CaseApi: the operators' JSON API over the dispatcher (issue 3 point 8), a plain function of
+// the request like web::Api.
+//
+//   GET  /api/v1/ui-config                   public: categories, districts, departments, map
+//   GET  /api/v1/cases?bbox=&state=&district=&department=&category=&source=&overdue=&open=
+//                      &from=&to=&limit=&cursor=     -> {"cases","total","nextCursor"}
+//   POST /api/v1/cases                       file a case (dispatcher, supervisor, admin)
+//   GET  /api/v1/cases/{id}                  -> {"case","sla","timeline","allowedActions"}
+//   POST /api/v1/cases/{id}/transitions      {"action", ...} -> 200 {"case","entry",
+//                                            "allowedActions"} | 400 | 403 | 404 | 409 with
+//                                            "allowed"
+//   GET  /api/v1/stats?district=&department=&category=&source=&from=&to=&by=
+//                                            -> {"total","rows","open"}
+//
+// Every request but ui-config is authenticated by the Authenticator; what a principal sees is
+// scoped: department staff see their department's cases only, a principal with a district
+// scope sees those districts only (list filters are intersected with the scope; a case out of
+// scope is 404, as if it did not exist). Filters take comma-separated values. Errors:
+// {"error":{"code","message"}} counted by code. Documented in docs/api.md.
+//
+// Thread safety: Handle may be called from any thread concurrently.
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <spdlog/logger.h>
+
+#include "dispatcher/dispatcher.h"
+#include "store/metrics.h"
+#include "web/auth.h"
+#include "web/http_server.h"
+
+namespace yiwang::web {
+
+constexpr size_t kMaxCasesPageLimit = 1000;
+constexpr size_t kDefaultCasesPageLimit = 50;
+
+// Map settings of ui-config (the tile layer of deployments that have a tile server).
+struct MapSettings {
+  std::string tile_url;          // e.g. "https://t{s}.tianditu.gov.cn/..."; empty: no tiles
+  std::string tile_attribution;
+  std::string tile_crs = "wgs84";  // "wgs84" or "gcj02": the tiles' datum
+};
+
+class CaseApi {
+ public:
+  // `dispatcher` and `metrics` must outlive the CaseApi.
+  CaseApi(dispatcher::Dispatcher* dispatcher, Authenticator authenticate, Metrics* metrics,
+          std::shared_ptr<spdlog::logger> logger, MapSettings map = {});
+
+  // The response for one of the routes above; nullopt for any other path.
+  std::optional<HttpResponse> Handle(const HttpRequest& req);
+
+  // True if `p` may see case `c` (role and district scope).
+  static bool MaySee(const Principal& p, const yiwang::v1::Case& c);
+
+ private:
+  HttpResponse Error(const HttpRequest& req, unsigned status, std::string_view code,
+                     std::string_view message, std::string_view extra_json = {});
+  HttpResponse UiConfig(const HttpRequest& req);
+  HttpResponse ListCases(const HttpRequest& req, const Principal& p, std::string_view query);
+  HttpResponse CreateCase(const HttpRequest& req, const Principal& p);
+  HttpResponse GetCase(const HttpRequest& req, const Principal& p, const std::string& id);
+  HttpResponse Transition(const HttpRequest& req, const Principal& p, const std::string& id);
+  HttpResponse Stats(const HttpRequest& req, const Principal& p, std::string_view query);
+  // The JSON of a case for `p`: {"case","sla","allowedActions"} members (no braces).
+  std::string CaseMembers(const Principal& p, const yiwang::v1::Case& c);
+
+  dispatcher::Dispatcher* dispatcher_;
+  Authenticator authenticate_;
+  Metrics* metrics_;
+  std::shared_ptr<spdlog::logger> log_;
+  MapSettings map_;
+  std::string ui_config_json_;  // built once: the configuration does not change at run time
+};
+
+}  // namespace yiwang::web

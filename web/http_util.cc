@@ -1,0 +1,98 @@
+#include "web/http_util.h"
+
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <google/protobuf/util/json_util.h>
+
+namespace yiwang::web {
+
+namespace http = boost::beast::http;
+
+HttpResponse MakeResponse(const HttpRequest& req, unsigned status, std::string body,
+                          std::string_view content_type) {
+  HttpResponse res{static_cast<http::status>(status), req.version()};
+  res.set(http::field::server, "yiwang");
+  res.set(http::field::content_type, content_type);
+  res.set(http::field::cache_control, "no-store");
+  res.set("X-Content-Type-Options", "nosniff");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  if (req.method() == http::verb::head) res.body().clear();  // Content-Length stays
+  return res;
+}
+
+HttpResponse ErrorResponse(Metrics* metrics, const HttpRequest& req, unsigned status,
+                           std::string_view code, std::string_view message,
+                           std::string_view extra_json) {
+  metrics
+      ->GetCounter("yiwang_http_errors_total", "HTTP API errors, by code",
+                   {{"code", std::string(code)}})
+      .Inc();
+  std::string body = JsonErrorBody(code, message);
+  if (!extra_json.empty()) {
+    body.resize(body.size() - 2);  // the closing "}}"
+    body += ',';
+    body += extra_json;
+    body += "}}";
+  }
+  auto res = MakeResponse(req, status, std::move(body));
+  if (status == 401) res.set(http::field::www_authenticate, "Bearer");
+  return res;
+}
+
+std::string JsonEscape(std::string_view s) { return boost::json::serialize(boost::json::string(s)); }
+
+std::string ToJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions opts;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, opts);
+  return out;
+}
+
+std::pair<std::string_view, std::string_view> SplitTarget(std::string_view target) {
+  const size_t q = target.find('?');
+  if (q == std::string_view::npos) return {target, {}};
+  return {target.substr(0, q), target.substr(q + 1)};
+}
+
+std::optional<std::string> PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%') {
+      if (i + 2 >= s.size()) return std::nullopt;
+      auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+      };
+      const int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (s[i] == '+') {
+      out += ' ';
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> QueryParam(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == key) {
+      return PercentDecode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+}  // namespace yiwang::web

@@ -1,0 +1,44 @@
+#pragma once
+// Helpers every request handler of web/ shares: JSON responses, errors counted by code, query
+// parsing. Handlers are plain functions of the request (STYLE.md point 12).
+//
+// Thread safety: pure functions, except ErrorResponse which increments a counter in `metrics`
+// (thread-safe).
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <google/protobuf/message.h>
+
+#include "store/metrics.h"
+#include "web/http_server.h"
+
+namespace yiwang::web {
+
+// A response with the server's common headers (Server, Cache-Control: no-store, nosniff),
+// keep-alive as the request asks, and `body`; for HEAD the body is dropped (Content-Length
+// stays).
+HttpResponse MakeResponse(const HttpRequest& req, unsigned status, std::string body,
+                          std::string_view content_type = "application/json");
+// An error response {"error":{"code","message"}} counted in yiwang_http_errors_total{code}.
+// 401 carries WWW-Authenticate: Bearer. `extra_json`, if set, is a JSON member list appended
+// inside the error object (e.g. R"("allowed":["accept"])").
+HttpResponse ErrorResponse(Metrics* metrics, const HttpRequest& req, unsigned status,
+                           std::string_view code, std::string_view message,
+                           std::string_view extra_json = {});
+
+// A JSON string literal of `s` (quoted, escaped).
+std::string JsonEscape(std::string_view s);
+// protobuf's JSON mapping of `m` (lowerCamelCase; int64 as strings; defaults omitted).
+std::string ToJson(const google::protobuf::Message& m);
+
+// Splits a request target into path and query ("/a?b=1" -> "/a", "b=1").
+std::pair<std::string_view, std::string_view> SplitTarget(std::string_view target);
+
+// Percent-decodes a URL component; nullopt on a bad escape.
+std::optional<std::string> PercentDecode(std::string_view s);
+// The value of `key` in a query string "a=1&b=2" (decoded), or nullopt if absent/bad.
+std::optional<std::string> QueryParam(std::string_view query, std::string_view key);
+
+}  // namespace yiwang::web

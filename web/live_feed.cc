@@ -1,0 +1,318 @@
+#include "web/live_feed.h"
+
+#include <condition_variable>
+#include <deque>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <fmt/format.h>
+
+#include "web/case_api.h"
+#include "web/http_util.h"
+
+namespace yiwang::web {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+namespace v1 = yiwang::v1;
+
+namespace {
+
+constexpr size_t kMaxClientMessageBytes = 4096;
+
+std::string UserJson(const Principal& p) {
+  std::string districts = "[";
+  for (size_t i = 0; i < p.districts.size(); ++i) {
+    if (i) districts += ',';
+    districts += JsonEscape(p.districts[i]);
+  }
+  districts += ']';
+  return fmt::format(R"({{"id":{},"name":{},"role":{},"department":{},"districts":{}}})",
+                     JsonEscape(p.user_id), JsonEscape(p.display_name),
+                     JsonEscape(dispatcher::RoleName(p.role)), JsonEscape(p.department),
+                     districts);
+}
+
+}  // namespace
+
+bool SameOrigin(const HttpRequest& req) {
+  auto origin = req.find(http::field::origin);
+  if (origin == req.end()) return true;
+  std::string_view o = origin->value();
+  const size_t scheme = o.find("://");
+  if (scheme == std::string_view::npos) return false;
+  std::string_view host = o.substr(scheme + 3);
+  return !host.empty() && host == req[http::field::host];
+}
+
+// Thread safety: every member except id_, principal_ and feed_ (immutable) is touched only on
+// the session's strand (the executor of ws_).
+class LiveSession : public std::enable_shared_from_this<LiveSession> {
+ public:
+  LiveSession(beast::tcp_stream&& stream, Principal p, uint64_t id, LiveFeed* feed)
+      : ws_(std::move(stream)), principal_(std::move(p)), id_(id), feed_(feed) {}
+  ~LiveSession() {
+    feed_->Unregister(id_);
+    feed_->reserved_.fetch_sub(1);
+  }
+
+  const Principal& principal() const { return principal_; }
+
+  void Run(HttpRequest req) {
+    net::dispatch(ws_.get_executor(), beast::bind_front_handler(&LiveSession::DoAccept,
+                                                                 shared_from_this(), std::move(req)));
+  }
+
+  // Any thread.
+  void Enqueue(std::shared_ptr<const std::string> msg) {
+    net::post(ws_.get_executor(), [self = shared_from_this(), msg = std::move(msg)] {
+      self->OnEnqueue(msg);
+    });
+  }
+  void Shutdown() {
+    net::post(ws_.get_executor(), [self = shared_from_this()] { self->Close(websocket::close_code::going_away); });
+  }
+
+ private:
+  void DoAccept(HttpRequest req) {
+    beast::get_lowest_layer(ws_).expires_never();
+    auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+    timeouts.idle_timeout = feed_->limits_.idle_timeout;
+    timeouts.keep_alive_pings = true;
+    ws_.set_option(timeouts);
+    ws_.read_message_max(kMaxClientMessageBytes);
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "yiwang"); }));
+    ws_.async_accept(req, beast::bind_front_handler(&LiveSession::OnAccept, shared_from_this()));
+  }
+
+  void OnAccept(beast::error_code ec) {
+    if (ec) return;
+    accepted_ = true;
+    ws_.text(true);
+    OnEnqueue(std::make_shared<const std::string>(R"({"type":"hello","user":)" +
+                                                  UserJson(principal_) + "}"));
+    DoRead();
+  }
+
+  void DoRead() {
+    ws_.async_read(buffer_, beast::bind_front_handler(&LiveSession::OnRead, shared_from_this()));
+  }
+  void OnRead(beast::error_code ec, std::size_t) {
+    if (ec) {
+      closed_ = true;
+      queue_.clear();
+      return;
+    }
+    buffer_.consume(buffer_.size());  // nothing a client says changes the feed
+    DoRead();
+  }
+
+  void OnEnqueue(std::shared_ptr<const std::string> msg) {
+    if (closed_ || closing_ || !accepted_) return;
+    if (queue_.size() >= feed_->limits_.max_queued_messages) {
+      // Too slow: tell it to resync (a full reload of the list), then drop it.
+      feed_->metrics_
+          ->GetCounter("yiwang_live_dropped_clients_total",
+                       "Live feed clients dropped for falling behind")
+          .Inc();
+      feed_->log_->info("[L{}] live client of {} fell behind: resync and drop", id_,
+                        principal_.user_id);
+      while (queue_.size() > 1) queue_.pop_back();  // keep the frame being written
+      queue_.push_back(std::make_shared<const std::string>(
+          R"({"type":"resync","reason":"the client fell behind"})"));
+      closing_after_write_ = true;
+      if (!writing_) DoWrite();
+      return;
+    }
+    queue_.push_back(std::move(msg));
+    if (!writing_) DoWrite();
+  }
+
+  void DoWrite() {
+    if (queue_.empty()) {
+      if (closing_after_write_) Close(websocket::close_code::policy_error);
+      return;
+    }
+    writing_ = true;
+    ws_.async_write(net::buffer(*queue_.front()),
+                    beast::bind_front_handler(&LiveSession::OnWrite, shared_from_this()));
+  }
+  void OnWrite(beast::error_code ec, std::size_t) {
+    writing_ = false;
+    if (ec) {
+      closed_ = true;
+      queue_.clear();
+      return;
+    }
+    queue_.pop_front();
+    DoWrite();
+  }
+
+  void Close(websocket::close_code code) {
+    if (closing_ || closed_) return;
+    closing_ = true;
+    queue_.clear();
+    if (!accepted_) return;
+    ws_.async_close(code, [self = shared_from_this()](beast::error_code) {});
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  beast::flat_buffer buffer_;
+  const Principal principal_;
+  const uint64_t id_;
+  LiveFeed* const feed_;
+  std::deque<std::shared_ptr<const std::string>> queue_;
+  bool accepted_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool closing_after_write_ = false;
+  bool closed_ = false;
+};
+
+LiveFeed::LiveFeed(dispatcher::Dispatcher* dispatcher, store::EventStore* store,
+                   Authenticator authenticate, Metrics* metrics,
+                   std::shared_ptr<spdlog::logger> logger, LiveLimits limits)
+    : dispatcher_(dispatcher),
+      store_(store),
+      authenticate_(std::move(authenticate)),
+      metrics_(metrics),
+      log_(std::move(logger)),
+      limits_(limits) {
+  subscription_ = dispatcher_->Subscribe([this](const v1::LiveUpdate& u) { Broadcast(u); });
+  ticker_ = std::thread([this] { Tick(); });
+}
+
+LiveFeed::~LiveFeed() {
+  dispatcher_->Unsubscribe(subscription_);
+  {
+    std::lock_guard lock(tick_mu_);
+    stopping_ = true;
+  }
+  tick_cv_.notify_all();
+  if (ticker_.joinable()) ticker_.join();
+}
+
+std::variant<HttpResponse, UpgradeFn> LiveFeed::Admit(const HttpRequest& req) {
+  if (!SameOrigin(req)) {
+    return ErrorResponse(metrics_, req, 403, "bad_origin",
+                         "the live feed accepts pages of this server only");
+  }
+  AuthResult auth = authenticate_(req);
+  if (auto* denied = std::get_if<HttpResponse>(&auth)) return std::move(*denied);
+  Principal p = std::get<Principal>(std::move(auth));
+  if (p.role == v1::ROLE_UNSPECIFIED || p.role == v1::ROLE_CITIZEN)
+    return ErrorResponse(metrics_, req, 403, "forbidden", "operators only");
+  if (reserved_.fetch_add(1) >= limits_.max_connections) {
+    reserved_.fetch_sub(1);
+    return ErrorResponse(metrics_, req, 503, "too_many_connections", "live feed is full");
+  }
+  return [this, p = std::move(p)](beast::tcp_stream&& stream, HttpRequest&& r) mutable {
+    std::shared_ptr<LiveSession> s;
+    {
+      std::lock_guard lock(mu_);
+      const uint64_t id = next_id_++;
+      s = std::make_shared<LiveSession>(std::move(stream), std::move(p), id, this);
+      sessions_[id] = s;
+    }
+    s->Run(std::move(r));
+  };
+}
+
+void LiveFeed::Unregister(uint64_t id) {
+  std::lock_guard lock(mu_);
+  sessions_.erase(id);
+}
+
+size_t LiveFeed::connections() const {
+  std::lock_guard lock(mu_);
+  return sessions_.size();
+}
+
+void LiveFeed::Shutdown() {
+  std::vector<std::shared_ptr<LiveSession>> all;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, w] : sessions_)
+      if (auto s = w.lock()) all.push_back(std::move(s));
+  }
+  for (auto& s : all) s->Shutdown();
+  {
+    std::lock_guard lock(tick_mu_);
+    stopping_ = true;
+  }
+  tick_cv_.notify_all();
+}
+
+void LiveFeed::Send(std::string message, const std::function<bool(const Principal&)>& visible) {
+  auto msg = std::make_shared<const std::string>(std::move(message));
+  std::vector<std::shared_ptr<LiveSession>> targets;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, w] : sessions_)
+      if (auto s = w.lock(); s && visible(s->principal())) targets.push_back(std::move(s));
+  }
+  for (auto& s : targets) s->Enqueue(msg);
+}
+
+void LiveFeed::Broadcast(const v1::LiveUpdate& u) {
+  std::string msg;
+  const v1::CaseSummary& cs = u.case_summary();
+  switch (u.kind()) {
+    case v1::LiveUpdate::KIND_CASE:
+    case v1::LiveUpdate::KIND_ESCALATION: {
+      v1::JournalEntry e = u.entry();
+      e.clear_filing();
+      msg = fmt::format(R"({{"type":"{}","case":{},"entry":{}}})",
+                        u.kind() == v1::LiveUpdate::KIND_CASE ? "case" : "escalation",
+                        ToJson(cs), ToJson(e));
+      break;
+    }
+    case v1::LiveUpdate::KIND_ALARM:
+      alarms_.fetch_add(1);
+      msg = fmt::format(R"({{"type":"alarm","alarm":{},"caseId":{}}})", ToJson(u.alarm()),
+                        JsonEscape(u.case_id()));
+      break;
+    default:
+      return;
+  }
+  const std::string district =
+      u.kind() == v1::LiveUpdate::KIND_ALARM ? u.alarm().district() : cs.district();
+  const std::string department = cs.department();
+  const bool is_alarm = u.kind() == v1::LiveUpdate::KIND_ALARM;
+  Send(std::move(msg), [&](const Principal& p) {
+    if (!p.districts.empty() &&
+        std::find(p.districts.begin(), p.districts.end(), district) == p.districts.end())
+      return false;
+    if (p.role == v1::ROLE_DEPARTMENT) return !is_alarm && department == p.department;
+    return true;
+  });
+}
+
+void LiveFeed::Tick() {
+  uint64_t last_events = store_->EventCount();
+  uint64_t last_alarms = alarms_.load();
+  auto last = std::chrono::steady_clock::now();
+  std::unique_lock lock(tick_mu_);
+  while (!tick_cv_.wait_for(lock, limits_.tick_interval, [this] { return stopping_; })) {
+    const auto now = std::chrono::steady_clock::now();
+    const double secs = std::chrono::duration<double>(now - last).count();
+    const uint64_t events = store_->EventCount(), alarms = alarms_.load();
+    if (connections() > 0 && secs > 0) {
+      Send(fmt::format(R"({{"type":"tick","eventsPerSecond":{:.1f},"alarmsPerSecond":{:.2f},"events":{}}})",
+                       static_cast<double>(events - last_events) / secs,
+                       static_cast<double>(alarms - last_alarms) / secs, events),
+           [](const Principal&) { return true; });
+    }
+    last_events = events;
+    last_alarms = alarms;
+    last = now;
+  }
+}
+
+}  // namespace yiwang::web

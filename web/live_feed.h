@@ -1,0 +1,94 @@
+#pragma once
+// LiveFeed: the operators' live WebSocket feed, ws://HOST:PORT/ws/live (DESIGN.md section 4).
+//
+// Admit() authenticates the upgrade request (session cookie or bearer token, like the API) and
+// checks its Origin: a browser's Origin must name this server's Host (a page of another site
+// must not ride an operator's cookie). The session then receives, as JSON text frames:
+//   {"type":"hello","user":{...}}                      once, first
+//   {"type":"case","case":<CaseSummary>,"entry":<JournalEntry>}   a case filed or changed
+//   {"type":"escalation","case":...,"entry":...}       督办 raised
+//   {"type":"alarm","alarm":<AlarmSignal>,"caseId":"..."}         raise / update / clear
+//   {"type":"tick","eventsPerSecond":n,"alarmsPerSecond":n,"events":total}   every second
+//   {"type":"resync","reason":"..."}                   last message before the server drops
+//                                                      a client that fell behind
+// filtered by what the principal may see (department staff: their department's cases).
+// Each session has a bounded send queue (LiveLimits.max_queued_messages); a client that lets
+// it fill is told to resync and dropped, so memory never grows with a slow reader. What the
+// client sends is read and discarded (at most 4 KiB per message).
+//
+// Thread safety: Admit, Shutdown and connections may be called from any thread. Updates
+// arrive on the dispatcher thread and are posted to each session's strand.
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <variant>
+
+#include <spdlog/logger.h>
+
+#include "dispatcher/dispatcher.h"
+#include "store/event_store.h"
+#include "store/metrics.h"
+#include "web/auth.h"
+#include "web/http_server.h"
+
+namespace yiwang::web {
+
+struct LiveLimits {
+  size_t max_queued_messages = 1024;  // per client; beyond: resync and drop
+  size_t max_connections = 1000;
+  std::chrono::seconds idle_timeout{120};  // WebSocket pings keep a live client
+  std::chrono::milliseconds tick_interval{1000};
+};
+
+class LiveSession;
+
+class LiveFeed {
+ public:
+  // `dispatcher`, `store` and `metrics` must outlive the LiveFeed. Subscribes at once.
+  LiveFeed(dispatcher::Dispatcher* dispatcher, store::EventStore* store, Authenticator authenticate,
+           Metrics* metrics, std::shared_ptr<spdlog::logger> logger, LiveLimits limits = {});
+  ~LiveFeed();  // unsubscribes, stops the ticker; call Shutdown first to close the sessions
+
+  std::variant<HttpResponse, UpgradeFn> Admit(const HttpRequest& req);
+  // Closes every session (1001 going away) and stops the ticker.
+  void Shutdown();
+  size_t connections() const;
+
+ private:
+  friend class LiveSession;
+  void Broadcast(const yiwang::v1::LiveUpdate& u);
+  void Send(std::string message, const std::function<bool(const Principal&)>& visible);
+  void Unregister(uint64_t id);
+  void Tick();
+
+  dispatcher::Dispatcher* dispatcher_;
+  store::EventStore* store_;
+  Authenticator authenticate_;
+  Metrics* metrics_;
+  std::shared_ptr<spdlog::logger> log_;
+  LiveLimits limits_;
+  uint64_t subscription_ = 0;
+
+  mutable std::mutex mu_;
+  std::map<uint64_t, std::weak_ptr<LiveSession>> sessions_;
+  uint64_t next_id_ = 1;
+  std::atomic<size_t> reserved_{0};
+  std::atomic<uint64_t> alarms_{0};
+
+  std::mutex tick_mu_;
+  std::condition_variable tick_cv_;
+  bool stopping_ = false;
+  std::thread ticker_;
+};
+
+// The Origin check of Admit: true if the request has no Origin (not a browser) or its host
+// and port equal the Host header's.
+bool SameOrigin(const HttpRequest& req);
+
+}  // namespace yiwang::web
