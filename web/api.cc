@@ -1,5 +1,7 @@
 #include "web/api.h"
 
+#include "web/response.h"
+
 #include <charconv>
 
 #include <boost/beast/http.hpp>
@@ -22,20 +24,6 @@ std::string ToJson(const google::protobuf::Message& m) {
   pbu::JsonPrintOptions opts;
   (void)pbu::MessageToJsonString(m, &out, opts);
   return out;
-}
-
-HttpResponse MakeResponse(const HttpRequest& req, http::status status, std::string body,
-                          std::string_view content_type = "application/json") {
-  HttpResponse res{status, req.version()};
-  res.set(http::field::server, "yiwang");
-  res.set(http::field::content_type, content_type);
-  res.set(http::field::cache_control, "no-store");
-  res.set("X-Content-Type-Options", "nosniff");
-  res.keep_alive(req.keep_alive());
-  res.body() = std::move(body);
-  res.prepare_payload();
-  if (req.method() == http::verb::head) res.body().clear();  // Content-Length stays
-  return res;
 }
 
 std::string Base64Url(const unsigned char* p, size_t n) {
@@ -97,31 +85,37 @@ std::optional<std::string> QueryParam(std::string_view query, std::string_view k
   return std::nullopt;
 }
 
+bool RandomBase64Url(size_t bytes, std::string* out) {
+  std::vector<unsigned char> raw(bytes);
+  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) return false;
+  *out = Base64Url(raw.data(), raw.size());
+  return true;
+}
+
 Status CreateToken(store::EventStore* store, yiwang::v1::TokenKind kind, std::string_view name,
-                   std::string_view device_prefix, std::string* token) {
-  unsigned char raw[32];
-  if (RAND_bytes(raw, sizeof raw) != 1) return Status::IOError("no randomness for a token");
-  *token = (kind == yiwang::v1::TOKEN_KIND_ADMIN ? "ywa_" : "ywd_") + Base64Url(raw, sizeof raw);
+                   std::string_view device_prefix, std::string* token, std::string_view user) {
+  std::string random;
+  if (!RandomBase64Url(32, &random)) return Status::IOError("no randomness for a token");
+  const char* prefix = kind == yiwang::v1::TOKEN_KIND_ADMIN  ? "ywa_"
+                       : kind == yiwang::v1::TOKEN_KIND_USER ? "ywu_"
+                                                             : "ywd_";
+  *token = prefix + random;
   yiwang::v1::TokenRecord rec;
   rec.set_name(std::string(name));
   rec.set_kind(kind);
   rec.set_device_prefix(std::string(device_prefix));
+  rec.set_user(std::string(user));
   *rec.mutable_created_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
   return store->PutToken(*token, rec);
 }
 
-Api::Api(store::EventStore* store, Metrics* metrics, std::shared_ptr<spdlog::logger> logger)
-    : store_(store), metrics_(metrics), log_(std::move(logger)) {}
+Api::Api(store::EventStore* store, Metrics* metrics, Accounts* accounts,
+         std::shared_ptr<spdlog::logger> logger)
+    : store_(store), metrics_(metrics), accounts_(accounts), log_(std::move(logger)) {}
 
 HttpResponse Api::Error(const HttpRequest& req, unsigned status, std::string_view code,
                         std::string_view message) {
-  metrics_
-      ->GetCounter("yiwang_http_errors_total", "HTTP API errors, by code",
-                   {{"code", std::string(code)}})
-      .Inc();
-  auto res = MakeResponse(req, static_cast<http::status>(status), JsonErrorBody(code, message));
-  if (status == 401) res.set(http::field::www_authenticate, "Bearer");
-  return res;
+  return ErrorResponse(metrics_, req, status, code, message);
 }
 
 HttpResponse Api::Handle(const HttpRequest& req) {
@@ -135,23 +129,19 @@ HttpResponse Api::Handle(const HttpRequest& req) {
 }
 
 HttpResponse Api::MethodNotAllowed(const HttpRequest& req, std::string_view allow) {
-  HttpResponse res = Error(req, 405, "method_not_allowed", fmt::format("use {}", allow));
-  res.set(http::field::allow, allow);
-  return res;
+  return MethodNotAllowedResponse(metrics_, req, allow);
 }
 
 std::optional<HttpResponse> Api::RequireAdmin(const HttpRequest& req) {
-  auto token = store::BearerToken(req[http::field::authorization]);
-  if (!token) return Error(req, 401, "unauthorized", "missing bearer token");
-  yiwang::v1::TokenRecord rec;
-  if (!store_->LookupToken(*token, &rec).ok() || rec.revoked())
-    return Error(req, 401, "unauthorized", "unknown or revoked token");
-  if (rec.kind() != yiwang::v1::TOKEN_KIND_ADMIN)
-    return Error(req, 403, "forbidden", "this token may not use the admin API");
+  AuthResult auth = accounts_->Authenticate(req);
+  if (auto* res = std::get_if<HttpResponse>(&auth)) return std::move(*res);
+  if (std::get<Principal>(auth).role != yiwang::v1::ROLE_ADMIN)
+    return Error(req, 403, "forbidden", "only an admin may use this route");
   return std::nullopt;
 }
 
 HttpResponse Api::Route(const HttpRequest& req) {
+  if (auto res = accounts_->Handle(req)) return std::move(*res);
   std::string_view target = req.target();
   size_t q = target.find('?');
   std::string_view path = target.substr(0, q);
@@ -160,13 +150,13 @@ HttpResponse Api::Route(const HttpRequest& req) {
 
   if (path == "/healthz") {
     if (!is_get) return MethodNotAllowed(req, "GET, HEAD");
-    return MakeResponse(req, http::status::ok,
+    return MakeResponse(req, 200,
                         fmt::format(R"({{"status":"ok","storage":"{}","events":{}}})",
                                     store_->storage_full() ? "full" : "ok", store_->EventCount()));
   }
   if (path == "/metrics") {
     if (!is_get) return MethodNotAllowed(req, "GET, HEAD");
-    return MakeResponse(req, http::status::ok, metrics_->RenderPrometheus(),
+    return MakeResponse(req, 200, metrics_->RenderPrometheus(),
                         "text/plain; version=0.0.4; charset=utf-8");
   }
   if (path == "/api/v1/admin/device-tokens") {
@@ -216,7 +206,7 @@ HttpResponse Api::CreateDeviceToken(const HttpRequest& req) {
     return Error(req, 500, "internal", "could not store the token");
   }
   log_->info("device token '{}' created", std::string(name->get_string()));
-  return MakeResponse(req, http::status::created,
+  return MakeResponse(req, 201,
                       fmt::format(R"({{"token":{},"name":{},"devicePrefix":{}}})",
                                   JsonEscape(token), JsonEscape(name->get_string()),
                                   JsonEscape(prefix->get_string())));
@@ -228,7 +218,7 @@ HttpResponse Api::GetDevice(const HttpRequest& req, std::string_view device_id) 
   if (s.code() == Status::Code::kNotFound)
     return Error(req, 404, "device_not_found", "no events were ever accepted from this device");
   if (!s.ok()) return Error(req, 500, "internal", "could not read the device");
-  return MakeResponse(req, http::status::ok, ToJson(st));
+  return MakeResponse(req, 200, ToJson(st));
 }
 
 HttpResponse Api::ListDeviceEvents(const HttpRequest& req, std::string_view device_id,
@@ -262,7 +252,7 @@ HttpResponse Api::ListDeviceEvents(const HttpRequest& req, std::string_view devi
   body += ']';
   if (next) body += fmt::format(R"(,"nextBefore":"{}")", next);
   body += '}';
-  return MakeResponse(req, http::status::ok, std::move(body));
+  return MakeResponse(req, 200, std::move(body));
 }
 
 }  // namespace yiwang::web
