@@ -14,9 +14,11 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -26,10 +28,10 @@
 
 #include "dispatcher/config_check.h"
 #include "dispatcher/dispatch_config.h"
+#include "dispatcher/dispatcher.h"
 #include "ingest/ingest_service.h"
 #include "ingest/sensor_endpoint.h"
 #include "store/event_store.h"
-#include "dispatcher/dispatcher.h"
 #include "web/api.h"
 #include "web/auth.h"
 #include "web/case_api.h"
@@ -116,6 +118,65 @@ Status DemoDeviceToken(store::EventStore* store, const std::string& data_dir, st
   Status s = web::CreateToken(store, yiwang::v1::TOKEN_KIND_DEVICE, "demo-fleet", "sim-", token);
   if (!s.ok()) return s;
   return WriteSecretFile(path, *token + "\n");
+}
+
+// One operator per role for `serve --demo`. The department user works for 江北区城市管理局:
+// the default routing sends manhole-cover alarms (category 0114 by default) and the fallback
+// categories of 500105 there, and the demo fleet has devices in 江北区 (e.g.
+// sim-septic-500105-0001).
+struct DemoUser {
+  const char* name;
+  const char* display_name;
+  yiwang::v1::Role role;
+  const char* department;
+  const char* district;
+};
+constexpr DemoUser kDemoUsers[] = {
+    {"dispatcher", "指挥中心派遣员 (demo)", yiwang::v1::ROLE_DISPATCHER, "", ""},
+    {"cgj-jiangbei", "江北区城市管理局 (demo)", yiwang::v1::ROLE_DEPARTMENT, "cgj-500105", "500105"},
+    {"supervisor", "监督中心督查员 (demo)", yiwang::v1::ROLE_SUPERVISOR, "", ""},
+    {"leader", "领导 (demo)", yiwang::v1::ROLE_LEADER, "", ""},
+    {"admin", "系统管理员 (demo)", yiwang::v1::ROLE_ADMIN, "", ""},
+};
+
+// Ensures the demo users exist. Their passwords are generated when a user is created and kept
+// in DIR/demo-users.txt (mode 0600, "name password" per line), so a restart on the same data
+// dir shows the same credentials. *lines gets "role  name  password" lines for the banner.
+Status EnsureDemoUsers(web::Accounts* accounts, const std::string& data_dir,
+                       std::vector<std::string>* lines) {
+  const auto path = std::filesystem::path(data_dir) / "demo-users.txt";
+  std::map<std::string, std::string> passwords;
+  {
+    std::ifstream in(path);
+    std::string name, password;
+    while (in >> name >> password) passwords[name] = password;
+  }
+  bool changed = false;
+  for (const DemoUser& d : kDemoUsers) {
+    web::NewUser u;
+    u.name = d.name;
+    u.display_name = d.display_name;
+    u.role = d.role;
+    u.department = d.department;
+    if (*d.district) u.districts.push_back(d.district);
+    // A user deleted by an admin comes back with the password the file remembers.
+    if (auto it = passwords.find(d.name); it != passwords.end()) u.password = it->second;
+    std::string generated;
+    if (Status s = accounts->EnsureUser(u, &generated); !s.ok())
+      return Status::InvalidArgument(fmt::format("demo user {}: {}", d.name, s.ToString()));
+    if (!generated.empty()) {
+      passwords[d.name] = generated;
+      changed = true;
+    }
+    auto it = passwords.find(d.name);
+    lines->push_back(fmt::format("{:<11} {:<13} {}", web::RoleApiName(d.role), d.name,
+                                 it != passwords.end() ? it->second
+                                                       : "(unknown: demo-users.txt is gone)"));
+  }
+  if (!changed) return Status::Ok();
+  std::string content;
+  for (const auto& [name, password] : passwords) content += name + " " + password + "\n";
+  return WriteSecretFile(path, content);
 }
 
 template <typename T>
@@ -210,28 +271,26 @@ int RunServe(const ServeOptions& o) {
   }
   store->AddCommitObserver(dispatch->Observer());
 
-  // Bearer tokens of the tokens table: admin tokens act as ROLE_ADMIN.
-  web::Authenticator authenticate = [&store, &metrics](const web::HttpRequest& req) -> web::AuthResult {
-    auto token = store::BearerToken(req[boost::beast::http::field::authorization]);
-    yiwang::v1::TokenRecord rec;
-    if (!token || !store->LookupToken(*token, &rec).ok() || rec.revoked() ||
-        rec.kind() != yiwang::v1::TOKEN_KIND_ADMIN)
-      return web::ErrorResponse(&metrics, req, 401, "unauthenticated",
-                                "a valid bearer token or session is required");
-    web::Principal p;
-    p.user_id = rec.name();
-    p.display_name = rec.name();
-    p.role = yiwang::v1::ROLE_ADMIN;
-    return p;
-  };
-
   const unsigned threads =
       config.io_threads() ? config.io_threads() : std::max(1u, std::thread::hardware_concurrency());
   // Declared before the io_context so they outlive it: connections still queued in it when it
   // is destroyed call back into the endpoint.
   ingest::IngestService ingest_service(store.get(), ingest_limits, &metrics, Logger("ingest"));
   ingest::SensorEndpoint sensors(&ingest_service, &metrics, Logger("ingest"));
-  web::Api api(store.get(), &metrics, Logger("web"));
+  web::AccountsOptions accounts_opts;
+  accounts_opts.dispatch_config = &dispatch_config;
+  web::Accounts accounts(store.get(), &metrics, Logger("auth"), accounts_opts);
+  web::Api api(store.get(), &metrics, &accounts, Logger("web"));
+  std::vector<std::string> demo_users;
+  if (o.demo) {
+    if (Status s = EnsureDemoUsers(&accounts, o.data_dir, &demo_users); !s.ok()) {
+      log->error("{}", s.ToString());
+      return 1;
+    }
+  }
+  web::Authenticator authenticate = [&accounts](const web::HttpRequest& req) {
+    return accounts.Authenticate(req);
+  };
   web::CaseApi case_api(dispatch.get(), authenticate, &metrics, Logger("web"));
   web::LiveFeed live(dispatch.get(), store.get(), authenticate, &metrics, Logger("live"));
   net::io_context ioc(static_cast<int>(threads));
@@ -297,6 +356,8 @@ int RunServe(const ServeOptions& o) {
       log->info("demo fleet: {} simulated devices (device token in {}/demo-device.token)",
                 sim.devices, o.data_dir);
       // What a newcomer running `make run` needs, on stdout, apart from the log.
+      std::string users;
+      for (const auto& line : demo_users) users += "    " + line + "\n";
       std::printf(
           "\nYiwang is running: %s\n"
           "  health:       %s/healthz\n"
@@ -304,9 +365,12 @@ int RunServe(const ServeOptions& o) {
           "  admin token:  %s/bootstrap-admin.token\n"
           "  a device:     curl -H \"Authorization: Bearer $(cat %s/bootstrap-admin.token)\" "
           "%s/api/v1/devices/sim-septic-500105-0001\n"
+          "  demo users (role, user name, password; also in %s/demo-users.txt):\n%s"
+          "  sign in:      curl -c jar -H 'Content-Type: application/json' "
+          "-d '{\"username\":\"dispatcher\",\"password\":\"...\"}' %s/api/v1/session\n"
           "  stop:         Ctrl-C\n\n",
           url.c_str(), url.c_str(), url.c_str(), o.data_dir.c_str(), o.data_dir.c_str(),
-          url.c_str());
+          url.c_str(), o.data_dir.c_str(), users.c_str(), url.c_str());
       std::fflush(stdout);
     }
   }

@@ -37,21 +37,33 @@ std::string Base64Url(const unsigned char* p, size_t n) {
 
 }  // namespace
 
+bool RandomBase64Url(size_t bytes, std::string* out) {
+  std::vector<unsigned char> raw(bytes);
+  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) return false;
+  *out = Base64Url(raw.data(), raw.size());
+  return true;
+}
+
 Status CreateToken(store::EventStore* store, yiwang::v1::TokenKind kind, std::string_view name,
-                   std::string_view device_prefix, std::string* token) {
-  unsigned char raw[32];
-  if (RAND_bytes(raw, sizeof raw) != 1) return Status::IOError("no randomness for a token");
-  *token = (kind == yiwang::v1::TOKEN_KIND_ADMIN ? "ywa_" : "ywd_") + Base64Url(raw, sizeof raw);
+                   std::string_view device_prefix, std::string* token, std::string_view user) {
+  std::string random;
+  if (!RandomBase64Url(32, &random)) return Status::IOError("no randomness for a token");
+  const char* prefix = kind == yiwang::v1::TOKEN_KIND_ADMIN  ? "ywa_"
+                       : kind == yiwang::v1::TOKEN_KIND_USER ? "ywu_"
+                                                             : "ywd_";
+  *token = prefix + random;
   yiwang::v1::TokenRecord rec;
   rec.set_name(std::string(name));
   rec.set_kind(kind);
   rec.set_device_prefix(std::string(device_prefix));
+  rec.set_user(std::string(user));
   *rec.mutable_created_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
   return store->PutToken(*token, rec);
 }
 
-Api::Api(store::EventStore* store, Metrics* metrics, std::shared_ptr<spdlog::logger> logger)
-    : store_(store), metrics_(metrics), log_(std::move(logger)) {}
+Api::Api(store::EventStore* store, Metrics* metrics, Accounts* accounts,
+         std::shared_ptr<spdlog::logger> logger)
+    : store_(store), metrics_(metrics), accounts_(accounts), log_(std::move(logger)) {}
 
 HttpResponse Api::Error(const HttpRequest& req, unsigned status, std::string_view code,
                         std::string_view message) {
@@ -69,23 +81,19 @@ HttpResponse Api::Handle(const HttpRequest& req) {
 }
 
 HttpResponse Api::MethodNotAllowed(const HttpRequest& req, std::string_view allow) {
-  HttpResponse res = Error(req, 405, "method_not_allowed", fmt::format("use {}", allow));
-  res.set(http::field::allow, allow);
-  return res;
+  return MethodNotAllowedResponse(metrics_, req, allow);
 }
 
 std::optional<HttpResponse> Api::RequireAdmin(const HttpRequest& req) {
-  auto token = store::BearerToken(req[http::field::authorization]);
-  if (!token) return Error(req, 401, "unauthorized", "missing bearer token");
-  yiwang::v1::TokenRecord rec;
-  if (!store_->LookupToken(*token, &rec).ok() || rec.revoked())
-    return Error(req, 401, "unauthorized", "unknown or revoked token");
-  if (rec.kind() != yiwang::v1::TOKEN_KIND_ADMIN)
-    return Error(req, 403, "forbidden", "this token may not use the admin API");
+  AuthResult auth = accounts_->Authenticate(req);
+  if (auto* res = std::get_if<HttpResponse>(&auth)) return std::move(*res);
+  if (std::get<Principal>(auth).role != yiwang::v1::ROLE_ADMIN)
+    return Error(req, 403, "forbidden", "only an admin may use this route");
   return std::nullopt;
 }
 
 HttpResponse Api::Route(const HttpRequest& req) {
+  if (auto res = accounts_->Handle(req)) return std::move(*res);
   std::string_view target = req.target();
   size_t q = target.find('?');
   std::string_view path = target.substr(0, q);

@@ -1,11 +1,15 @@
 #pragma once
 // Api: the HTTP JSON API, as a plain function of the request (no sockets; tests call Handle).
 //
+//   /api/v1/session, /api/v1/admin/users...    first offered to Accounts (web/auth.h)
 //   GET  /healthz                              liveness and storage state
 //   GET  /metrics                              Prometheus text format
 //   POST /api/v1/admin/device-tokens           admin: {"name","devicePrefix"} -> {"token",...}
 //   GET  /api/v1/devices/{id}                  admin: last seq, last seen, latest readings
 //   GET  /api/v1/devices/{id}/events?limit=&before=   admin: newest first, cursor paging
+//
+// Authentication goes through Accounts::Authenticate: an admin bearer token, an admin user's
+// API token, or an admin user's session cookie (with X-CSRF-Token on POST).
 //
 // Errors: HTTP status + {"error": {"code", "message"}}; every error is counted by code in
 // yiwang_http_errors_total. Documented in docs/api.md.
@@ -21,6 +25,7 @@
 #include "store/event_store.h"
 #include "store/key_codec.h"
 #include "store/metrics.h"
+#include "web/auth.h"
 #include "web/http_server.h"
 #include "web/http_util.h"
 
@@ -31,8 +36,9 @@ constexpr size_t kDefaultEventsPageLimit = 100;
 
 class Api {
  public:
-  // `store` and `metrics` must outlive the Api.
-  Api(store::EventStore* store, Metrics* metrics, std::shared_ptr<spdlog::logger> logger);
+  // `store`, `metrics` and `accounts` must outlive the Api.
+  Api(store::EventStore* store, Metrics* metrics, Accounts* accounts,
+      std::shared_ptr<spdlog::logger> logger);
 
   HttpResponse Handle(const HttpRequest& req);
 
@@ -42,7 +48,8 @@ class Api {
                      std::string_view message);
   // 405 with the Allow header.
   HttpResponse MethodNotAllowed(const HttpRequest& req, std::string_view allow);
-  // Nullopt if the request carries a valid admin bearer token, else the 401 response.
+  // Nullopt if the request is authenticated as an admin (Accounts::Authenticate), else the
+  // 401/403 response.
   std::optional<HttpResponse> RequireAdmin(const HttpRequest& req);
   HttpResponse CreateDeviceToken(const HttpRequest& req);
   HttpResponse GetDevice(const HttpRequest& req, std::string_view device_id);
@@ -51,13 +58,20 @@ class Api {
 
   store::EventStore* store_;
   Metrics* metrics_;
+  Accounts* accounts_;
   std::shared_ptr<spdlog::logger> log_;
 };
 
 // Creates a bearer token of `kind`, stores its hash, and returns the token (shown once).
-// Device tokens are "ywd_" + 43 base64url chars, admin tokens "ywa_" + 43.
+// Device tokens are "ywd_" + 43 base64url chars, admin tokens "ywa_" + 43, user API tokens
+// "ywu_" + 43 (`user`: the user name, for TOKEN_KIND_USER only).
 Status CreateToken(store::EventStore* store, yiwang::v1::TokenKind kind, std::string_view name,
-                   std::string_view device_prefix, std::string* token);
+                   std::string_view device_prefix, std::string* token,
+                   std::string_view user = {});
+
+// `bytes` random bytes (OpenSSL RAND_bytes) as unpadded base64url in *out; false if the
+// random generator failed.
+[[nodiscard]] bool RandomBase64Url(size_t bytes, std::string* out);
 
 
 }  // namespace yiwang::web

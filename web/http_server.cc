@@ -119,6 +119,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     server_->m_requests_.Inc();
     HttpRequest req = parser_->release();
+    // The peer's address, from the socket; never what the client claims (see the header).
+    req.erase(kPeerAddressHeader);
+    beast::error_code peer_ec;
+    const auto peer = stream_.socket().remote_endpoint(peer_ec);
+    req.set(kPeerAddressHeader, peer_ec ? std::string("unknown") : peer.address().to_string());
     if (over_cap_) {
       return Send(PlainError(req.version(), http::status::service_unavailable,
                              "too_many_connections", "connection limit reached; retry later"));

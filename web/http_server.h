@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include <boost/asio/io_context.hpp>
@@ -35,6 +36,11 @@ using UpgradeFn = std::function<void(boost::beast::tcp_stream&&, HttpRequest&&)>
 // over the connection.
 using UpgradeRoute = std::function<std::variant<HttpResponse, UpgradeFn>(const HttpRequest&)>;
 using Handler = std::function<HttpResponse(const HttpRequest&)>;
+
+// Set by the server on every request it hands to a Handler or an UpgradeRoute: the IP address
+// of the connection's peer (e.g. "127.0.0.1"). A value sent by the client is removed first, so
+// handlers may trust it (web/auth.h throttles logins per address with it).
+inline constexpr std::string_view kPeerAddressHeader = "X-Yiwang-Peer";
 
 constexpr size_t kDefaultMaxBodyBytes = 1u << 20;
 constexpr size_t kDefaultMaxHeaderBytes = 16u << 10;

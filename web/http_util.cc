@@ -41,6 +41,14 @@ HttpResponse ErrorResponse(Metrics* metrics, const HttpRequest& req, unsigned st
   return res;
 }
 
+HttpResponse MethodNotAllowedResponse(Metrics* metrics, const HttpRequest& req,
+                                      std::string_view allow) {
+  HttpResponse res =
+      ErrorResponse(metrics, req, 405, "method_not_allowed", "use " + std::string(allow));
+  res.set(http::field::allow, allow);
+  return res;
+}
+
 std::string JsonEscape(std::string_view s) { return boost::json::serialize(boost::json::string(s)); }
 
 std::string ToJson(const google::protobuf::Message& m) {

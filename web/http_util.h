@@ -28,6 +28,10 @@ HttpResponse ErrorResponse(Metrics* metrics, const HttpRequest& req, unsigned st
                            std::string_view code, std::string_view message,
                            std::string_view extra_json = {});
 
+// 405 method_not_allowed with the Allow header (RFC 9110 section 15.5.6), counted.
+HttpResponse MethodNotAllowedResponse(Metrics* metrics, const HttpRequest& req,
+                                      std::string_view allow);
+
 // A JSON string literal of `s` (quoted, escaped).
 std::string JsonEscape(std::string_view s);
 // protobuf's JSON mapping of `m` (lowerCamelCase; int64 as strings; defaults omitted).

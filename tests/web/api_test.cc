@@ -26,7 +26,8 @@ class ApiTest : public ::testing::Test {
     Status s;
     store_ = store::EventStore::Open(opts, test::NullLogger(), &metrics_, &s);
     ASSERT_TRUE(store_) << s.ToString();
-    api_ = std::make_unique<Api>(store_.get(), &metrics_, test::NullLogger());
+    accounts_ = std::make_unique<Accounts>(store_.get(), &metrics_, test::NullLogger());
+    api_ = std::make_unique<Api>(store_.get(), &metrics_, accounts_.get(), test::NullLogger());
     ASSERT_TRUE(CreateToken(store_.get(), yiwang::v1::TOKEN_KIND_ADMIN, "admin", "", &admin_).ok());
     ASSERT_TRUE(
         CreateToken(store_.get(), yiwang::v1::TOKEN_KIND_DEVICE, "gw", "cq-", &device_).ok());
@@ -103,6 +104,7 @@ class ApiTest : public ::testing::Test {
   test::TempDir dir_;
   Metrics metrics_;
   std::unique_ptr<store::EventStore> store_;
+  std::unique_ptr<Accounts> accounts_;
   std::unique_ptr<Api> api_;
   std::string admin_, device_;
 };

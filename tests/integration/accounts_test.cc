@@ -1,0 +1,212 @@
+// Integration: operator accounts through the real `yiwang serve` (production scrypt parameters,
+// the server's own peer-address header): sign-in, cookie, CSRF, logout, the login throttle
+// against a client that forges its address, and `serve --demo`'s seeded users.
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <boost/json.hpp>
+#include <csignal>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <thread>
+
+#include "tests/support/http_client.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
+
+#ifndef YIWANG_BINARY
+#error "YIWANG_BINARY must be the path of the yiwang executable"
+#endif
+
+namespace yiwang {
+namespace {
+
+using test::Http;
+using test::HttpReply;
+
+class AccountsServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<test::ServerProcess>(test::BinaryPath(YIWANG_BINARY),
+                                                    work_.path().string());
+  }
+  void TearDown() override {
+    if (HasFailure() && server_) std::cerr << "---- server log ----\n" << server_->Log();
+    server_.reset();
+  }
+
+  void Start(const std::vector<std::string>& args = {}) {
+    ASSERT_TRUE(server_->Start(DataDir(), args)) << server_->error() << "\n" << server_->Log();
+    admin_ = test::ReadFirstLine(DataDir() + "/bootstrap-admin.token");
+  }
+  std::string DataDir() const { return work_.Sub("data"); }
+  uint16_t port() const { return server_->port(); }
+
+  HttpReply Login(const std::string& user, const std::string& password,
+                  const test::HeaderList& extra = {}) {
+    test::HeaderList h{{"Content-Type", "application/json"}};
+    h.insert(h.end(), extra.begin(), extra.end());
+    return Http(port(), "POST", "/api/v1/session", h,
+                boost::json::serialize(
+                    boost::json::object{{"username", user}, {"password", password}}));
+  }
+  // The session id of a Set-Cookie header ("" if none).
+  static std::string SessionId(const HttpReply& r) {
+    std::smatch m;
+    const std::string cookie = r.Header("set-cookie");
+    static const std::regex kId("^yiwang_session=([A-Za-z0-9_-]+);");
+    return std::regex_search(cookie, m, kId) ? m[1].str() : std::string();
+  }
+  static std::string ErrorCode(const HttpReply& r) {
+    boost::system::error_code ec;
+    auto v = boost::json::parse(r.body, ec);
+    if (ec || !v.is_object() || !v.as_object().contains("error")) return "(none)";
+    return std::string(v.at("error").at("code").as_string());
+  }
+  double Metric(const std::string& series) {
+    HttpReply r = test::HttpGet(port(), "/metrics");
+    const size_t at = r.body.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::stod(r.body.substr(at + series.size() + 2));
+  }
+
+  test::TempDir work_;
+  std::unique_ptr<test::ServerProcess> server_;
+  std::string admin_;
+};
+
+TEST_F(AccountsServerTest, SignInCsrfAndSignOutOverTheWire) {
+  Start();
+  HttpReply r = test::HttpPost(
+      port(), "/api/v1/admin/users", admin_,
+      R"({"username":"ops","displayName":"运维","password":"correct horse battery","role":"admin"})");
+  ASSERT_EQ(r.status, 201) << r.error << r.body;
+  EXPECT_EQ(r.body.find("dk"), std::string::npos);
+
+  r = Login("ops", "correct horse battery");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string cookie = r.Header("set-cookie");
+  EXPECT_NE(cookie.find("HttpOnly"), std::string::npos) << cookie;
+  EXPECT_NE(cookie.find("SameSite=Strict"), std::string::npos) << cookie;
+  EXPECT_NE(cookie.find("Path=/"), std::string::npos) << cookie;
+  const std::string id = SessionId(r);
+  ASSERT_EQ(id.size(), 43u) << cookie;
+  const std::string csrf(boost::json::parse(r.body).at("csrfToken").as_string());
+  const test::HeaderList with_cookie{{"Cookie", "yiwang_session=" + id}};
+
+  r = Http(port(), "GET", "/api/v1/session", with_cookie);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(boost::json::parse(r.body).at("user").at("role").as_string(), "admin");
+
+  // A state-changing request with the cookie needs the CSRF token.
+  const std::string body = R"({"name":"gw","devicePrefix":"cq-"})";
+  test::HeaderList post{{"Cookie", "yiwang_session=" + id}, {"Content-Type", "application/json"}};
+  r = Http(port(), "POST", "/api/v1/admin/device-tokens", post, body);
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(ErrorCode(r), "csrf_failed");
+  post.emplace_back("X-CSRF-Token", csrf);
+  r = Http(port(), "POST", "/api/v1/admin/device-tokens", post, body);
+  EXPECT_EQ(r.status, 201) << r.body;
+  // The bootstrap admin token still works as before, without any CSRF token.
+  EXPECT_FALSE(test::ProvisionDeviceToken(port(), admin_, "gw2", "cq-").empty());
+
+  // Sign out: the cookie is cleared and the session is gone.
+  r = Http(port(), "DELETE", "/api/v1/session",
+           {{"Cookie", "yiwang_session=" + id}, {"X-CSRF-Token", csrf}});
+  EXPECT_EQ(r.status, 204) << r.body;
+  EXPECT_NE(r.Header("set-cookie").find("Max-Age=0"), std::string::npos);
+  r = Http(port(), "GET", "/api/v1/session", with_cookie);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(ErrorCode(r), "unauthorized");
+
+  EXPECT_EQ(Metric("yiwang_http_errors_total{code=\"csrf_failed\"}"), 1);
+
+  // The sessions survive a restart (they are in RocksDB), and so do the users.
+  r = Login("ops", "correct horse battery");
+  const std::string id2 = SessionId(r);
+  ASSERT_FALSE(id2.empty());
+  EXPECT_EQ(Metric("yiwang_auth_logins_total{result=\"ok\"}"), 2);
+  EXPECT_EQ(Metric("yiwang_auth_password_hash_seconds_count"), 2);
+  ASSERT_TRUE(server_->Stop(SIGTERM).exited);
+  Start();
+  r = Http(port(), "GET", "/api/v1/session", {{"Cookie", "yiwang_session=" + id2}});
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
+// The throttle keys on the address the server saw, not on a header the client made up.
+TEST_F(AccountsServerTest, ThrottleIgnoresAForgedPeerHeader) {
+  Start();
+  ASSERT_EQ(test::HttpPost(port(), "/api/v1/admin/users", admin_,
+                           R"({"username":"li","password":"correct horse battery","role":"leader"})")
+                .status,
+            201);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) {
+    HttpReply r = Login("guess" + std::to_string(i), "wrong password",
+                        {{"X-Yiwang-Peer", "10.0.0." + std::to_string(i)}});
+    ASSERT_EQ(r.status, 401) << r.body;
+    EXPECT_EQ(ErrorCode(r), "invalid_credentials");
+  }
+  const double per_attempt =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 20;
+  HttpReply r = Login("li", "correct horse battery", {{"X-Yiwang-Peer", "10.9.9.9"}});
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_EQ(ErrorCode(r), "too_many_attempts");
+  EXPECT_GT(std::stoi(r.Header("retry-after")), 0);
+  EXPECT_EQ(Metric("yiwang_http_errors_total{code=\"too_many_attempts\"}"), 1);
+  // The production hash (N=2^15, r=8, p=1) is deliberately slow: report what it costs here.
+  const double hashes = Metric("yiwang_auth_password_hash_seconds_count");
+  const double sum = Metric("yiwang_auth_password_hash_seconds_sum");
+  ASSERT_GT(hashes, 0);
+  std::cout << "scrypt N=2^15 r=8 p=1: " << 1000 * sum / hashes << " ms per hash; "
+            << 1000 * per_attempt << " ms per failed sign-in over HTTP\n";
+  EXPECT_GT(sum / hashes, 0.005);  // a hash that takes no time is not the configured one
+}
+
+TEST_F(AccountsServerTest, DemoSeedsOneUserPerRoleWithStablePasswords) {
+  Start({"--demo"});
+  const std::string path = DataDir() + "/demo-users.txt";
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::map<std::string, std::string> passwords;
+  {
+    std::ifstream in(path);
+    std::string name, password;
+    while (in >> name >> password) passwords[name] = password;
+  }
+  const std::map<std::string, std::string> roles = {{"dispatcher", "dispatcher"},
+                                                    {"cgj-jiangbei", "department"},
+                                                    {"supervisor", "supervisor"},
+                                                    {"leader", "leader"},
+                                                    {"admin", "admin"}};
+  ASSERT_EQ(passwords.size(), roles.size());
+  // The banner shows every credential.
+  for (int i = 0; i < 100 && server_->Log().find("demo users") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const std::string log = server_->Log();
+  for (const auto& [name, role] : roles) {
+    ASSERT_TRUE(passwords.count(name)) << name;
+    EXPECT_NE(log.find(name), std::string::npos) << name;
+    EXPECT_NE(log.find(passwords[name]), std::string::npos) << name;
+    HttpReply r = Login(name, passwords[name]);
+    ASSERT_EQ(r.status, 200) << name << " " << r.body;
+    auto user = boost::json::parse(r.body).at("user");
+    EXPECT_EQ(user.at("role").as_string(), role) << name;
+    if (role == "department") {
+      EXPECT_EQ(user.at("department").as_string(), "cgj-500105");
+    }
+  }
+  // A restart on the same data dir keeps the users and their passwords.
+  ASSERT_TRUE(server_->Stop(SIGTERM).exited);
+  Start({"--demo"});
+  for (int i = 0; i < 100 && server_->Log().find("demo users") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_NE(server_->Log().find(passwords["dispatcher"]), std::string::npos);
+  EXPECT_EQ(Login("dispatcher", passwords["dispatcher"]).status, 200);
+}
+
+}  // namespace
+}  // namespace yiwang
