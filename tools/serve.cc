@@ -31,6 +31,7 @@
 #include "store/event_store.h"
 #include "web/api.h"
 #include "web/http_server.h"
+#include "web/static_files.h"
 #include "yiwang/v1/config.pb.h"
 
 namespace yiwang::tools {
@@ -113,6 +114,14 @@ Status DemoDeviceToken(store::EventStore* store, const std::string& data_dir, st
   return WriteSecretFile(path, *token + "\n");
 }
 
+// <directory of this executable>/web/static: build/yiwang serves build/web/static.
+std::filesystem::path DefaultStaticRoot() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "web/static";
+  return exe.parent_path() / "web" / "static";
+}
+
 template <typename T>
 void Override(T* target, uint32_t value) {
   if (value != 0) *target = static_cast<T>(value);
@@ -170,6 +179,18 @@ int RunServe(const ServeOptions& o) {
   Override(&http_limits.max_connections, hc.max_connections());
   if (hc.idle_timeout_seconds()) http_limits.idle_timeout = std::chrono::seconds(hc.idle_timeout_seconds());
 
+  web::StaticOptions static_options;
+  static_options.root =
+      hc.static_root().empty() ? DefaultStaticRoot() : std::filesystem::path(hc.static_root());
+  for (const auto& origin : hc.csp_img_origins()) {
+    if (!web::IsCspOrigin(origin)) {
+      log->error("config: http.cspImgOrigins: '{}' is not an origin (scheme://host[:port])",
+                 origin);
+      return 2;
+    }
+    static_options.img_origins.push_back(origin);
+  }
+
   Metrics metrics;
   Status st;
   auto store = store::EventStore::Open(store_opts, Logger("store"), &metrics, &st);
@@ -199,7 +220,11 @@ int RunServe(const ServeOptions& o) {
   // is destroyed call back into the endpoint.
   ingest::IngestService ingest_service(store.get(), ingest_limits, &metrics, Logger("ingest"));
   ingest::SensorEndpoint sensors(&ingest_service, &metrics, Logger("ingest"));
-  web::Api api(store.get(), &metrics, Logger("web"));
+  web::StaticFiles pages(static_options);
+  if (std::error_code ec; !std::filesystem::is_regular_file(static_options.root / "index.html", ec))
+    log->warn("no web pages at {} (build the yiwang_web_ui target): pages answer 404",
+              static_options.root.string());
+  web::Api api(store.get(), &metrics, Logger("web"), &pages);
   net::io_context ioc(static_cast<int>(threads));
 
   std::map<std::string, web::UpgradeRoute> upgrades;
@@ -261,14 +286,16 @@ int RunServe(const ServeOptions& o) {
       // What a newcomer running `make run` needs, on stdout, apart from the log.
       std::printf(
           "\nYiwang is running: %s\n"
+          "  console:      %s/\n"
+          "  citizen form: %s/report\n"
           "  health:       %s/healthz\n"
           "  metrics:      %s/metrics\n"
           "  admin token:  %s/bootstrap-admin.token\n"
           "  a device:     curl -H \"Authorization: Bearer $(cat %s/bootstrap-admin.token)\" "
           "%s/api/v1/devices/sim-septic-500105-0001\n"
           "  stop:         Ctrl-C\n\n",
-          url.c_str(), url.c_str(), url.c_str(), o.data_dir.c_str(), o.data_dir.c_str(),
-          url.c_str());
+          url.c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str(), o.data_dir.c_str(),
+          o.data_dir.c_str(), url.c_str());
       std::fflush(stdout);
     }
   }

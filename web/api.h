@@ -6,6 +6,7 @@
 //   POST /api/v1/admin/device-tokens           admin: {"name","devicePrefix"} -> {"token",...}
 //   GET  /api/v1/devices/{id}                  admin: last seq, last seen, latest readings
 //   GET  /api/v1/devices/{id}/events?limit=&before=   admin: newest first, cursor paging
+//   GET  /, /report, /track[/{code}], /static/{path}  the pages (StaticFiles, when given)
 //
 // Errors: HTTP status + {"error": {"code", "message"}}; every error is counted by code in
 // yiwang_http_errors_total. Documented in docs/api.md.
@@ -22,6 +23,7 @@
 #include "store/key_codec.h"
 #include "store/metrics.h"
 #include "web/http_server.h"
+#include "web/static_files.h"
 
 namespace yiwang::web {
 
@@ -30,8 +32,10 @@ constexpr size_t kDefaultEventsPageLimit = 100;
 
 class Api {
  public:
-  // `store` and `metrics` must outlive the Api.
-  Api(store::EventStore* store, Metrics* metrics, std::shared_ptr<spdlog::logger> logger);
+  // `store`, `metrics` and `pages` must outlive the Api. Without `pages` the page and /static
+  // routes are 404 like any unknown route.
+  Api(store::EventStore* store, Metrics* metrics, std::shared_ptr<spdlog::logger> logger,
+      const StaticFiles* pages = nullptr);
 
   HttpResponse Handle(const HttpRequest& req);
 
@@ -50,6 +54,7 @@ class Api {
 
   store::EventStore* store_;
   Metrics* metrics_;
+  const StaticFiles* pages_;
   std::shared_ptr<spdlog::logger> log_;
 };
 
