@@ -96,15 +96,21 @@ export function launchBrowser() {
 // Console errors that are expected while parts of the API are still being built: the browser
 // reports every 404 of a fetch as "Failed to load resource". Only /api/v1/ endpoints qualify;
 // a 404 of a page file is a real problem.
-function isExpectedApi404(msg) {
-  return /Failed to load resource: the server responded with a status of 404/.test(msg.text()) &&
-         /\/api\/v1\//.test(msg.location()?.url ?? '');
+// With `apiErrorsExpected` (a test that makes the API answer errors on purpose), any error
+// status of an /api/v1/ request qualifies.
+function isExpectedApiError(msg, apiErrorsExpected) {
+  const m = /Failed to load resource: the server responded with a status of (\d+)/.exec(msg.text());
+  if (!m || !/\/api\/v1\//.test(msg.location()?.url ?? '')) return false;
+  return m[1] === '404' || apiErrorsExpected;
 }
 
 // A new context (fresh storage) and page on `server`, watched for problems, at `path`
-// (not loaded when path is null). `options` go to browser.newContext (viewport, geolocation...).
+// (not loaded when path is null). `options` go to browser.newContext (viewport, geolocation...),
+// except `apiErrorsExpected` (see isExpectedApiError) and `beforeLoad(page)`, which runs before
+// the page is loaded (e.g. to install page.route handlers).
 export async function openPage(browser, server, path, options = {}) {
-  const context = await browser.newContext({ baseURL: server.url, ...options });
+  const { apiErrorsExpected = false, beforeLoad = null, ...contextOptions } = options;
+  const context = await browser.newContext({ baseURL: server.url, ...contextOptions });
   const problems = { foreignRequests: [], cspViolations: [], pageErrors: [], consoleErrors: [] };
   await context.route('**/*', (route) => {
     const url = new URL(route.request().url());
@@ -124,11 +130,12 @@ export async function openPage(browser, server, path, options = {}) {
   const page = await context.newPage();
   page.on('pageerror', (err) => problems.pageErrors.push(String(err)));
   page.on('console', (msg) => {
-    if (msg.type() === 'error' && !isExpectedApi404(msg)) {
+    if (msg.type() === 'error' && !isExpectedApiError(msg, apiErrorsExpected)) {
       const where = msg.location()?.url ?? '';
       problems.consoleErrors.push(`${msg.text()} ${where}`);
     }
   });
+  if (beforeLoad) await beforeLoad(page);
   if (path !== null) await page.goto(path);
   return { context, page, problems };
 }
