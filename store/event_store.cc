@@ -1,6 +1,8 @@
 #include "store/event_store.h"
 
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -16,6 +18,7 @@
 #include <openssl/evp.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -158,6 +161,51 @@ const char* PayloadKind(const yiwang::v1::SensorEvent& e) {
   }
 }
 
+// RocksDB's own log goes to the store's spdlog logger instead of a LOG file in the data dir.
+// A LOG file on the data disk breaks disk-full handling: once one of its writes fails with
+// ENOSPC, the next line RocksDB logs (the SstFileManager's recovery thread logs as soon as
+// space returns) hits an assert in WritableFileWriter and aborts the process (Debian's
+// librocksdb keeps asserts). Found by the disk-full fault test.
+class SpdlogRocksLogger final : public rocksdb::Logger {
+ public:
+  SpdlogRocksLogger(std::shared_ptr<spdlog::logger> log, rocksdb::InfoLogLevel level)
+      : rocksdb::Logger(level), log_(std::move(log)) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char buf[1024];
+    const int n = std::vsnprintf(buf, sizeof buf, format, ap);
+    if (n < 0) return;
+    const std::string_view msg(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
+    switch (level) {
+      case rocksdb::InfoLogLevel::DEBUG_LEVEL: log_->debug("rocksdb: {}", msg); break;
+      case rocksdb::InfoLogLevel::WARN_LEVEL: log_->warn("rocksdb: {}", msg); break;
+      case rocksdb::InfoLogLevel::ERROR_LEVEL: log_->error("rocksdb: {}", msg); break;
+      case rocksdb::InfoLogLevel::FATAL_LEVEL: log_->critical("rocksdb: {}", msg); break;
+      default: log_->info("rocksdb: {}", msg); break;
+    }
+  }
+
+ private:
+  std::shared_ptr<spdlog::logger> log_;
+};
+
+// The store owns recovery from a full disk: the writer calls DB::Resume() at most every
+// nospace_retry_interval. RocksDB's automatic recovery (the SstFileManager's thread) is turned
+// off because it waits for free space above a reserve of the memtables' size (64 MiB here)
+// and, while it waits, refuses every manual Resume() with Busy: on a small volume ingest would
+// never resume. Found by the disk-full fault test.
+class ManualNoSpaceRecovery final : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status bg_error,
+                            bool* auto_recovery) override {
+    if (bg_error.IsNoSpace()) *auto_recovery = false;
+  }
+};
+
 bool TimestampLess(const google::protobuf::Timestamp& a, const google::protobuf::Timestamp& b) {
   return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.nanos() < b.nanos());
 }
@@ -240,7 +288,9 @@ Status EventStore::Impl::Open(bool* created) {
   db_opts.create_missing_column_families = true;
   db_opts.max_background_jobs = options_.max_background_jobs;
   db_opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  db_opts.keep_log_file_num = 5;
+  db_opts.info_log =
+      std::make_shared<SpdlogRocksLogger>(log_, rocksdb::InfoLogLevel::WARN_LEVEL);
+  db_opts.listeners.push_back(std::make_shared<ManualNoSpaceRecovery>());
   // One writer thread does all ingest writes; pipelined writes only add overhead.
   db_opts.enable_pipelined_write = false;
 
