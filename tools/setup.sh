@@ -12,7 +12,9 @@ PACKAGES=(
   libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libssl-dev
   python3 curl
+  fiu-utils
 )
+# fiu-utils: fiu-run's POSIX preload injects EIO into fdatasync/write (the fault tests).
 
 missing=()
 for p in "${PACKAGES[@]}"; do
