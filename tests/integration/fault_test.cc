@@ -3,8 +3,9 @@
 // checks the durability contract from the client's side (acks) and from the disk's side (the
 // test reopens the data dir with store::EventStore after the server stopped).
 //
-//   DiskFull*          a tmpfs of a few MiB the test mounts (real ENOSPC), filled by ingest
-//                      after a filler file took most of it; then the filler is deleted.
+//   DiskFull*          a 48 MiB tmpfs or loop-mounted ext4 image the test mounts (real ENOSPC),
+//                      filled by ingest after a filler file took most of it; then the filler
+//                      is deleted.
 //   IoError*           fiu-run's POSIX preload makes fdatasync or write fail with EIO.
 //   Backpressure*      an LD_PRELOAD shim (tests/support/sync_gate_shim.cc) holds every fsync
 //                      while a gate file exists: the disk stalls at a moment the test picks.
@@ -53,26 +54,56 @@ using tools::WsClient;
 using yiwang::v1::IngestAck;
 using yiwang::v1::IngestBatch;
 
-// A tmpfs mounted for one test, unmounted (lazily, so a straggler cannot block it) at the end.
-class TmpfsMount {
+// A small filesystem mounted for one test: a tmpfs, or an ext4 image on a loop device (real
+// block allocation, journal and fdatasync). Unmounted lazily at the end, so a straggler cannot
+// block it; the loop device is released with it (mount -o loop sets autoclear).
+class SmallFs {
  public:
-  // Mounts a tmpfs of `bytes` at `dir` (created). On failure error() says why.
-  TmpfsMount(const std::string& dir, size_t bytes) : dir_(dir) {
+  enum class Kind { kTmpfs, kExt4 };
+  // Mounts a filesystem of `bytes` at `dir` (created); an ext4 image goes to `image`.
+  SmallFs(Kind kind, const std::string& dir, const std::string& image, size_t bytes) : dir_(dir) {
     std::filesystem::create_directories(dir);
-    const std::string opts = "size=" + std::to_string(bytes) + ",mode=0755";
-    if (::mount("yiwang-test", dir.c_str(), "tmpfs", 0, opts.c_str()) != 0) {
-      error_ = "mount(2) of a tmpfs at " + dir + " failed: " + std::strerror(errno) +
-               (errno == EPERM ? " (needs root or CAP_SYS_ADMIN)" : "");
-      return;
+    if (kind == Kind::kTmpfs) {
+      const std::string opts = "size=" + std::to_string(bytes) + ",mode=0755";
+      if (::mount("yiwang-test", dir.c_str(), "tmpfs", 0, opts.c_str()) != 0) {
+        error_ = "mount(2) of a tmpfs at " + dir + " failed: " + std::strerror(errno) +
+                 (errno == EPERM ? " (needs root or CAP_SYS_ADMIN)" : "");
+        return;
+      }
+    } else {
+      if (::access("/usr/sbin/mkfs.ext4", X_OK) != 0 || ::access("/usr/bin/mount", X_OK) != 0) {
+        error_ = "/usr/sbin/mkfs.ext4 or /usr/bin/mount missing (e2fsprogs, mount)";
+        return;
+      }
+      if (::geteuid() != 0) {
+        error_ = "mounting a loop device needs root";
+        return;
+      }
+      std::filesystem::resize_file(
+          (std::ofstream(image, std::ios::binary), std::filesystem::path(image)), bytes);
+      std::string out;
+      // -m 0: no blocks reserved for root (the test runs as root and would use them).
+      test::ExitStatus st = test::RunToExit("/usr/sbin/mkfs.ext4", {"-q", "-F", "-m", "0", image},
+                                            std::chrono::seconds(60), &out);
+      if (!st.exited || st.code != 0) {
+        error_ = "mkfs.ext4 failed: " + st.ToString() + ": " + out;
+        return;
+      }
+      st = test::RunToExit("/usr/bin/mount", {"-o", "loop", image, dir}, std::chrono::seconds(60),
+                           &out);
+      if (!st.exited || st.code != 0) {
+        error_ = "mount -o loop failed (no loop device?): " + st.ToString() + ": " + out;
+        return;
+      }
     }
     mounted_ = true;
   }
-  ~TmpfsMount() {
+  ~SmallFs() {
     if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
   }
   bool mounted() const { return mounted_; }
   const std::string& error() const { return error_; }
-  // Bytes an unprivileged write could still use.
+  // Bytes a file could still grow by (ext4 keeps a reserve for metadata outside f_bavail).
   uint64_t FreeBytes() const {
     struct statvfs v {};
     if (::statvfs(dir_.c_str(), &v) != 0) return 0;
@@ -314,9 +345,16 @@ class FaultTest : public ::testing::Test {
 // Checked that it can fail: it failed on the two bugs it found (fixed in store/event_store.cc):
 // RocksDB's LOG file on the full disk made the process abort once space returned (the ack read
 // failed with EOF), and RocksDB's own NoSpace recovery blocked Resume() (no resume in 15 s).
-TEST_F(FaultTest, DiskFullRefusesWithStorageFullKeepsReadsAndResumes) {
+class DiskFullTest : public FaultTest, public ::testing::WithParamInterface<SmallFs::Kind> {};
+
+TEST_P(DiskFullTest, RefusesWithStorageFullKeepsReadsAndResumes) {
   const std::string mnt = work_.Sub("small-fs");
-  TmpfsMount fs(mnt, 48u << 20);
+  // ext4 needs room for RocksDB's WAL preallocation (1.1 x write_buffer_size = 70 MiB, taken
+  // at the first write): on a smaller volume the server cannot even write its first token.
+  const size_t fs_bytes = GetParam() == SmallFs::Kind::kTmpfs ? 48u << 20 : 256u << 20;
+  SmallFs fs(GetParam(), mnt, work_.Sub("small-fs.img"), fs_bytes);
+  // Events per frame: on ext4 the WAL's preallocated 70 MiB fill first, so bigger frames.
+  const size_t frame = GetParam() == SmallFs::Kind::kTmpfs ? 500 : 5000;
   if (!fs.mounted()) GTEST_SKIP() << fs.error();
   const std::string data_dir = mnt + "/data";
   StartAndProvision(data_dir);
@@ -324,14 +362,12 @@ TEST_F(FaultTest, DiskFullRefusesWithStorageFullKeepsReadsAndResumes) {
   // Take all but ~3 MiB with a filler file, so that ingest fills the rest in seconds.
   const std::string filler = mnt + "/filler";
   {
-    const uint64_t free_bytes = fs.FreeBytes();
-    ASSERT_GT(free_bytes, 8u << 20);
+    ASSERT_GT(fs.FreeBytes(), 8u << 20);
     std::ofstream f(filler, std::ios::binary);
     const std::string chunk(1 << 20, 'f');
-    for (uint64_t left = free_bytes - (3u << 20); left > 0;) {
-      const size_t n = static_cast<size_t>(std::min<uint64_t>(left, chunk.size()));
-      f.write(chunk.data(), static_cast<std::streamsize>(n));
-      left -= n;
+    while (f.good() && fs.FreeBytes() > (4u << 20)) {
+      f.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+      f.flush();
     }
     ASSERT_TRUE(f.good()) << "filler";
   }
@@ -339,11 +375,11 @@ TEST_F(FaultTest, DiskFullRefusesWithStorageFullKeepsReadsAndResumes) {
   Ledger ledger("fault-full-", 8, test::WallSeconds() - 7200);
   auto c = Connect();
   ASSERT_TRUE(c);
-  // Fill: frames of 500 new events until the server refuses with storage_full.
+  // Fill: frames of new events until the server refuses with storage_full.
   IngestAck ack;
   bool full = false;
-  for (int frame = 0; frame < 2000 && !full; ++frame) {
-    ASSERT_TRUE(Exchange(c.get(), &ledger, 500, true, &ack));
+  for (int i = 0; i < 2000 && !full; ++i) {
+    ASSERT_TRUE(Exchange(c.get(), &ledger, frame, true, &ack));
     full = ack.error() == "storage_full";
   }
   ASSERT_TRUE(full) << "the disk never filled: " << ledger.accepted() << " events accepted";
@@ -353,7 +389,7 @@ TEST_F(FaultTest, DiskFullRefusesWithStorageFullKeepsReadsAndResumes) {
   // While full: ingest keeps refusing (no frame may be acked as stored unless it really was:
   // CheckStoreMatches proves that at the end), reads and metrics keep working.
   for (int i = 0; i < 6; ++i) {
-    ASSERT_TRUE(Exchange(c.get(), &ledger, 500, false, &ack));
+    ASSERT_TRUE(Exchange(c.get(), &ledger, frame, false, &ack));
     std::this_thread::sleep_for(std::chrono::milliseconds(250));  // spans a Resume attempt
   }
   EXPECT_EQ(ack.error(), "storage_full") << ack.ShortDebugString();
@@ -380,7 +416,7 @@ TEST_F(FaultTest, DiskFullRefusesWithStorageFullKeepsReadsAndResumes) {
   const auto t_freed = Clock::now();
   double resume_seconds = -1;
   while (Clock::now() - t_freed < std::chrono::seconds(15)) {
-    ASSERT_TRUE(Exchange(c.get(), &ledger, 500, false, &ack));
+    ASSERT_TRUE(Exchange(c.get(), &ledger, frame, false, &ack));
     if (ack.error().empty() && ack.accepted() > 0) {
       resume_seconds = std::chrono::duration<double>(Clock::now() - t_freed).count();
       break;
@@ -391,8 +427,8 @@ TEST_F(FaultTest, DiskFullRefusesWithStorageFullKeepsReadsAndResumes) {
   std::cerr << "[ info ] ingest resumed " << resume_seconds << " s after space was freed\n";
   EXPECT_LT(resume_seconds, 5.0);
   // Everything refused is resent and stored; then some more.
-  while (!ledger.AllAcked()) ASSERT_TRUE(Exchange(c.get(), &ledger, 500, false, &ack));
-  for (int i = 0; i < 4; ++i) ASSERT_TRUE(Exchange(c.get(), &ledger, 500, true, &ack));
+  while (!ledger.AllAcked()) ASSERT_TRUE(Exchange(c.get(), &ledger, frame, false, &ack));
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(Exchange(c.get(), &ledger, frame, true, &ack));
   EXPECT_TRUE(ledger.AllAcked());
   health = HttpGet(port(), "/healthz");
   EXPECT_NE(health.body.find(R"("storage":"ok")"), std::string::npos) << health.body;
@@ -406,6 +442,13 @@ TEST_F(FaultTest, DiskFullRefusesWithStorageFullKeepsReadsAndResumes) {
   std::cerr << "[ info ] " << ledger.accepted() << " events acked and stored once, "
             << ledger.refused() << " refusals with storage_full\n";
 }
+
+INSTANTIATE_TEST_SUITE_P(Fs, DiskFullTest,
+                         ::testing::Values(SmallFs::Kind::kTmpfs, SmallFs::Kind::kExt4),
+                         [](const auto& info) {
+                           return std::string(info.param == SmallFs::Kind::kTmpfs ? "tmpfs"
+                                                                                  : "ext4");
+                         });
 
 // ---------------------------------------------------------------------------------------------
 // I/O errors: fail-stop.
