@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent setup: installs the Debian packages the build and tests need, only when missing.
 # Runs apt-get as root, or through sudo when not root. Safe to run repeatedly.
+#   tools/setup.sh          what make build / make test need
+#   tools/setup.sh --fuzz   plus clang-14 and libFuzzer (make fuzz)
 set -euo pipefail
 
 # Keep this list in sync with README.md ("What gets installed").
@@ -15,6 +17,9 @@ PACKAGES=(
   fiu-utils
 )
 # fiu-utils: fiu-run's POSIX preload injects EIO into fdatasync/write (the fault tests).
+if [ "${1:-}" = "--fuzz" ]; then
+  PACKAGES+=(clang-14 libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
