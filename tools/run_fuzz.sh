@@ -9,13 +9,16 @@ SECONDS_EACH=${2:-60}
 CORPUS="$BUILD/fuzz-corpus"
 ARTIFACTS="$BUILD/fuzz-artifacts"
 "$BUILD/tests/fuzz/yiwang_fuzz_seeds" "$CORPUS" >/dev/null
+# The frame and api targets keep a small RocksDB in TMPDIR (/dev/shm keeps fsyncs cheap);
+# libFuzzer exits without destructors, so the directory is removed here.
+SCRATCH=$(mktemp -d "${FUZZ_TMPDIR:-/dev/shm}/yiwang-fuzz-run-XXXXXX")
+trap 'rm -rf "$SCRATCH"' EXIT
 status=0
 for target in frame api key_codec; do
   mkdir -p "$ARTIFACTS/$target"
   log="$BUILD/fuzz-$target.log"
   echo "fuzz: $target for ${SECONDS_EACH}s (log $log)"
-  # The frame and api targets keep a small RocksDB in TMPDIR: /dev/shm keeps fsyncs cheap.
-  if TMPDIR=${FUZZ_TMPDIR:-/dev/shm} "$BUILD/tests/fuzz/yiwang_${target}_fuzzer" \
+  if TMPDIR=$SCRATCH "$BUILD/tests/fuzz/yiwang_${target}_fuzzer" \
       -max_total_time="$SECONDS_EACH" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
       -artifact_prefix="$ARTIFACTS/$target/" "$CORPUS/$target" >"$log" 2>&1; then
     runs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
