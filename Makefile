@@ -1,13 +1,14 @@
 # The two commands for a newcomer (see README.md):
 #   make run   install what is missing, build, start the server with a demo sensor fleet
 #   make test  install what is missing, build, run every test suite
-# Long runs are separate: make bench.
+# Long runs are separate: make bench, make fuzz (FUZZ_SECONDS per target, default 60),
+# make faulttest (the fault tests alone: disk full, I/O errors, backpressure).
 
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all setup configure build run test bench clean
+.PHONY: all setup configure build run test bench fuzz faulttest clean
 
 all: build
 
@@ -25,6 +26,22 @@ run: build
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# The fault tests (also part of make test, label crash): see docs/robustness.md.
+faulttest: build
+	@cd $(BUILD) && ctest --output-on-failure -R 'FaultTest\.|IoErrorTest\.' --timeout 600
+
+# libFuzzer targets with clang-14 + ASan/UBSan in a build dir of their own; not part of make test
+# (its deterministic short form, yiwang_fuzz_smoke_test, is).
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = yiwang_frame_fuzzer yiwang_api_fuzzer yiwang_key_codec_fuzzer yiwang_fuzz_seeds
+fuzz:
+	@bash tools/setup.sh --fuzz
+	@cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_COMPILER=clang++-14 -DYIWANG_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
+	@bash tools/run_fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 bench: build
 	@$(BUILD)/yiwang bench ingest --all

@@ -104,11 +104,10 @@ size_t IngestService::HandleFrame(std::string_view data, bool binary, const Toke
     RejectCounter(r).Inc();
   };
 
-  std::vector<bool> malformed(frame.batch.events_size(), false);
-  for (auto& [index, message] : frame.malformed) {
-    malformed[index] = true;
-    add_rejection(index, Reject::kMalformedEvent, message);
-  }
+  // Malformed events are rejected in the same pass as invalid ones, so that the rejections of a
+  // frame answered at once are in frame order too (the fuzz smoke test found them out of order).
+  std::vector<std::string*> malformed(frame.batch.events_size(), nullptr);
+  for (auto& [index, message] : frame.malformed) malformed[index] = &message;
 
   store::IngestRequest req;
   std::vector<uint32_t> indexes;  // position in the frame of each submitted event
@@ -116,7 +115,10 @@ size_t IngestService::HandleFrame(std::string_view data, bool binary, const Toke
   const google::protobuf::Timestamp received_at = ToTimestamp(now);
   std::vector<bool> flagged;  // per submitted event
   for (int i = 0; i < frame.batch.events_size(); ++i) {
-    if (malformed[i]) continue;
+    if (malformed[i]) {
+      add_rejection(static_cast<uint32_t>(i), Reject::kMalformedEvent, std::move(*malformed[i]));
+      continue;
+    }
     auto* ev = frame.batch.mutable_events(i);
     Verdict v = ValidateEvent(*ev, token.device_prefix(), now, limits_);
     if (v.reject != Reject::kNone) {

@@ -1,6 +1,8 @@
 #include "store/event_store.h"
 
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -16,6 +18,7 @@
 #include <openssl/evp.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -163,15 +166,61 @@ const char* PayloadKind(const yiwang::v1::SensorEvent& e) {
   }
 }
 
+// RocksDB's own log goes to the store's spdlog logger instead of a LOG file in the data dir.
+// A LOG file on the data disk breaks disk-full handling: once one of its writes fails with
+// ENOSPC, the next line RocksDB logs (the SstFileManager's recovery thread logs as soon as
+// space returns) hits an assert in WritableFileWriter and aborts the process (Debian's
+// librocksdb keeps asserts). Found by the disk-full fault test.
+class SpdlogRocksLogger final : public rocksdb::Logger {
+ public:
+  SpdlogRocksLogger(std::shared_ptr<spdlog::logger> log, rocksdb::InfoLogLevel level)
+      : rocksdb::Logger(level), log_(std::move(log)) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char buf[1024];
+    const int n = std::vsnprintf(buf, sizeof buf, format, ap);
+    if (n < 0) return;
+    const std::string_view msg(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
+    switch (level) {
+      case rocksdb::InfoLogLevel::DEBUG_LEVEL: log_->debug("rocksdb: {}", msg); break;
+      case rocksdb::InfoLogLevel::WARN_LEVEL: log_->warn("rocksdb: {}", msg); break;
+      case rocksdb::InfoLogLevel::ERROR_LEVEL: log_->error("rocksdb: {}", msg); break;
+      case rocksdb::InfoLogLevel::FATAL_LEVEL: log_->critical("rocksdb: {}", msg); break;
+      default: log_->info("rocksdb: {}", msg); break;
+    }
+  }
+
+ private:
+  std::shared_ptr<spdlog::logger> log_;
+};
+
+// The store owns recovery from a full disk: its recovery thread calls DB::Resume() at most every
+// nospace_retry_interval. RocksDB's automatic recovery (the SstFileManager's thread) is turned
+// off because it waits for free space above a reserve of the memtables' size (64 MiB here)
+// and, while it waits, refuses every manual Resume() with Busy: on a small volume ingest would
+// never resume. Found by the disk-full fault test.
+class ManualNoSpaceRecovery final : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status bg_error,
+                            bool* auto_recovery) override {
+    if (bg_error.IsNoSpace()) *auto_recovery = false;
+  }
+};
+
 bool TimestampLess(const google::protobuf::Timestamp& a, const google::protobuf::Timestamp& b) {
   return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.nanos() < b.nanos());
 }
 
 }  // namespace
 
-// Thread safety: the queue (queue_, queued_events_, stopping_) is guarded by mu_. The device
-// cache and next_arrival_id_ are touched only by the writer thread (after Open). db_ is
-// thread-safe. storage_full_ is atomic.
+// Thread safety: the queue (queue_, queued_events_, stopping_) is guarded by mu_, the
+// disk-full recovery state by rmu_ (never held across RocksDB calls). The device cache and
+// next_arrival_id_ are touched only by the writer thread (after Open). db_ is thread-safe.
+// storage_full_ and resumed_ are atomic.
 class EventStore::Impl {
  public:
   Impl(StoreOptions options, std::shared_ptr<spdlog::logger> logger, Metrics* metrics)
@@ -194,7 +243,14 @@ class EventStore::Impl {
                                             "Writes refused because the disk was full")) {}
 
   Status Open(bool* created);
-  void StartWriter() { writer_ = std::thread([this] { WriterLoop(); }); }
+  void StartWriter() {
+    writer_ = std::thread([this] { WriterLoop(); });
+    recovery_ = std::thread([this] { RecoveryLoop(); });
+  }
+  // Recovery thread: calls Resume() while a disk-full error is unresolved.
+  void RecoveryLoop();
+  // Writer thread: asks the recovery thread for a Resume(); logs one that is stuck.
+  void RequestResume();
   void Submit(IngestRequest req);
   void Stop();
   void WriterLoop();
@@ -221,9 +277,22 @@ class EventStore::Impl {
   std::thread writer_;
   std::vector<CommitObserver> observers_;
 
+  // Recovery from a full disk: guarded by rmu_. Resume() runs on recovery_, never on the
+  // writer, because RocksDB's Resume() can hang (see StoreOptions::resume_stuck_warning): the
+  // writer must go on answering storage_full.
+  std::mutex rmu_;
+  std::condition_variable rcv_;
+  bool recovery_wanted_ = false;
+  bool recovery_stop_ = false;
+  bool resuming_ = false;
+  std::chrono::steady_clock::time_point resuming_since_{};
+  std::chrono::steady_clock::time_point next_stuck_warning_{};
+  std::thread recovery_;
+  // Set by the recovery thread after a Resume() that succeeded; the writer then tries to write.
+  std::atomic<bool> resumed_{false};
+
   // Writer thread only.
   std::unordered_map<std::string, DeviceState> device_cache_;
-  std::chrono::steady_clock::time_point next_nospace_retry_{};
 
   Counter& m_commits_;
   Counter& m_fsyncs_;
@@ -245,7 +314,9 @@ Status EventStore::Impl::Open(bool* created) {
   db_opts.create_missing_column_families = true;
   db_opts.max_background_jobs = options_.max_background_jobs;
   db_opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  db_opts.keep_log_file_num = 5;
+  db_opts.info_log =
+      std::make_shared<SpdlogRocksLogger>(log_, rocksdb::InfoLogLevel::WARN_LEVEL);
+  db_opts.listeners.push_back(std::make_shared<ManualNoSpaceRecovery>());
   // One writer thread does all ingest writes; pipelined writes only add overhead.
   db_opts.enable_pipelined_write = false;
 
@@ -341,6 +412,58 @@ void EventStore::Impl::Stop() {
     cv_.notify_all();
   }
   if (writer_.joinable()) writer_.join();
+  std::unique_lock lock(rmu_);
+  recovery_stop_ = true;
+  rcv_.notify_all();
+  if (!rcv_.wait_for(lock, std::chrono::seconds(5), [&] { return !resuming_; })) {
+    // Resume() hangs (a RocksDB bug): the database cannot be closed cleanly. Everything acked
+    // is on disk; a restart recovers it.
+    log_->critical("RocksDB Resume() does not return; stopping without closing the database");
+    spdlog::shutdown();
+    std::_Exit(3);
+  }
+  lock.unlock();
+  if (recovery_.joinable()) recovery_.join();
+}
+
+void EventStore::Impl::RecoveryLoop() {
+  std::unique_lock lock(rmu_);
+  for (;;) {
+    rcv_.wait(lock, [&] { return recovery_wanted_ || recovery_stop_; });
+    if (recovery_stop_) return;
+    if (rcv_.wait_for(lock, options_.nospace_retry_interval, [&] { return recovery_stop_; }))
+      return;
+    resuming_ = true;
+    resuming_since_ = std::chrono::steady_clock::now();
+    next_stuck_warning_ = resuming_since_ + options_.resume_stuck_warning;
+    lock.unlock();
+    // RocksDB stops writes after a NoSpace background error until Resume() succeeds; it
+    // flushes the memtables and starts a new WAL. Without a background error it returns OK.
+    rocksdb::Status rs = db_->Resume();
+    lock.lock();
+    resuming_ = false;
+    rcv_.notify_all();
+    if (rs.ok()) {
+      recovery_wanted_ = false;
+      resumed_ = true;
+    } else {
+      log_->debug("resume after disk full: {}", rs.ToString());
+    }
+  }
+}
+
+void EventStore::Impl::RequestResume() {
+  std::lock_guard lock(rmu_);
+  recovery_wanted_ = true;
+  rcv_.notify_all();
+  const auto now = std::chrono::steady_clock::now();
+  if (resuming_ && now >= next_stuck_warning_) {
+    next_stuck_warning_ = now + options_.resume_stuck_warning;
+    log_->error(
+        "RocksDB Resume() has not returned for {} s (a known RocksDB hang after a failed "
+        "flush); ingest stays refused with storage_full until the server is restarted",
+        std::chrono::duration_cast<std::chrono::seconds>(now - resuming_since_).count());
+  }
 }
 
 void EventStore::Impl::WriterLoop() {
@@ -393,16 +516,13 @@ DeviceState* EventStore::Impl::WorkingState(
 
 void EventStore::Impl::Commit(std::vector<IngestRequest>& batch) {
   std::vector<std::vector<Outcome>> outcomes(batch.size());
-  const auto now = std::chrono::steady_clock::now();
-  if (storage_full_.load() && now < next_nospace_retry_) {
+  // After a disk-full error: refuse at once until the recovery thread's Resume() succeeded,
+  // then try to write again (which may fail again and start another round).
+  if (storage_full_.load() && !resumed_.exchange(false)) {
+    RequestResume();
     for (size_t r = 0; r < batch.size(); ++r)
       batch[r].done(std::vector<Outcome>(batch[r].events.size(), Outcome::kStorageFull));
     return;
-  }
-  if (storage_full_.load()) {
-    // RocksDB stops writes after a NoSpace background error until Resume() succeeds.
-    rocksdb::Status rs = db_->Resume();
-    if (!rs.ok()) log_->debug("resume after disk full: {}", rs.ToString());
   }
 
   rocksdb::WriteBatch wb;
@@ -519,7 +639,8 @@ void EventStore::Impl::Commit(std::vector<IngestRequest>& batch) {
     if (s.IsNoSpace() || (!s.ok() && storage_full_.load())) {
       if (!storage_full_.exchange(true)) log_->error("disk full: refusing ingest ({})", s.ToString());
       m_storage_full_.Inc();
-      next_nospace_retry_ = std::chrono::steady_clock::now() + options_.nospace_retry_interval;
+      resumed_ = false;
+      RequestResume();
       for (auto& o : outcomes)
         for (auto& x : o)
           if (x == Outcome::kAccepted) x = Outcome::kStorageFull;
@@ -699,9 +820,11 @@ const char* TableName(Table t) {
 
 Status EventStore::Write(const WriteSet& changes, bool sync) {
   if (changes.empty()) return Status::Ok();
-  if (impl_->storage_full_.load()) {
-    rocksdb::Status rs = impl_->db_->Resume();
-    if (!rs.ok()) impl_->log_->debug("resume after disk full: {}", rs.ToString());
+  // After a disk-full error, refuse at once until the recovery thread's Resume() succeeded
+  // (Resume() never runs here: it can hang, see the recovery thread).
+  if (impl_->storage_full_.load() && !impl_->resumed_.load()) {
+    impl_->RequestResume();
+    return Status::NoSpace("disk full: waiting for space");
   }
   rocksdb::WriteBatch wb;
   for (const auto& op : changes.ops()) {
@@ -714,12 +837,15 @@ Status EventStore::Write(const WriteSet& changes, bool sync) {
   rocksdb::Status s = impl_->db_->Write(wo, &wb);
   if (s.ok()) {
     if (wo.sync) impl_->m_fsyncs_.Inc();
-    impl_->storage_full_ = false;
+    if (impl_->storage_full_.exchange(false)) impl_->log_->warn("disk space is back: writes resumed");
     return Status::Ok();
   }
   if (s.IsNoSpace() || impl_->storage_full_.load()) {
-    impl_->storage_full_ = true;
+    if (!impl_->storage_full_.exchange(true))
+      impl_->log_->error("disk full: refusing writes ({})", s.ToString());
     impl_->m_storage_full_.Inc();
+    impl_->resumed_ = false;
+    impl_->RequestResume();
     return Status::NoSpace(s.ToString());
   }
   impl_->log_->critical("table write failed: {}; stopping (fail-stop)", s.ToString());

@@ -32,8 +32,15 @@ struct StoreOptions {
   // Entries in the writer's device-state cache (saves a read per event). Default 200,000.
   size_t device_cache_entries = 200000;
 
-  // After a disk-full error the writer retries the write path at most this often.
+  // After a disk-full error the store calls RocksDB's Resume() at most this often (on a
+  // recovery thread of its own), and the writer tries the write path again after each Resume()
+  // that succeeded. Default 1 s.
   std::chrono::milliseconds nospace_retry_interval{1000};
+  // A Resume() still running after this long is logged as stuck, every time again after as
+  // long. RocksDB 7.8 can hang in Resume() after a flush failed for lack of space (all
+  // background threads idle, the flush it waits for never scheduled); ingest then stays
+  // refused with storage_full until a restart, which recovers from disk. Default 10 s.
+  std::chrono::milliseconds resume_stuck_warning{10000};
 };
 
 }  // namespace yiwang::store

@@ -22,6 +22,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -51,6 +52,19 @@ std::shared_ptr<spdlog::logger> Logger(const std::string& name) {
   if (auto l = spdlog::get(name)) return l;
   auto l = spdlog::stderr_color_mt(name);
   return l;
+}
+
+// Protobuf reports parse problems of untrusted bytes (e.g. invalid UTF-8 in a string field of a
+// hostile frame) at ERROR on stderr, one line per frame: a client could flood the log. They go
+// to the "protobuf" logger at debug instead (the frame itself is rejected and counted).
+void ProtobufLogToSpdlog(google::protobuf::LogLevel level, const char* file, int line,
+                         const std::string& message) {
+  static const std::shared_ptr<spdlog::logger> log = Logger("protobuf");
+  if (level == google::protobuf::LOGLEVEL_FATAL) {
+    log->critical("{}:{}: {}", file, line, message);
+  } else {
+    log->debug("{}:{}: {}", file, line, message);
+  }
 }
 
 bool SplitHostPort(const std::string& s, std::string* host, uint16_t* port) {
@@ -199,6 +213,7 @@ int RunServe(const ServeOptions& o) {
   spdlog::set_level(spdlog::level::from_str(o.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
   auto log = Logger("serve");
+  google::protobuf::SetLogHandler(&ProtobufLogToSpdlog);
 
   yiwang::v1::ServerConfig config;
   if (Status s = LoadConfig(o.config_file, &config); !s.ok()) {

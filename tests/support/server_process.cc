@@ -29,14 +29,29 @@ std::string ReadFile(const std::string& path) {
 
 // fork + exec with stdout/stderr redirected to `log_path`. Only async-signal-safe calls between
 // fork and exec (the test process is multi-threaded).
+// `extra_env` entries ("NAME=value") are added to (and override) this process's environment.
 pid_t Spawn(const std::string& binary, const std::vector<std::string>& args,
-            const std::string& log_path, std::string* error) {
+            const std::string& log_path, std::string* error,
+            const std::vector<std::string>& extra_env = {}) {
   std::vector<std::string> argv_s;
   argv_s.push_back(binary);
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
+  std::vector<std::string> env_s = extra_env;
+  for (char** e = environ; *e; ++e) {
+    std::string_view entry(*e);
+    std::string_view name = entry.substr(0, entry.find('='));
+    bool overridden = false;
+    for (const auto& x : extra_env)
+      if (x.size() > name.size() && x.compare(0, name.size(), name) == 0 && x[name.size()] == '=')
+        overridden = true;
+    if (!overridden) env_s.emplace_back(entry);
+  }
+  std::vector<char*> envp;
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
   const pid_t parent = ::getpid();
   int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (log_fd < 0) {
@@ -56,7 +71,7 @@ pid_t Spawn(const std::string& binary, const std::vector<std::string>& args,
     ::dup2(log_fd, 2);
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, 0);
-    ::execv(binary.c_str(), argv.data());
+    ::execve(binary.c_str(), argv.data(), envp.data());
     ::_exit(127);
   }
   ::close(log_fd);
@@ -126,10 +141,15 @@ bool ServerProcess::Start(const std::string& data_dir, const std::vector<std::st
   std::filesystem::remove(ready);
   port_ = 0;
   ready_content_.clear();
-  std::vector<std::string> args = {"serve",       "--data-dir",   data_dir, "--listen",
-                                   "127.0.0.1:0", "--ready-file", ready};
+  std::vector<std::string> args(prefix_.empty() ? prefix_.begin() : prefix_.begin() + 1,
+                                prefix_.end());
+  if (!prefix_.empty()) args.push_back(binary_);
+  for (const char* a : {"serve", "--data-dir"}) args.emplace_back(a);
+  args.push_back(data_dir);
+  for (const char* a : {"--listen", "127.0.0.1:0", "--ready-file"}) args.emplace_back(a);
+  args.push_back(ready);
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  pid_ = Spawn(binary_, args, log_path_, &error_);
+  pid_ = Spawn(prefix_.empty() ? binary_ : prefix_.front(), args, log_path_, &error_, extra_env_);
   if (pid_ < 0) return false;
 
   const auto deadline = Clock::now() + timeout;
