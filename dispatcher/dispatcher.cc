@@ -948,13 +948,14 @@ Status Dispatcher::GetCase(std::string_view id, v1::Case* out) const {
   return Status::Ok();
 }
 
-Status Dispatcher::GetJournal(std::string_view id, std::vector<v1::JournalEntry>* out) const {
+Status ReadJournal(const store::EventStore& store, std::string_view id,
+                   std::vector<v1::JournalEntry>* out) {
   out->clear();
   const std::string prefix = keys::JournalPrefix(id);
   std::string end = prefix;
   end.push_back('\xff');
   Status parse = Status::Ok();
-  Status s = impl_->store_->Scan(Table::kJournal, prefix, end, false,
+  Status s = store.Scan(Table::kJournal, prefix, end, false,
                                  [&](std::string_view k, std::string_view v) {
                                    if (k.size() != prefix.size() + 8) return true;
                                    v1::JournalEntry e;
@@ -966,6 +967,10 @@ Status Dispatcher::GetJournal(std::string_view id, std::vector<v1::JournalEntry>
                                    return true;
                                  });
   return s.ok() ? parse : s;
+}
+
+Status Dispatcher::GetJournal(std::string_view id, std::vector<v1::JournalEntry>* out) const {
+  return ReadJournal(*impl_->store_, id, out);
 }
 
 Status Dispatcher::GetReport(std::string_view tracking_code, v1::CitizenReport* out) const {
@@ -1141,10 +1146,11 @@ std::vector<v1::CaseAction> Dispatcher::AllowedFor(const v1::Case& c, v1::Role r
   return out;
 }
 
-Status Dispatcher::Audit(std::vector<std::string>* problems, uint64_t* cases_checked) const {
+Status AuditCases(const store::EventStore& store, const SlaPolicy& policy,
+                  std::vector<std::string>* problems, uint64_t* cases_checked) {
   *cases_checked = 0;
   std::vector<std::pair<std::string, v1::Case>> cases;
-  Status s = impl_->store_->Scan(Table::kCases, "", "", false,
+  Status s = store.Scan(Table::kCases, "", "", false,
                                  [&](std::string_view k, std::string_view v) {
                                    v1::Case c;
                                    if (!c.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
@@ -1159,12 +1165,12 @@ Status Dispatcher::Audit(std::vector<std::string>* problems, uint64_t* cases_che
   for (const auto& [id, stored] : cases) {
     ++*cases_checked;
     std::vector<v1::JournalEntry> journal;
-    if (Status js = GetJournal(id, &journal); !js.ok()) {
+    if (Status js = ReadJournal(store, id, &journal); !js.ok()) {
       problems->push_back("case " + id + ": journal unreadable: " + js.ToString());
       continue;
     }
     v1::Case replayed;
-    if (Status rs = ReplayJournal(journal, impl_->policy_, &replayed); !rs.ok()) {
+    if (Status rs = ReplayJournal(journal, policy, &replayed); !rs.ok()) {
       problems->push_back("case " + id + ": " + rs.message());
       continue;
     }
@@ -1178,13 +1184,17 @@ Status Dispatcher::Audit(std::vector<std::string>* problems, uint64_t* cases_che
     }
     for (const auto& [k, v] : keys::IndexEntries(stored)) {
       std::string got;
-      if (!impl_->store_->Get(Table::kCaseIndex, k, &got).ok() || got != v) {
+      if (!store.Get(Table::kCaseIndex, k, &got).ok() || got != v) {
         problems->push_back("case " + id + ": index entry missing or stale");
         break;
       }
     }
   }
   return Status::Ok();
+}
+
+Status Dispatcher::Audit(std::vector<std::string>* problems, uint64_t* cases_checked) const {
+  return AuditCases(*impl_->store_, impl_->policy_, problems, cases_checked);
 }
 
 uint64_t Dispatcher::Subscribe(Listener listener) {

@@ -201,6 +201,15 @@ class Dispatcher {
   std::unique_ptr<Impl> impl_;
 };
 
+// The journal of case `id`, oldest first, read straight from the store.
+Status ReadJournal(const store::EventStore& store, std::string_view id,
+                   std::vector<yiwang::v1::JournalEntry>* out);
+// The audit of Dispatcher::Audit over a store without a running dispatcher (`yiwang audit
+// verify`): every case's hash chain, its replay under `policy` against the stored case, and
+// its index entries. One line per problem in *problems.
+Status AuditCases(const store::EventStore& store, const SlaPolicy& policy,
+                  std::vector<std::string>* problems, uint64_t* cases_checked);
+
 // The computed spatial cell of a point (0.01 degree grid): "g:<lat index>:<lon index>".
 std::string SpatialCell(double lat, double lon);
 // Great-circle distance in metres.

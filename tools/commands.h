@@ -12,5 +12,6 @@ CLI::App* AddServeCommand(CLI::App& app, int* exit_code);
 CLI::App* AddSimCommand(CLI::App& app, int* exit_code);
 CLI::App* AddBenchCommand(CLI::App& app, int* exit_code);
 CLI::App* AddConfigCommand(CLI::App& app, int* exit_code);
+CLI::App* AddAuditCommand(CLI::App& app, int* exit_code);
 
 }  // namespace yiwang::tools

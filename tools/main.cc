@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   yiwang::tools::AddSimCommand(app, &exit_code);
   yiwang::tools::AddBenchCommand(app, &exit_code);
   yiwang::tools::AddConfigCommand(app, &exit_code);
+  yiwang::tools::AddAuditCommand(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -83,17 +83,6 @@ bool SplitHostPort(const std::string& s, std::string* host, uint16_t* port) {
   return !host->empty();
 }
 
-Status LoadConfig(const std::string& path, yiwang::v1::ServerConfig* config) {
-  if (path.empty()) return Status::Ok();
-  std::ifstream in(path);
-  if (!in) return Status::NotFound("cannot read config file " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  auto st = google::protobuf::util::JsonStringToMessage(ss.str(), config);
-  if (!st.ok()) return Status::InvalidArgument(path + ": " + std::string(st.message()));
-  return Status::Ok();
-}
-
 // Writes `content` to `path` with mode 0600, atomically (write a temp file, then rename).
 Status WriteSecretFile(const std::filesystem::path& path, const std::string& content) {
   std::filesystem::path tmp = path;
@@ -209,6 +198,17 @@ void Override(T* target, uint32_t value) {
 
 }  // namespace
 
+Status LoadServerConfig(const std::string& path, yiwang::v1::ServerConfig* config) {
+  if (path.empty()) return Status::Ok();
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot read config file " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto st = google::protobuf::util::JsonStringToMessage(ss.str(), config);
+  if (!st.ok()) return Status::InvalidArgument(path + ": " + std::string(st.message()));
+  return Status::Ok();
+}
+
 int RunServe(const ServeOptions& o) {
   spdlog::set_level(spdlog::level::from_str(o.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
@@ -216,7 +216,7 @@ int RunServe(const ServeOptions& o) {
   google::protobuf::SetLogHandler(&ProtobufLogToSpdlog);
 
   yiwang::v1::ServerConfig config;
-  if (Status s = LoadConfig(o.config_file, &config); !s.ok()) {
+  if (Status s = LoadServerConfig(o.config_file, &config); !s.ok()) {
     log->error("config: {}", s.ToString());
     return 2;
   }

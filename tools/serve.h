@@ -4,6 +4,9 @@
 #include <cstdint>
 #include <string>
 
+#include "store/status.h"
+#include "yiwang/v1/config.pb.h"
+
 namespace yiwang::tools {
 
 struct ServeOptions {
@@ -17,5 +20,9 @@ struct ServeOptions {
 
 // Returns the process exit code.
 int RunServe(const ServeOptions& options);
+
+// Reads a ServerConfig (JSON) from `path`; an empty path leaves *config as it is (defaults).
+// NotFound if unreadable, InvalidArgument naming the file on a parse error.
+Status LoadServerConfig(const std::string& path, yiwang::v1::ServerConfig* config);
 
 }  // namespace yiwang::tools
