@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
@@ -31,6 +32,9 @@ using store::WriteSet;
 namespace {
 
 constexpr std::string_view kCursorKey = "cursor";
+// Beyond this many dirty alarm states a checkpoint is written whatever the interval.
+constexpr size_t kMaxDirtyStates = 100000;
+using SteadyClock = std::chrono::steady_clock;
 constexpr std::string_view kSystemActor = "system:dispatcher";
 // The district of a sensor case whose device has no known district: the municipality. No
 // route covers it, so the command centre dispatches it by hand.
@@ -139,6 +143,12 @@ class Dispatcher::Impl {
   bool JudgeEvents();
   void FireTimers(Timestamp now);
   Status Commit(PendingBatch& b, bool sync);
+  // Adds the dirty alarm states (from `newer` where it has them) and `cursor` to `b`.
+  void AddCheckpoint(PendingBatch& b, uint64_t cursor,
+                     const std::unordered_map<std::string, v1::AlarmState>* newer);
+  void CheckpointDone(uint64_t cursor);
+  // On stop: writes what is dirty, so a clean restart judges nothing again.
+  void FinalCheckpoint();
 
   // Case access inside a batch.
   Status WorkingCase(PendingBatch& b, const std::string& id, v1::Case* out);
@@ -183,6 +193,10 @@ class Dispatcher::Impl {
   using OfflineItem = std::pair<int64_t, std::string>;
   std::priority_queue<OfflineItem, std::vector<OfflineItem>, std::greater<>> offline_;
   std::set<std::pair<int64_t, std::string>> sla_timers_;
+  // Devices whose alarm state changed since the last checkpoint, and that checkpoint's cursor.
+  std::unordered_set<std::string> dirty_;
+  uint64_t checkpointed_ = 0;
+  SteadyClock::time_point next_checkpoint_{};
 
   // Open cases' summaries (for live gauges and nearby searches): written on the dispatcher
   // thread, read by any thread under open_mu_.
@@ -213,6 +227,7 @@ Status Dispatcher::Impl::Init() {
   Status s = store_->Get(Table::kDispatch, kCursorKey, &v);
   if (s.ok() && v.size() == 8) {
     cursor_ = store::DecodeFixed64BE(v.data());
+    checkpointed_ = cursor_.load();
   } else if (!s.ok() && s.code() != Status::Code::kNotFound) {
     return s;
   }
@@ -299,6 +314,7 @@ void Dispatcher::Impl::Loop() {
         tasks.swap(tasks_);
         lock.unlock();
         for (auto& t : tasks) t();
+        FinalCheckpoint();
         return;
       }
       tasks.swap(tasks_);
@@ -595,21 +611,63 @@ bool Dispatcher::Impl::JudgeEvents() {
     }
   }
   const uint64_t last = events.back().arrival_id();
-  for (const auto& [device, st] : b.alarms) b.ws.Put(Table::kAlarms, device, st.SerializeAsString());
-  b.ws.Put(Table::kDispatch, std::string(kCursorKey), U64Bytes(last));
+  // Alarm states and the cursor are checkpointed, not written per batch: a batch that changed a
+  // case writes the checkpoint in the same WriteSet (so no case change is ever judged twice);
+  // otherwise at most every checkpoint_interval. After a crash the dispatcher judges the events
+  // after the last checkpoint again, which (Evaluate being deterministic, and no case having
+  // changed since) rebuilds the same states.
+  const bool changed_cases = !b.cases.empty();
+  const bool checkpoint = changed_cases || dirty_.size() + b.alarms.size() > kMaxDirtyStates ||
+                          SteadyClock::now() >= next_checkpoint_;
+  if (checkpoint) {
+    for (const auto& [device, st] : b.alarms) dirty_.insert(device);
+    AddCheckpoint(b, last, &b.alarms);
+  }
   // Unsynced: everything here is derived from durable events; a crash loses it only together
-  // with every later write, and the dispatcher then judges the same events again.
-  // A batch that filed cases is synced, so a case once shown live is never lost.
-  const bool sync = b.cases.size() > 0;
-  if (!Commit(b, sync).ok()) return false;
+  // with every later write. A batch that filed or changed cases is synced, so a case once shown
+  // live is never lost.
+  if (!Commit(b, changed_cases).ok()) return false;
   for (auto& [device, st] : b.alarms) {
     if (auto at = OfflineAt(st, rules_)) offline_.push({Ms(*at), device});
+    if (!checkpoint) dirty_.insert(device);
     alarm_states_[device] = std::move(st);
   }
   cursor_ = last;
+  if (checkpoint) CheckpointDone(last);
   m_events_.Inc(events.size());
   m_signals_.Inc(signals);
   return true;
+}
+
+void Dispatcher::Impl::AddCheckpoint(
+    PendingBatch& b, uint64_t cursor,
+    const std::unordered_map<std::string, v1::AlarmState>* newer) {
+  for (const std::string& device : dirty_) {
+    const v1::AlarmState* st = nullptr;
+    if (newer) {
+      if (auto it = newer->find(device); it != newer->end()) st = &it->second;
+    }
+    if (!st) {
+      auto it = alarm_states_.find(device);
+      if (it == alarm_states_.end()) continue;
+      st = &it->second;
+    }
+    b.ws.Put(Table::kAlarms, device, st->SerializeAsString());
+  }
+  b.ws.Put(Table::kDispatch, std::string(kCursorKey), U64Bytes(cursor));
+}
+
+void Dispatcher::Impl::CheckpointDone(uint64_t cursor) {
+  dirty_.clear();
+  checkpointed_ = cursor;
+  next_checkpoint_ = SteadyClock::now() + opts_.checkpoint_interval;
+}
+
+void Dispatcher::Impl::FinalCheckpoint() {
+  if (dirty_.empty() && checkpointed_ == cursor_.load()) return;
+  PendingBatch b;
+  AddCheckpoint(b, cursor_.load(), nullptr);
+  if (Commit(b, true).ok()) CheckpointDone(cursor_.load());
 }
 
 void Dispatcher::Impl::FireTimers(Timestamp now) {
@@ -653,10 +711,14 @@ void Dispatcher::Impl::FireTimers(Timestamp now) {
     if (!at || Ms(*at) != at_ms) continue;  // stale heap entry
     AlarmDecision d = CheckOffline(it->second, now, rules_);
     for (const auto& sig : d.signals) OnSignal(b, sig, now);
-    b.ws.Put(Table::kAlarms, device, d.next.SerializeAsString());
     changed.emplace_back(device, std::move(d.next));
   }
   if (changed.empty()) return;
+  {
+    std::unordered_map<std::string, v1::AlarmState> newer(changed.begin(), changed.end());
+    for (const auto& [device, st] : changed) dirty_.insert(device);
+    AddCheckpoint(b, cursor_.load(), &newer);
+  }
   if (!Commit(b, true).ok()) {
     for (auto& [device, st] : changed)
       if (auto at = OfflineAt(alarm_states_[device], rules_)) offline_.push({Ms(*at), device});
@@ -666,6 +728,7 @@ void Dispatcher::Impl::FireTimers(Timestamp now) {
     if (auto at = OfflineAt(st, rules_)) offline_.push({Ms(*at), device});
     alarm_states_[device] = std::move(st);
   }
+  CheckpointDone(cursor_.load());
 }
 
 // ---------------------------------------------------------------------------------------------

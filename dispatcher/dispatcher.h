@@ -13,8 +13,10 @@
 // its journal entry, all index changes, its SLA timer and its KPI increments, then published
 // to subscribers (the live feed). Events are read back from the store from the dispatcher's
 // cursor (the arrival id of the last event it judged), which is written in the same WriteSet
-// as the alarm states and case changes the events caused: after a crash the dispatcher
-// resumes exactly where its last write left off, so every event is judged once.
+// as the alarm states (a checkpoint, written with every case change and otherwise about once a
+// second): after a crash the dispatcher resumes at its last checkpoint; events after it are
+// judged again, which rebuilds the same states and, since no case changed after the
+// checkpoint, changes no case twice.
 //
 // Key layout (tables of store/tables.h; see docs/architecture.md):
 //   cases       id                                   -> Case
@@ -68,6 +70,10 @@ struct DispatcherOptions {
   // How often the thread wakes without work, to check timers whose due time passed while a
   // clock was stepped (tests) and to pick up events if a commit notification was missed.
   std::chrono::milliseconds poll_interval{500};
+  // Alarm states and the event cursor are written at most this often when no case changed
+  // (a batch that changes a case always writes them with it). Default 1 s: after a crash at
+  // most this much of the event stream is judged again.
+  std::chrono::milliseconds checkpoint_interval{1000};
   // Sensor cases are accepted and transferred by the system when their route is unambiguous.
   bool auto_dispatch_sensor_cases = true;
 };

@@ -192,6 +192,10 @@ struct IngestBenchOptions {
   std::string token;       // with server_url: device token covering "bench-"
   std::string admin_token_file;  // with server_url: provision the device token with this
   std::string server_log_level = kDefaultServerLogLevel;
+  // Also run each scenario against a server with --no-dispatcher and report the ratio (the
+  // dispatcher's cost on ingest: judging every event and writing alarm states).
+  bool dispatcher_baseline = false;
+  bool no_dispatcher = false;  // the spawned server runs with --no-dispatcher
 };
 
 struct Scenario {
@@ -1156,7 +1160,7 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   // Starts the server and waits until it has written its ready file.
-  Status Start(const std::string& log_level) {
+  Status Start(const std::string& log_level, std::vector<std::string> extra_args = {}) {
     if (Status s = dir_.Create("yiwang-bench-server-"); !s.ok()) return s;
     data_dir_ = dir_.path() / "data";
     const auto ready_file = dir_.path() / "ready";
@@ -1168,6 +1172,7 @@ class ServerProcess {
     std::vector<std::string> args = {name,           "serve",    "--data-dir", data_dir_,
                                      "--listen",     kListenAnyPort,         "--ready-file",
                                      ready_file,     "--log-level",          log_level};
+    for (auto& a : extra_args) args.push_back(std::move(a));
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -1249,7 +1254,9 @@ IngestResult RunIngest(const IngestBenchOptions& options, const LoadSettings& se
   std::string url = options.server_url;
   pid_t pid = options.server_pid;
   if (url.empty()) {
-    if (*status = spawned.Start(options.server_log_level); !status->ok()) return result;
+    std::vector<std::string> extra;
+    if (options.no_dispatcher) extra.push_back("--no-dispatcher");
+    if (*status = spawned.Start(options.server_log_level, extra); !status->ok()) return result;
     url = spawned.url();
     pid = spawned.pid();
   }
@@ -1353,6 +1360,7 @@ class JsonLine {
 struct ScenarioResult {
   std::optional<LatencySummary> fdatasync;
   IngestResult ingest;
+  std::optional<IngestResult> no_dispatcher;  // the same load, server with --no-dispatcher
   std::optional<StoreAloneResult> store;
   std::optional<RunResult> echo;
 };
@@ -1422,6 +1430,15 @@ std::string ScenarioJson(const Scenario& sc, const ScenarioResult& r) {
            r.fdatasync ? std::optional<double>(r.fdatasync->p50_ms) : std::nullopt, 3)
       .Num("disk_fdatasync_p99_ms",
            r.fdatasync ? std::optional<double>(r.fdatasync->p99_ms) : std::nullopt, 3)
+      .Num("baseline_no_dispatcher_events_per_s",
+           r.no_dispatcher ? std::optional<double>(r.no_dispatcher->run.events_per_s())
+                           : std::nullopt, 0)
+      .Num("baseline_no_dispatcher_p99_ms",
+           r.no_dispatcher ? std::optional<double>(r.no_dispatcher->run.latency.p99_ms)
+                           : std::nullopt, 3)
+      .Num("ratio_vs_no_dispatcher",
+           r.no_dispatcher ? Ratio(run.events_per_s(), r.no_dispatcher->run.events_per_s())
+                           : std::nullopt, 3)
       .Num("ratio_vs_store", ratio_store, 3)
       .Num("ratio_vs_ws_echo", Ratio(run.frames_per_s(), echo_fps), 3)
       .Num("target_events_per_s", sc.target_events_per_s, 0)
@@ -1533,6 +1550,18 @@ int RunIngestBench(const IngestBenchOptions& options) {
       exit_code = 1;
       continue;
     }
+    if (options.dispatcher_baseline && options.server_url.empty()) {
+      Progress(sc.name, "baseline ingest with --no-dispatcher");
+      IngestBenchOptions off = options;
+      off.no_dispatcher = true;
+      IngestResult base = RunIngest(off, sc.load, tag + "n", &st);
+      if (st.ok()) {
+        r.no_dispatcher = base;
+      } else {
+        Progress(sc.name, "no-dispatcher baseline failed: " + st.ToString());
+        exit_code = 1;
+      }
+    }
     fmt::print("{}\n", ScenarioJson(sc, r));
     std::fflush(stdout);
   }
@@ -1544,6 +1573,7 @@ int RunIngestBench(const IngestBenchOptions& options) {
 CLI::App* AddBenchCommand(CLI::App& app, int* exit_code) {
   auto* bench = app.add_subcommand("bench", "Benchmarks that print one JSON line per scenario");
   bench->require_subcommand(1);
+  AddBenchDispatchCommand(bench, exit_code);
 
   auto opts = std::make_shared<IngestBenchOptions>();
   LoadSettings& load = opts->load;
@@ -1579,6 +1609,8 @@ CLI::App* AddBenchCommand(CLI::App& app, int* exit_code) {
                    "20 x 100 events); keeps --duration-s, --warmup-s, --json-frames, "
                    "--client-threads");
   ingest->add_flag("!--no-baselines", opts->baselines, "Skip the store_alone and ws_echo runs");
+  ingest->add_flag("--dispatcher-baseline", opts->dispatcher_baseline,
+                   "Also run each scenario against a server with --no-dispatcher (ratio)");
   auto* url = ingest->add_option("--server-url", opts->server_url,
                                  "Drive this running server (http://HOST:PORT) instead of "
                                  "spawning one");

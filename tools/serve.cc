@@ -297,15 +297,19 @@ int RunServe(const ServeOptions& o) {
   }
   // The dispatcher judges every stored event from its cursor on: registered before the first
   // ingest commit, it also catches up on events stored while it was not running.
-  dispatcher::DispatcherOptions dispatch_opts;
-  auto dispatch =
-      dispatcher::Dispatcher::Open(store.get(), dispatch_config, dispatch_opts,
-                                   Logger("dispatcher"), &metrics, &st);
-  if (!dispatch) {
-    log->error("cannot start the dispatcher: {}", st.ToString());
-    return 1;
+  std::unique_ptr<dispatcher::Dispatcher> dispatch;
+  if (o.dispatcher) {
+    dispatcher::DispatcherOptions dispatch_opts;
+    dispatch = dispatcher::Dispatcher::Open(store.get(), dispatch_config, dispatch_opts,
+                                            Logger("dispatcher"), &metrics, &st);
+    if (!dispatch) {
+      log->error("cannot start the dispatcher: {}", st.ToString());
+      return 1;
+    }
+    store->AddCommitObserver(dispatch->Observer());
+  } else {
+    log->warn("--no-dispatcher: no case workflow, no live feed (ingest and device API only)");
   }
-  store->AddCommitObserver(dispatch->Observer());
 
   const unsigned threads =
       config.io_threads() ? config.io_threads() : std::max(1u, std::thread::hardware_concurrency());
@@ -331,8 +335,13 @@ int RunServe(const ServeOptions& o) {
   web::Authenticator authenticate = [&accounts](const web::HttpRequest& req) {
     return accounts.Authenticate(req);
   };
-  web::CaseApi case_api(dispatch.get(), authenticate, &metrics, Logger("web"));
-  web::LiveFeed live(dispatch.get(), store.get(), authenticate, &metrics, Logger("live"));
+  std::unique_ptr<web::CaseApi> case_api;
+  std::unique_ptr<web::LiveFeed> live;
+  if (dispatch) {
+    case_api = std::make_unique<web::CaseApi>(dispatch.get(), authenticate, &metrics, Logger("web"));
+    live = std::make_unique<web::LiveFeed>(dispatch.get(), store.get(), authenticate, &metrics,
+                                           Logger("live"));
+  }
   net::io_context ioc(static_cast<int>(threads));
 
   std::map<std::string, web::UpgradeRoute> upgrades;
@@ -342,10 +351,12 @@ int RunServe(const ServeOptions& o) {
     if (auto* res = std::get_if<ingest::HttpResponse>(&d)) return std::move(*res);
     return std::get<ingest::UpgradeFn>(std::move(d));
   };
-  upgrades["/ws/live"] = [&live](const web::HttpRequest& req) { return live.Admit(req); };
+  if (live)
+    upgrades["/ws/live"] = [&live](const web::HttpRequest& req) { return live->Admit(req); };
   web::HttpServer server(ioc, http_limits,
                          [&api, &case_api](const web::HttpRequest& req) {
-                           if (auto res = case_api.Handle(req)) return std::move(*res);
+                           if (case_api)
+                             if (auto res = case_api->Handle(req)) return std::move(*res);
                            return api.Handle(req);
                          },
                          std::move(upgrades), &metrics, Logger("web"));
@@ -429,9 +440,9 @@ int RunServe(const ServeOptions& o) {
   // everything already queued; sessions write those acks and close with 1001.
   server.StopAccepting();
   sensors.Shutdown();
-  live.Shutdown();
+  if (live) live->Shutdown();
   store->StopWriter();
-  dispatch->Stop();
+  if (dispatch) dispatch->Stop();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (sensors.connections() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -459,6 +470,8 @@ CLI::App* AddServeCommand(CLI::App& app, int* exit_code) {
                 "Write http://HOST:PORT and a newline here once ready");
   s->add_option("--config", opts->config_file, "Server configuration (JSON, see docs/api.md)");
   s->add_flag("--demo", opts->demo, "Also run the demo sensor fleet against this server");
+  s->add_flag("!--no-dispatcher", opts->dispatcher,
+              "Ingest and device API only: no case workflow (benchmark baseline)");
   s->add_option("--log-level", opts->log_level, "trace|debug|info|warn|error")
       ->capture_default_str();
   s->callback([opts, exit_code] { *exit_code = RunServe(*opts); });
