@@ -45,6 +45,7 @@ fuzz:
 
 bench: build
 	@$(BUILD)/yiwang bench ingest --all
+	@$(BUILD)/yiwang bench dispatch
 
 clean:
 	rm -rf $(BUILD)
