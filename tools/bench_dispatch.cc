@@ -174,16 +174,32 @@ struct TempDir {
   }
 };
 
-void BenchDriver(const DispatchBenchOptions& o) {
+// A store in a fresh temp dir (removed with the fixture); nullptr (and a message) on failure.
+struct BenchStore {
   TempDir dir;
   Metrics metrics;
-  store::StoreOptions so;
-  so.data_dir = (dir.path / "db").string();
-  Status st;
-  auto store = store::EventStore::Open(so, Quiet("store"), &metrics, &st);
-  if (!store) return;
-  auto disp = dispatcher::Dispatcher::Open(store.get(), dispatcher::DefaultDispatchConfig(), {},
-                                           Quiet("dispatcher"), &metrics, &st);
+  std::unique_ptr<store::EventStore> store;
+
+  BenchStore() {
+    store::StoreOptions so;
+    so.data_dir = (dir.path / "db").string();
+    Status st;
+    store = store::EventStore::Open(so, Quiet("store"), &metrics, &st);
+    if (!store) fmt::print(stderr, "bench dispatch: store: {}\n", st.ToString());
+  }
+  std::unique_ptr<dispatcher::Dispatcher> OpenDispatcher() {
+    Status st;
+    auto d = dispatcher::Dispatcher::Open(store.get(), dispatcher::DefaultDispatchConfig(), {},
+                                          Quiet("dispatcher"), &metrics, &st);
+    if (!d) fmt::print(stderr, "bench dispatch: dispatcher: {}\n", st.ToString());
+    return d;
+  }
+};
+
+void BenchDriver(const DispatchBenchOptions& o) {
+  BenchStore bs;
+  if (!bs.store) return;
+  auto disp = bs.OpenDispatcher();
   if (!disp) return;
   const auto steps = Lifecycle("cgj-500103");
   std::vector<double> latency_ms;
@@ -215,13 +231,9 @@ void BenchDriver(const DispatchBenchOptions& o) {
 }
 
 void BenchJudge(const DispatchBenchOptions& o) {
-  TempDir dir;
-  Metrics metrics;
-  store::StoreOptions so;
-  so.data_dir = (dir.path / "db").string();
-  Status st;
-  auto store = store::EventStore::Open(so, Quiet("store"), &metrics, &st);
-  if (!store) return;
+  BenchStore bs;
+  if (!bs.store) return;
+  store::EventStore* store = bs.store.get();
   // Store the events first (no dispatcher running), then time the dispatcher catching up.
   const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
                             std::chrono::system_clock::now().time_since_epoch())
@@ -250,8 +262,7 @@ void BenchJudge(const DispatchBenchOptions& o) {
     done.get_future().wait();
   }
   const auto t0 = Clock::now();
-  auto disp = dispatcher::Dispatcher::Open(store.get(), dispatcher::DefaultDispatchConfig(), {},
-                                           Quiet("dispatcher"), &metrics, &st);
+  auto disp = bs.OpenDispatcher();
   if (!disp) return;
   disp->Sync();
   const double s = Seconds(t0, Clock::now());
