@@ -33,6 +33,7 @@
 #include "tests/support/events.h"
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"
+#include "tests/support/stored_events.h"
 #include "tests/support/temp_dir.h"
 #include "tools/ws_client.h"
 
@@ -245,19 +246,10 @@ void CheckStoreMatches(const std::string& data_dir, std::vector<const Ledger*> l
   Status s;
   auto store = store::EventStore::Open(opts, test::NullLogger(), &metrics, &s);
   ASSERT_TRUE(store) << s.ToString();
-  std::map<std::string, std::map<uint64_t, int>> stored;
-  uint64_t next_id = 1, total = 0;
-  std::vector<yiwang::v1::StoredEvent> page;
-  for (;;) {
-    ASSERT_TRUE(store->ScanEvents(next_id, 20000, &page).ok());
-    if (page.empty()) break;
-    for (const auto& e : page) {
-      ASSERT_EQ(e.arrival_id(), next_id) << "hole or reordering in arrival ids";
-      ++next_id;
-      ++total;
-      ++stored[e.event().device_id()][e.event().seq()];
-    }
-  }
+  test::StoredCounts counts = test::CountStoredEvents(*store);
+  ASSERT_TRUE(counts.error.empty()) << counts.error;
+  auto& stored = counts.by_device;
+  const uint64_t total = counts.total;
   EXPECT_EQ(total, store->EventCount());
   uint64_t acked = 0;
   for (const Ledger* l : ledgers) acked += l->acked();
