@@ -160,6 +160,8 @@ class Dispatcher::Impl {
                          Timestamp now);
   std::optional<std::string> OpenAlarmCase(PendingBatch& b, const std::string& key);
   void OnSignal(PendingBatch& b, const v1::AlarmSignal& sig, Timestamp now);
+  void OnSignalCases(PendingBatch& b, const v1::AlarmSignal& sig, Timestamp now,
+                     size_t alarm_at);
   void AddKpi(PendingBatch& b, const std::vector<KpiDelta>& deltas);
 
   CommandOutcome ExecuteOnThread(const std::string& id, v1::CaseCommand cmd);
@@ -522,6 +524,15 @@ ApplyResult Dispatcher::Impl::FileStaged(PendingBatch& b, v1::Case filing,
 }
 
 void Dispatcher::Impl::OnSignal(PendingBatch& b, const v1::AlarmSignal& sig, Timestamp now) {
+  // The alarm is published before the case changes it causes (a console flashes the alarm,
+  // then shows its case), though its case id is known only after them.
+  const size_t alarm_at = b.live.size();
+  b.live.emplace_back();
+  OnSignalCases(b, sig, now, alarm_at);
+}
+
+void Dispatcher::Impl::OnSignalCases(PendingBatch& b, const v1::AlarmSignal& sig, Timestamp now,
+                                     size_t alarm_at) {
   const std::string key = keys::OpenAlarm(sig.asset_id(), sig.alarm_type());
   std::optional<std::string> open_id = OpenAlarmCase(b, key);
   v1::LiveUpdate alarm_update;
@@ -543,13 +554,13 @@ void Dispatcher::Impl::OnSignal(PendingBatch& b, const v1::AlarmSignal& sig, Tim
       ApplyResult r = Stage(b, *open_id, up, now);
       if (!r.ok()) log_->warn("[case {}] alarm update refused: {}", *open_id, r.error().message);
       alarm_update.set_case_id(*open_id);
-      b.live.push_back(std::move(alarm_update));
+      b.live[alarm_at] = std::move(alarm_update);
       return;
     }
   }
   if (sig.kind() != v1::ALARM_SIGNAL_KIND_RAISE) {
     // An update or clear of an alarm whose case is gone (closed by override): nothing to file.
-    b.live.push_back(std::move(alarm_update));
+    b.live[alarm_at] = std::move(alarm_update);
     return;
   }
   v1::Case filing;
@@ -577,7 +588,7 @@ void Dispatcher::Impl::OnSignal(PendingBatch& b, const v1::AlarmSignal& sig, Tim
   } else {
     alarm_update.set_case_id(r.transition().next.id());
   }
-  b.live.push_back(std::move(alarm_update));
+  b.live[alarm_at] = std::move(alarm_update);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -67,8 +67,15 @@ HttpReply Http(uint16_t port, const std::string& method, const std::string& targ
     return reply;
   }
 
-  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
-                    "\r\nConnection: close\r\n";
+  // Host and "Connection: close" unless the caller sets them (e.g. an upgrade request).
+  bool has_host = false, has_connection = false;
+  for (const auto& [k, v] : headers) {
+    has_host |= Lower(k) == "host";
+    has_connection |= Lower(k) == "connection";
+  }
+  std::string req = method + " " + target + " HTTP/1.1\r\n";
+  if (!has_host) req += "Host: 127.0.0.1:" + std::to_string(port) + "\r\n";
+  if (!has_connection) req += "Connection: close\r\n";
   bool has_length = false;
   for (const auto& [k, v] : headers) {
     if (Lower(k) == "content-length") has_length = true;

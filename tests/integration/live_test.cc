@@ -1,0 +1,145 @@
+// Integration: the operators' live feed /ws/live through the real `yiwang serve`: who may
+// connect (credentials, same Origin), the hello, a case change arriving without polling, and
+// that a sensor alarm is pushed as an alarm and as its case.
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <string>
+
+#include "tests/support/events.h"
+#include "tests/support/http_client.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
+#include "tools/ws_client.h"
+
+#ifndef YIWANG_BINARY
+#error "YIWANG_BINARY must be the path of the yiwang executable"
+#endif
+
+namespace yiwang {
+namespace {
+
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+
+class LiveFeedTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<test::ServerProcess>(test::BinaryPath(YIWANG_BINARY),
+                                                    work_.path().string());
+    ASSERT_TRUE(server_->Start(work_.Sub("data"))) << server_->error() << server_->Log();
+    admin_ = test::ReadFirstLine(work_.Sub("data") + "/bootstrap-admin.token");
+  }
+  void TearDown() override {
+    if (HasFailure() && server_) std::cerr << "---- server log ----\n" << server_->Log();
+  }
+  uint16_t port() const { return server_->port(); }
+
+  // Reads live messages until one of `type` satisfying `match` arrives (ticks and others are
+  // skipped); null on timeout.
+  json::value WaitFor(tools::WsClient& c, const std::string& type,
+                      const std::function<bool(const json::object&)>& match = {}) {
+    const auto deadline = Clock::now() + std::chrono::seconds(15);
+    while (Clock::now() < deadline) {
+      std::string data;
+      bool binary = true;
+      Status s = c.PollRaw(&data, &binary, std::chrono::milliseconds(200));
+      if (s.code() == Status::Code::kBusy) continue;
+      if (!s.ok()) {
+        ADD_FAILURE() << "live feed read: " << s.ToString();
+        return nullptr;
+      }
+      EXPECT_FALSE(binary) << "the live feed sends text frames";
+      json::value v = json::parse(data);
+      const json::object& o = v.as_object();
+      if (o.at("type").as_string() == type && (!match || match(o))) return v;
+    }
+    ADD_FAILURE() << "no live message of type " << type;
+    return nullptr;
+  }
+
+  test::TempDir work_;
+  std::unique_ptr<test::ServerProcess> server_;
+  std::string admin_;
+};
+
+TEST_F(LiveFeedTest, OnlyOperatorsOfThisOriginMayListen) {
+  tools::WsClient anonymous;
+  EXPECT_EQ(anonymous.Connect("127.0.0.1", port(), "/ws/live", "").code(),
+            Status::Code::kUnavailable);
+  EXPECT_EQ(anonymous.http_status(), 401);
+
+  const std::string device = test::ProvisionDeviceToken(port(), admin_, "gw", "live-");
+  tools::WsClient gateway;
+  EXPECT_FALSE(gateway.Connect("127.0.0.1", port(), "/ws/live", device).ok());
+  EXPECT_EQ(gateway.http_status(), 403);
+
+  // A page of another site riding an operator's credentials: refused before the upgrade.
+  const std::string host = "127.0.0.1:" + std::to_string(port());
+  test::HeaderList upgrade = {{"Host", host},
+                              {"Upgrade", "websocket"},
+                              {"Connection", "Upgrade"},
+                              {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+                              {"Sec-WebSocket-Version", "13"},
+                              {"Authorization", "Bearer " + admin_}};
+  test::HeaderList evil = upgrade;
+  evil.push_back({"Origin", "http://evil.example"});
+  test::HttpReply r = test::Http(port(), "GET", "/ws/live", evil);
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_NE(r.body.find("bad_origin"), std::string::npos) << r.body;
+  // The same Origin passes that check (here to the credentials check: no token -> 401).
+  test::HeaderList same = upgrade;
+  same.pop_back();  // no Authorization
+  same.push_back({"Origin", "http://" + host});
+  r = test::Http(port(), "GET", "/ws/live", same);
+  EXPECT_EQ(r.status, 401) << r.body << r.error;
+}
+
+TEST_F(LiveFeedTest, CaseChangesAndAlarmsArriveWithoutPolling) {
+  tools::WsClient live;
+  ASSERT_TRUE(live.Connect("127.0.0.1", port(), "/ws/live", admin_).ok());
+  json::value hello = WaitFor(live, "hello");
+  ASSERT_FALSE(hello.is_null());
+  EXPECT_EQ(hello.at("user").at("role").as_string(), "admin");
+
+  // A case filed through the API is pushed with its summary and journal entry.
+  test::HttpReply filed = test::HttpPost(
+      port(), "/api/v1/cases", admin_,
+      R"({"category":"event:0111","description":"积水","district":"500103","source":"hotline"})");
+  ASSERT_EQ(filed.status, 201) << filed.body;
+  const std::string id(json::parse(filed.body).at("case").at("id").as_string());
+  json::value msg = WaitFor(live, "case", [&](const json::object& o) {
+    return o.at("case").at("id").as_string() == id;
+  });
+  ASSERT_FALSE(msg.is_null());
+  EXPECT_EQ(msg.at("entry").at("action").as_string(), "CASE_ACTION_CREATE");
+  EXPECT_EQ(msg.at("case").at("state").as_string(), "CASE_STATE_PENDING_ACCEPT");
+
+  // A manhole cover tilted 40 deg: the alarm and its case (auto-dispatched) are pushed.
+  const std::string device = test::ProvisionDeviceToken(port(), admin_, "gw", "live-");
+  tools::WsClient gw;
+  ASSERT_TRUE(gw.Connect("127.0.0.1", port(), "/ws/sensors", device).ok());
+  yiwang::v1::IngestBatch batch;
+  *batch.add_events() =
+      test::ManholeEvent("live-cover-5001030102000007", 1, 40, test::WallSeconds() - 1);
+  ASSERT_TRUE(gw.SendBatch(batch, true).ok());
+  yiwang::v1::IngestAck ack;
+  ASSERT_TRUE(gw.ReadAck(&ack).ok());
+  ASSERT_EQ(ack.accepted(), 1u);
+  msg = WaitFor(live, "alarm");
+  ASSERT_FALSE(msg.is_null());
+  EXPECT_EQ(msg.at("alarm").at("kind").as_string(), "ALARM_SIGNAL_KIND_RAISE");
+  EXPECT_EQ(msg.at("alarm").at("category").as_string(), "0102");  // 污水井盖, from the code
+  msg = WaitFor(live, "case", [](const json::object& o) {
+    return o.at("entry").at("action").as_string() == "CASE_ACTION_TRANSFER";
+  });
+  ASSERT_FALSE(msg.is_null());
+  EXPECT_EQ(msg.at("case").at("department").as_string(), "cq-drainage");
+  // Ticks report the ingest rate.
+  ASSERT_FALSE(WaitFor(live, "tick").is_null());
+}
+
+}  // namespace
+}  // namespace yiwang
