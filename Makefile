@@ -8,7 +8,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all setup configure build run test bench fuzz faulttest clean
+.PHONY: all setup configure build run test bench fuzz faulttest crashtest clean
 
 all: build
 
@@ -28,6 +28,10 @@ test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 # The fault tests (also part of make test, label crash): see docs/robustness.md.
+# The crash loop at full length: 200 SIGKILL cycles under load (make test runs 10).
+crashtest: build
+	@cd $(BUILD) && YIWANG_CRASH_CYCLES=200 ./tests/yiwang_crash_test
+
 faulttest: build
 	@cd $(BUILD) && ctest --output-on-failure -R 'FaultTest\.|IoErrorTest\.' --timeout 600
 

@@ -16,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
@@ -49,7 +50,12 @@ using yiwang::v1::SensorEvent;
 constexpr int kThreads = 4;
 constexpr int kDevicesPerThread = 8;
 constexpr int kEventsPerFrame = 50;
-constexpr int kKillCycles = 5;
+// SIGKILL cycles: 10 in `make test`; `make crashtest` sets YIWANG_CRASH_CYCLES=200.
+int KillCycles() {
+  const char* v = std::getenv("YIWANG_CRASH_CYCLES");
+  const int n = v ? std::atoi(v) : 0;
+  return n > 0 ? n : 10;
+}
 constexpr uint64_t kSeed = 20240501;
 
 // What one load thread knows about its devices' events.
@@ -311,7 +317,9 @@ TEST_F(CrashTest, AckedEventsSurviveSigkillExactlyOnce) {
   std::mt19937 rng(kSeed);
   std::uniform_int_distribution<int> pause_ms(150, 600);
   std::vector<uint64_t> acked_at_kill;
-  for (int cycle = 0; cycle < kKillCycles; ++cycle) {
+  const int kill_cycles = KillCycles();
+  std::vector<double> restart_ms;
+  for (int cycle = 0; cycle < kill_cycles; ++cycle) {
     // Under load: some acks flowed since the restart, then a random extra moment.
     ASSERT_TRUE(WaitForAcks(2000, std::chrono::seconds(20)))
         << "no progress in cycle " << cycle << ": " << shared_.FirstFailure();
@@ -320,8 +328,10 @@ TEST_F(CrashTest, AckedEventsSurviveSigkillExactlyOnce) {
     shared_.port = 0;
     test::ExitStatus st = server_->Kill();
     ASSERT_EQ(st.signal, SIGKILL) << st.ToString();
+    const auto restart_at = Clock::now();
     ASSERT_TRUE(server_->Start(data_dir)) << "restart " << cycle << ": " << server_->error() << "\n"
                                           << server_->Log();
+    restart_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - restart_at).count());
     shared_.port = server_->port();
   }
   ASSERT_TRUE(WaitForAcks(2000, std::chrono::seconds(20)));
@@ -413,7 +423,10 @@ TEST_F(CrashTest, AckedEventsSurviveSigkillExactlyOnce) {
   EXPECT_EQ(std::system(audit.c_str()), 0) << test::ReadFirstLine(work_.Sub("audit.txt"));
 
   const double secs = std::chrono::duration<double>(Clock::now() - t_start).count();
-  std::cerr << "[ info ] " << cases << " cases filed by the dispatcher, " << kKillCycles << " SIGKILLs, " << sent << " events sent, " << total
+  std::sort(restart_ms.begin(), restart_ms.end());
+  std::cerr << "[ info ] restart to ready (process start, recovery, ready file): median "
+            << restart_ms[restart_ms.size() / 2] << " ms, max " << restart_ms.back() << " ms\n";
+  std::cerr << "[ info ] " << cases << " cases filed by the dispatcher, " << kill_cycles << " SIGKILLs, " << sent << " events sent, " << total
             << " stored, " << shared_.frames.load() << " frames, " << shared_.reconnects.load()
             << " reconnects, " << shared_.unacked_at_failure.load()
             << " events in flight at a connection loss, " << secs << " s\n";
