@@ -339,8 +339,13 @@ int RunServe(const ServeOptions& o) {
   std::unique_ptr<web::LiveFeed> live;
   if (dispatch) {
     case_api = std::make_unique<web::CaseApi>(dispatch.get(), authenticate, &metrics, Logger("web"));
+    web::LiveLimits live_limits;
+    Override(&live_limits.max_queued_bytes, config.http().live_max_queued_bytes());
+    if (config.http().live_max_lag_seconds())
+      live_limits.max_lag = std::chrono::seconds(config.http().live_max_lag_seconds());
+    Override(&live_limits.max_connections, config.http().live_max_connections());
     live = std::make_unique<web::LiveFeed>(dispatch.get(), store.get(), authenticate, &metrics,
-                                           Logger("live"));
+                                           Logger("live"), live_limits);
   }
   net::io_context ioc(static_cast<int>(threads));
 

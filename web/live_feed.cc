@@ -106,7 +106,7 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
   void OnRead(beast::error_code ec, std::size_t) {
     if (ec) {
       closed_ = true;
-      queue_.clear();
+      ClearQueue();
       return;
     }
     buffer_.consume(buffer_.size());  // nothing a client says changes the feed
@@ -114,42 +114,60 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
   }
 
   void OnEnqueue(std::shared_ptr<const std::string> msg) {
-    if (closed_ || closing_ || !accepted_) return;
-    if (queue_.size() >= feed_->limits_.max_queued_messages) {
+    if (closed_ || closing_ || !accepted_ || closing_after_write_) return;
+    const auto now = std::chrono::steady_clock::now();
+    const bool too_much = queued_bytes_ + msg->size() > feed_->limits_.max_queued_bytes;
+    const bool too_late = !queue_.empty() && now - queue_.front().second > feed_->limits_.max_lag;
+    if (too_much || too_late) {
       // Too slow: tell it to resync (a full reload of the list), then drop it.
       feed_->metrics_
           ->GetCounter("yiwang_live_dropped_clients_total",
                        "Live feed clients dropped for falling behind")
           .Inc();
-      feed_->log_->info("[L{}] live client of {} fell behind: resync and drop", id_,
-                        principal_.user_id);
-      while (queue_.size() > 1) queue_.pop_back();  // keep the frame being written
-      queue_.push_back(std::make_shared<const std::string>(
-          R"({"type":"resync","reason":"the client fell behind"})"));
+      feed_->log_->info("[L{}] live client of {} fell behind ({} bytes queued): resync and drop",
+                        id_, principal_.user_id, queued_bytes_);
+      // Keep the frame being written, drop the rest.
+      while (queue_.size() > (writing_ ? 1u : 0u)) {
+        queued_bytes_ -= queue_.back().first->size();
+        queue_.pop_back();
+      }
+      Push(std::make_shared<const std::string>(
+               R"({"type":"resync","reason":"the client fell behind"})"),
+           now);
       closing_after_write_ = true;
       if (!writing_) DoWrite();
       return;
     }
-    queue_.push_back(std::move(msg));
+    Push(std::move(msg), now);
     if (!writing_) DoWrite();
   }
 
+  void Push(std::shared_ptr<const std::string> msg, std::chrono::steady_clock::time_point at) {
+    queued_bytes_ += msg->size();
+    queue_.emplace_back(std::move(msg), at);
+  }
+
   void DoWrite() {
+    if (closing_) {
+      ClearQueue();
+      return;
+    }
     if (queue_.empty()) {
       if (closing_after_write_) Close(websocket::close_code::policy_error);
       return;
     }
     writing_ = true;
-    ws_.async_write(net::buffer(*queue_.front()),
+    ws_.async_write(net::buffer(*queue_.front().first),
                     beast::bind_front_handler(&LiveSession::OnWrite, shared_from_this()));
   }
   void OnWrite(beast::error_code ec, std::size_t) {
     writing_ = false;
     if (ec) {
       closed_ = true;
-      queue_.clear();
+      ClearQueue();
       return;
     }
+    queued_bytes_ -= queue_.front().first->size();
     queue_.pop_front();
     DoWrite();
   }
@@ -157,7 +175,7 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
   void Close(websocket::close_code code) {
     if (closing_ || closed_) return;
     closing_ = true;
-    queue_.clear();
+    if (!writing_) ClearQueue();
     if (!accepted_) return;
     ws_.async_close(code, [self = shared_from_this()](beast::error_code) {});
   }
@@ -167,7 +185,15 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
   const Principal principal_;
   const uint64_t id_;
   LiveFeed* const feed_;
-  std::deque<std::shared_ptr<const std::string>> queue_;
+  void ClearQueue() {
+    queue_.clear();
+    queued_bytes_ = 0;
+  }
+
+  // Messages to send and when they were queued; the front is being written while writing_.
+  std::deque<std::pair<std::shared_ptr<const std::string>, std::chrono::steady_clock::time_point>>
+      queue_;
+  size_t queued_bytes_ = 0;
   bool accepted_ = false;
   bool writing_ = false;
   bool closing_ = false;

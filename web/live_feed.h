@@ -12,9 +12,12 @@
 //   {"type":"resync","reason":"..."}                   last message before the server drops
 //                                                      a client that fell behind
 // filtered by what the principal may see (department staff: their department's cases).
-// Each session has a bounded send queue (LiveLimits.max_queued_messages); a client that lets
-// it fill is told to resync and dropped, so memory never grows with a slow reader. What the
-// client sends is read and discarded (at most 4 KiB per message).
+// Each session has a bounded send queue: a client whose queue holds more than
+// LiveLimits.max_queued_bytes, or whose oldest queued message has waited longer than
+// LiveLimits.max_lag, is told to resync and dropped, so memory never grows with a slow reader,
+// while a burst (an alarm storm publishes thousands of messages at once) that a reading client
+// drains in time costs nothing. What the client sends is read and discarded (at most 4 KiB per
+// message).
 //
 // Thread safety: Admit, Shutdown and connections may be called from any thread. Updates
 // arrive on the dispatcher thread and are posted to each session's strand.
@@ -40,7 +43,8 @@
 namespace yiwang::web {
 
 struct LiveLimits {
-  size_t max_queued_messages = 1024;  // per client; beyond: resync and drop
+  size_t max_queued_bytes = 8u << 20;    // per client; beyond: resync and drop. Default 8 MiB
+  std::chrono::seconds max_lag{10};      // oldest queued message older: resync and drop
   size_t max_connections = 1000;
   std::chrono::seconds idle_timeout{120};  // WebSocket pings keep a live client
   std::chrono::milliseconds tick_interval{1000};

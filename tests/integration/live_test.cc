@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <atomic>
 #include <chrono>
+#include <fstream>
+#include <thread>
 #include <string>
 
 #include "tests/support/events.h"
@@ -139,6 +142,92 @@ TEST_F(LiveFeedTest, CaseChangesAndAlarmsArriveWithoutPolling) {
   EXPECT_EQ(msg.at("case").at("department").as_string(), "cq-drainage");
   // Ticks report the ingest rate.
   ASSERT_FALSE(WaitFor(live, "tick").is_null());
+}
+
+
+// A subscriber that stops reading is told to resync and dropped once its queue is full (so the
+// backlog stops growing there); a subscriber that reads gets every message, bursts included.
+TEST(LiveFeedSlowClientTest, AStalledSubscriberIsDroppedOthersKeepUp) {
+  test::TempDir work;
+  const std::string config = work.Sub("config.json");
+  {
+    std::ofstream out(config);
+    out << R"({"http":{"liveMaxQueuedBytes":1048576}})";
+  }
+  test::ServerProcess server(test::BinaryPath(YIWANG_BINARY), work.path().string());
+  ASSERT_TRUE(server.Start(work.Sub("data"), {"--config", config})) << server.error() << server.Log();
+  const std::string admin = test::ReadFirstLine(work.Sub("data") + "/bootstrap-admin.token");
+
+  tools::WsClient stalled, reader;
+  ASSERT_TRUE(stalled.Connect("127.0.0.1", server.port(), "/ws/live", admin).ok());
+  ASSERT_TRUE(reader.Connect("127.0.0.1", server.port(), "/ws/live", admin).ok());
+  // The reader reads all along, on its own thread.
+  std::atomic<bool> stop{false};
+  std::atomic<int> transfers{0};
+  std::atomic<bool> reader_dropped{false}, reader_resynced{false};
+  std::thread reading([&] {
+    std::string data;
+    bool binary = false;
+    while (!stop) {
+      Status s = reader.PollRaw(&data, &binary, std::chrono::milliseconds(100));
+      if (s.code() == Status::Code::kBusy) continue;
+      if (!s.ok()) {
+        reader_dropped = true;
+        return;
+      }
+      if (data.find("\"type\":\"resync\"") != std::string::npos) reader_resynced = true;
+      if (data.find("CASE_ACTION_TRANSFER") != std::string::npos) ++transfers;
+    }
+  });
+
+  // 40 frames of 200 tilted covers: each raises an alarm that files, accepts and transfers a
+  // case: 4 live messages (~3 KiB) per event, ~0.6 MiB per frame (under the 1 MiB queue: a
+  // reading client absorbs each burst), ~24 MiB in all (far beyond the socket buffers and the
+  // stalled client's 1 MiB).
+  const std::string device = test::ProvisionDeviceToken(server.port(), admin, "gw", "slow-");
+  tools::WsClient gw;
+  ASSERT_TRUE(gw.Connect("127.0.0.1", server.port(), "/ws/sensors", device).ok());
+  const int64_t now = test::WallSeconds();
+  int cases_expected = 0;
+  for (int f = 0; f < 40; ++f) {
+    yiwang::v1::IngestBatch batch;
+    for (int i = 0; i < 200; ++i) {
+      *batch.add_events() = test::ManholeEvent(
+          "slow-cover-50010301020" + std::to_string(10000 + f * 200 + i), 1, 40, now - 1);
+      ++cases_expected;
+    }
+    ASSERT_TRUE(gw.SendBatch(batch, true).ok());
+    yiwang::v1::IngestAck ack;
+    ASSERT_TRUE(gw.ReadAck(&ack).ok());
+    ASSERT_EQ(ack.accepted(), 200u);
+    // One burst at a time: wait until the reader has this frame's cases.
+    const auto until = Clock::now() + std::chrono::seconds(30);
+    while (transfers < cases_expected && !reader_dropped && Clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // The reader sees every case transferred.
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  while (transfers < cases_expected && !reader_dropped && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  stop = true;
+  reading.join();
+  EXPECT_FALSE(reader_dropped);
+  EXPECT_FALSE(reader_resynced);
+  EXPECT_EQ(transfers.load(), cases_expected);
+
+  test::HttpReply m = test::HttpGet(server.port(), "/metrics");
+  EXPECT_NE(m.body.find("yiwang_live_dropped_clients_total 1\n"), std::string::npos) << m.body;
+  std::string data;
+  bool binary = false;
+
+  // The stalled client: its buffered messages end with a resync, then the connection closes.
+  bool resync = false;
+  for (;;) {
+    Status s = stalled.ReadRaw(&data, &binary);
+    if (!s.ok()) break;
+    if (data.find("\"type\":\"resync\"") != std::string::npos) resync = true;
+  }
+  EXPECT_TRUE(resync) << "the dropped client is told to resync";
 }
 
 }  // namespace
