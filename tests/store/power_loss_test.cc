@@ -6,8 +6,10 @@
 // passes every write to the real file but keeps a ledger of how much of each file a Sync made
 // durable and which new files had their directory fsynced. The test feeds the store directly
 // (IngestRequest, up to 8 requests in flight, 16 devices, events in seq order per device, some
-// already-acked events resent on purpose) and records every ack. At a seeded-random number of
-// acks it cuts the power: under the ack ledger's lock it stops recording acks and snapshots the
+// already-acked events resent on purpose) and records every ack. After a seeded-random number
+// of acks and then a seeded-random number of further steps (submissions, or yields while the
+// writer is busy; the writer and RocksDB's background threads run on, so the cut falls anywhere
+// in a commit or a flush, with requests still queued) it cuts the power: under the ack ledger's lock it stops recording acks and snapshots the
 // file ledger, in that order, so every recorded ack's fsync finished before the snapshot. The
 // store then goes on running against a "dead" disk (nothing it does can become durable; its
 // deletes and renames are swallowed) and is destroyed; acks it still gives are ignored, as a
@@ -38,8 +40,10 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/event_store.h"
@@ -113,10 +117,24 @@ class PowerLossHarness {
       for (uint64_t seq = 1; seq < states_[d].size(); ++seq)
         if (states_[d][seq] == State::kSent) pending.emplace_back(d, seq);
     size_t next_pending = 0;
+    // After the ack target: this many more steps (a submission, or a yield while 8 requests are
+    // in flight) before the cut, so that it does not always land just after an ack but anywhere
+    // in a commit or a flush, with requests still queued.
+    std::optional<uint64_t> steps_to_cut;
     for (;;) {
-      if (cut_after ? acked_ >= target : (next_pending == pending.size() && in_flight_ == 0))
+      if (cut_after && !steps_to_cut && acked_ >= target) steps_to_cut = rng_() % 64;
+      if (steps_to_cut) {
+        if (*steps_to_cut == 0) break;
+        --*steps_to_cut;
+        if (in_flight_ >= kMaxInFlight) {
+          lock.unlock();
+          std::this_thread::yield();
+          lock.lock();
+          continue;
+        }
+      } else if (!cut_after && next_pending == pending.size() && in_flight_ == 0) {
         break;
-      if (in_flight_ >= kMaxInFlight || (!cut_after && next_pending == pending.size())) {
+      } else if (in_flight_ >= kMaxInFlight || (!cut_after && next_pending == pending.size())) {
         cv_.wait(lock);
         continue;
       }
