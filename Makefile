@@ -28,9 +28,11 @@ test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 # The fault tests (also part of make test, label crash): see docs/robustness.md.
-# The crash loop at full length: 200 SIGKILL cycles under load (make test runs 10).
+# The crash loop at full length: 200 SIGKILL cycles under load (make test runs 10), then the
+# simulated power loss at full length: 100 cuts that drop every unsynced byte (make test runs 10).
 crashtest: build
 	@cd $(BUILD) && YIWANG_CRASH_CYCLES=200 ./tests/yiwang_crash_test
+	@cd $(BUILD) && YIWANG_POWERLOSS_CYCLES=100 ./tests/yiwang_power_loss_test
 
 faulttest: build
 	@cd $(BUILD) && ctest --output-on-failure -R 'FaultTest\.|IoErrorTest\.' --timeout 600

@@ -25,6 +25,7 @@
 #include <spdlog/spdlog.h>
 
 #include "store/key_codec.h"
+#include "store/test_hooks.h"
 
 namespace yiwang::store {
 
@@ -263,6 +264,9 @@ class EventStore::Impl {
 
   StoreOptions options_;
   std::shared_ptr<spdlog::logger> log_;
+  // Tests only (StoreOptions::test_hooks): the Env over the test's FileSystem. Declared before
+  // db_ so that it outlives the database.
+  std::unique_ptr<rocksdb::Env> test_env_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::atomic<uint64_t> next_arrival_id_{1};
@@ -319,6 +323,10 @@ Status EventStore::Impl::Open(bool* created) {
   db_opts.listeners.push_back(std::make_shared<ManualNoSpaceRecovery>());
   // One writer thread does all ingest writes; pipelined writes only add overhead.
   db_opts.enable_pipelined_write = false;
+  if (options_.test_hooks && options_.test_hooks->file_system) {
+    test_env_ = rocksdb::NewCompositeEnv(options_.test_hooks->file_system);
+    db_opts.env = test_env_.get();
+  }
 
   auto cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;

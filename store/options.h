@@ -3,9 +3,13 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 
 namespace yiwang::store {
+
+// Defined in store/test_hooks.h (tests only; the one store header that names RocksDB types).
+struct StoreTestHooks;
 
 struct StoreOptions {
   // Directory of the RocksDB database. Created if missing.
@@ -41,6 +45,11 @@ struct StoreOptions {
   // background threads idle, the flush it waits for never scheduled); ingest then stays
   // refused with storage_full until a restart, which recovers from disk. Default 10 s.
   std::chrono::milliseconds resume_stuck_warning{10000};
+
+  // TESTS ONLY: replaces parts of RocksDB's environment (store/test_hooks.h), e.g. the file
+  // system the power-loss test runs the store on. Default null: the real Env. Never set in
+  // `yiwang serve`.
+  std::shared_ptr<StoreTestHooks> test_hooks;
 };
 
 }  // namespace yiwang::store
