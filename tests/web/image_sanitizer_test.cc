@@ -3,6 +3,8 @@
 
 #include "web/image_sanitizer.h"
 
+#include <random>
+
 #include <gtest/gtest.h>
 
 #include "tests/web/test_images.h"
@@ -123,6 +125,44 @@ TEST(ImageSanitizerTest, TypeIsTheContentsNotTheName) {
   EXPECT_EQ(SanitizeImage("", kDefaultMaxImagePixels, &out, &why), ImageError::kUnsupported);
   EXPECT_EQ(ImageTypeFromMime("image/JPEG; q=1"), ImageType::kJpeg);
   EXPECT_EQ(ImageTypeFromMime("image/gif"), ImageType::kUnknown);
+}
+
+// Seeded random mutations of the three images (flips, truncations, insertions, length fields
+// overwritten): every answer is one of the four results, never a crash or an exception; an
+// accepted image sanitizes to itself and is no longer than its input.
+TEST(ImageSanitizerTest, MutatedImagesAreAnsweredByContract) {
+  std::mt19937 rng(20261122);
+  const std::string seeds[] = {test::JpegWithExifGps(), test::PngWithText(), test::WebpWithExif()};
+  size_t ok = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string in = seeds[i % 3];
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits && !in.empty(); ++e) {
+      const size_t at = rng() % in.size();
+      switch (rng() % 4) {
+        case 0: in[at] = static_cast<char>(rng()); break;
+        case 1: in.resize(at); break;
+        case 2: in.insert(at, std::string(1 + rng() % 8, static_cast<char>(rng()))); break;
+        case 3: in[at] = '\xff'; break;
+      }
+    }
+    SanitizedImage out;
+    std::string why;
+    ImageError err = ImageError::kOk;
+    ASSERT_NO_THROW(err = SanitizeImage(in, kDefaultMaxImagePixels, &out, &why)) << i;
+    if (err != ImageError::kOk) {
+      EXPECT_FALSE(why.empty()) << i;
+      continue;
+    }
+    ++ok;
+    EXPECT_LE(out.bytes.size(), in.size()) << i;
+    SanitizedImage again;
+    ASSERT_EQ(SanitizeImage(out.bytes, kDefaultMaxImagePixels, &again, &why), ImageError::kOk)
+        << i << ": " << why;
+    EXPECT_EQ(again.bytes, out.bytes) << i;
+    EXPECT_EQ(again.type, out.type) << i;
+  }
+  EXPECT_GT(ok, 100u);  // the mutations do not only produce garbage
 }
 
 }  // namespace
