@@ -534,6 +534,8 @@ std::variant<std::string, HttpResponse> CitizenApi::TrackJson(const HttpRequest&
       continue;
     if (entry.action() == v1::CASE_ACTION_SUPPORT && entry.actor_id() == "report:" + code)
       continue;  // the reporter's own 附议 is the first line above
+    if (entry.action() == v1::CASE_ACTION_VERIFY_FAIL || entry.action() == v1::CASE_ACTION_REOPEN)
+      after.clear();  // sent back: those photos no longer show the result
     if (entry.action() == v1::CASE_ACTION_REPORT_HANDLED) {
       after.clear();  // the latest handling's photos (earlier ones were redone)
       for (const auto& ev : entry.evidence()) {

@@ -22,7 +22,8 @@
 // The public view never shows the reporter's contact, operators' names or internal notes:
 // its timeline is a fixed plain-words text per action (zh "text", en "textEn"), plus the
 // department's name on a transfer, the reason of a rejection and the department's note on
-// "handled" (written for the citizen). Every error is {"error":{"code","message"}} counted by
+// "handled" (written for the citizen); afterPhotoIds are the evidence of the latest "handled"
+// unless the case was sent back since. Every error is {"error":{"code","message"}} counted by
 // code; field errors also carry "field". Documented in docs/api.md.
 //
 // Thread safety: Handle may be called from any thread concurrently (the rate limiters lock).

@@ -154,6 +154,28 @@ test('tracking page: an unknown code is said in words', async () => {
   await context.close();
 });
 
+test('a file that only claims to be an image is refused by the server, in words', async () => {
+  const { context, page, problems } = await openPage(browser, server, '/report', {
+    ...kPhone, geolocation: kJiefangbei, permissions: ['geolocation'], apiErrorsExpected: true,
+  });
+  await waitReady(page);
+  await page.waitForFunction(() => document.querySelectorAll('#category option').length > 10);
+  await page.selectOption('#category', 'event:0111');
+  await page.fill('#description', '照片有问题的上报');
+  await page.click('#locate');
+  await page.waitForFunction(() => document.getElementById('location-text').dataset.kind === 'ok');
+  await page.setInputFiles('#photos', { name: 'fake.png', mimeType: 'image/png',
+                                        buffer: Buffer.from('<html>not a picture</html>') });
+  const refused = page.waitForResponse((r) => r.url().endsWith('/api/v1/photos'));
+  await page.click('#submit');
+  assert.equal((await refused).status(), 415);
+  await page.waitForFunction(() => document.getElementById('form-message').dataset.kind === 'error');
+  assert.equal(await page.locator('#form-message').textContent(), '照片不是 JPEG、PNG 或 WebP 图片');
+  assert.equal(await page.locator('#done-section').isHidden(), true);
+  await assertClean(page, problems);
+  await context.close();
+});
+
 // --- the whole citizen loop ----------------------------------------------------------------------
 
 // A JPEG drawn by the browser itself (so it decodes), `width` x `height`.
@@ -316,6 +338,7 @@ test('a citizen reports with a photo, a neighbour supports it, and the tracking 
   assert.match(await track.page.locator('#rated-text').textContent(), /2 星：雨后又积水了/);
   const lastStep = (await track.page.locator('#timeline li span').allTextContents()).at(-1);
   assert.equal(lastStep, '市民反馈问题未解决，重新处理');
+  assert.equal(await track.page.locator('#after').isHidden(), true, 'the after-photo was not the result');
   const reopened = await api('GET', `/api/v1/cases/${caseId}`, { token: admin });
   assert.equal(reopened.data.case.state, 'CASE_STATE_HANDLING');
   await screenshot(track.page, 'track-reopened', { fullPage: true });

@@ -373,6 +373,7 @@ TEST_F(CitizenApiTest, TrackingShowsThePublicLoopAndRatingReopens) {
   EXPECT_EQ(t.at("rating").at("stars").as_int64(), 1);
   EXPECT_FALSE(t.at("rating").at("fixed").as_bool());
   EXPECT_EQ(t.at("timeline").as_array().back().at("action").as_string(), "reopen");
+  EXPECT_TRUE(t.at("afterPhotoIds").as_array().empty());  // sent back: no longer the result
   EXPECT_EQ(Code(rate(2, false)), "not_closed");
 
   // Closed again: one more rating is taken, then no more.
@@ -382,6 +383,7 @@ TEST_F(CitizenApiTest, TrackingShowsThePublicLoopAndRatingReopens) {
   auto good = rate(5, true, "修好了");
   ASSERT_EQ(good.result_int(), 200) << good.body();
   EXPECT_EQ(Json(good).at("state").as_string(), "CASE_STATE_CLOSED");
+  EXPECT_EQ(Json(good).at("afterPhotoIds").as_array().size(), 1u);
   EXPECT_FALSE(Json(good).at("canRate").as_bool());
   auto again = rate(4, true);
   EXPECT_EQ(again.result_int(), 409);

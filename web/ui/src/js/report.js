@@ -264,6 +264,17 @@ function showDone(result) {
   $('linked-note').hidden = !result.linked;
 }
 
+// The words for a failed submission: ours for the errors a citizen can act on (the server's
+// messages are written for developers), else the server's message.
+const kErrorWords = new Set(['too_many_requests', 'outside_service_area', 'unsupported_media_type',
+                             'bad_image', 'image_too_large', 'photo_too_large']);
+function errorText(err) {
+  if (!(err instanceof ApiError)) return String(err.message ?? err);
+  if (kErrorWords.has(err.code)) return t(`report.error.${err.code}`);
+  if (err.status === 413) return t('report.error.photo_too_large');
+  return err.message;
+}
+
 function mountForm() {
   const form = $('report-form');
   form.addEventListener('submit', async (event) => {
@@ -284,7 +295,7 @@ function mountForm() {
     } catch (err) {
       $('nearby-section').hidden = true;
       $('report-section').hidden = false;
-      showMessage(message, err instanceof ApiError ? err.message : String(err), 'error');
+      showMessage(message, errorText(err), 'error');
     } finally {
       $('submit').disabled = false;
     }
