@@ -314,8 +314,18 @@ Record RequestRecord(const v1::DispatchConfig& cfg, const v1::Case& c) {
   std::string agency;
   for (const auto& d : cfg.departments())
     if (d.id() == c.department()) agency = d.name_zh();
-  const dispatcher::Timestamp deadline = dispatcher::FromProto(
-      c.state() == v1::CASE_STATE_HANDLING ? c.sla_handle().deadline() : c.sla_close().deadline());
+  // The deadline of the stage the case is in (none while parked or closed).
+  const v1::StageClock* stage = nullptr;
+  switch (c.state()) {
+    case v1::CASE_STATE_PENDING_ACCEPT: stage = &c.sla_accept(); break;
+    case v1::CASE_STATE_PENDING_DISPATCH: stage = &c.sla_dispatch(); break;
+    case v1::CASE_STATE_HANDLING: stage = &c.sla_handle(); break;
+    case v1::CASE_STATE_PENDING_VERIFY:
+    case v1::CASE_STATE_VERIFIED: stage = &c.sla_close(); break;
+    default: break;
+  }
+  const dispatcher::Timestamp deadline =
+      stage && stage->has_deadline() ? dispatcher::FromProto(stage->deadline()) : dispatcher::Timestamp{};
   Record r{{"service_request_id", c.id()},
            {"status", std::string(IsClosed(c.state()) ? "closed" : "open")},
            {"status_notes", std::string(PublicStateText(c.state()))},

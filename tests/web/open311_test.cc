@@ -9,6 +9,7 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/json.hpp>
+#include <google/protobuf/util/time_util.h>
 
 #include "dispatcher/dispatch_config.h"
 #include "tests/support/events.h"
@@ -180,6 +181,11 @@ TEST_F(Open311Test, ARequestIsFiledListedFoundAndTracked) {
   EXPECT_EQ(list[0].at("status").as_string(), "open");
   EXPECT_EQ(std::string(list[0].at("description").as_string()), "积水 <b>&</b>");
   EXPECT_NEAR(list[0].at("lat").as_double(), 29.5575, 1e-9);
+  // A new report waits for 受理: its deadline is the accept stage's.
+  v1::Case filed_case;
+  ASSERT_TRUE(disp_->GetCase(id, &filed_case).ok());
+  EXPECT_EQ(std::string(list[0].at("expected_datetime").as_string()),
+            google::protobuf::util::TimeUtil::ToString(filed_case.sla_accept().deadline()));
   EXPECT_EQ(Get("/open311/v2/requests.json").body().find("13800000000"), std::string::npos);
   EXPECT_TRUE(Json(Get("/open311/v2/requests.json?status=closed")).as_array().empty());
   EXPECT_EQ(Json(Get("/open311/v2/requests.json?status=open,closed")).as_array().size(), 1u);
