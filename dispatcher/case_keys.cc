@@ -51,10 +51,19 @@ v1::CaseSummary Summarize(const v1::Case& c) {
   s.set_paused(c.state() == v1::CASE_STATE_PARKED || c.extension_pending());
   s.set_alarm_level(c.alarm_level());
   s.set_telemetry_normal(c.telemetry_normal());
-  std::string d = c.description().substr(0, 140);
-  // Do not cut a UTF-8 sequence in half.
-  while (!d.empty() && (static_cast<unsigned char>(d.back()) & 0xC0) == 0x80) d.pop_back();
-  if (!d.empty() && (static_cast<unsigned char>(d.back()) & 0xC0) == 0xC0) d.pop_back();
+  std::string d = c.description();
+  if (d.size() > 140) {
+    // Cut at 140 bytes, but not in the middle of a UTF-8 sequence: drop the last character if
+    // the cut left it incomplete (a complete last character stays).
+    d.resize(140);
+    size_t lead = d.size();
+    while (lead > 0 && (static_cast<unsigned char>(d[lead - 1]) & 0xC0) == 0x80) --lead;
+    if (lead > 0) {
+      const auto b = static_cast<unsigned char>(d[lead - 1]);
+      const size_t need = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : 4;
+      if (d.size() - (lead - 1) < need) d.resize(lead - 1);
+    }
+  }
   s.set_description(std::move(d));
   return s;
 }

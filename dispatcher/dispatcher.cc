@@ -908,6 +908,15 @@ CommandOutcome Dispatcher::Impl::RateOnThread(const std::string& code, uint32_t 
     out.c = std::move(c);
     return out;
   }
+  // One rating per report, except that a citizen who said "not fixed" (which reopened the
+  // case) may rate again once the case is closed again after that rating.
+  if (report.rating_stars() != 0 &&
+      (report.rating_fixed() || !(FromProto(c.updated_at()) > FromProto(report.rated_at())))) {
+    out.error = ApplyError{ErrorCode::kIllegalTransition, "this report has been rated already",
+                           {}};
+    out.c = std::move(c);
+    return out;
+  }
   if (!fixed) {
     v1::CaseCommand reopen;
     reopen.set_action(v1::CASE_ACTION_REOPEN);
@@ -927,6 +936,7 @@ CommandOutcome Dispatcher::Impl::RateOnThread(const std::string& code, uint32_t 
   }
   report.set_rating_stars(stars);
   report.set_rating_comment(std::move(comment));
+  report.set_rating_fixed(fixed);
   *report.mutable_rated_at() = ToProto(now);
   b.ws.Put(Table::kReports, code, report.SerializeAsString());
   out.status = Commit(b, true);

@@ -36,9 +36,12 @@
 #include "web/api.h"
 #include "web/auth.h"
 #include "web/case_api.h"
+#include "web/citizen_api.h"
+#include "web/district_locator.h"
 #include "web/http_server.h"
 #include "web/http_util.h"
 #include "web/live_feed.h"
+#include "web/open311.h"
 #include "web/static_files.h"
 #include "yiwang/v1/config.pb.h"
 
@@ -259,6 +262,8 @@ int RunServe(const ServeOptions& o) {
   Override(&http_limits.max_header_bytes, hc.max_header_bytes());
   Override(&http_limits.max_connections, hc.max_connections());
   if (hc.idle_timeout_seconds()) http_limits.idle_timeout = std::chrono::seconds(hc.idle_timeout_seconds());
+  // Photos are the one large upload: their route alone takes up to 10 MB.
+  http_limits.body_limit_by_path.emplace("/api/v1/photos", web::kMaxPhotoBytes);
 
   web::StaticOptions static_options;
   static_options.root =
@@ -337,8 +342,20 @@ int RunServe(const ServeOptions& o) {
   };
   std::unique_ptr<web::CaseApi> case_api;
   std::unique_ptr<web::LiveFeed> live;
+  // The districts of citizen reports come from their location, by the district map the page
+  // build installs under the static root (without it reports answer 503).
+  web::DistrictLocator districts;
+  std::unique_ptr<web::CitizenApi> citizen_api;
+  std::unique_ptr<web::Open311> open311;
   if (dispatch) {
     case_api = std::make_unique<web::CaseApi>(dispatch.get(), authenticate, &metrics, Logger("web"));
+    const auto district_map = static_options.root / "data" / "chongqing-districts.geojson";
+    if (Status s = web::DistrictLocator::Load(district_map.string(), &districts); !s.ok())
+      log->warn("no district map ({}): citizen reports are refused", s.ToString());
+    citizen_api = std::make_unique<web::CitizenApi>(dispatch.get(), store.get(), &districts,
+                                                    &metrics, Logger("web"));
+    open311 = std::make_unique<web::Open311>(citizen_api.get(), dispatch.get(), authenticate,
+                                             &metrics, Logger("web"));
     web::LiveLimits live_limits;
     Override(&live_limits.max_queued_bytes, config.http().live_max_queued_bytes());
     if (config.http().live_max_lag_seconds())
@@ -359,7 +376,11 @@ int RunServe(const ServeOptions& o) {
   if (live)
     upgrades["/ws/live"] = [&live](const web::HttpRequest& req) { return live->Admit(req); };
   web::HttpServer server(ioc, http_limits,
-                         [&api, &case_api](const web::HttpRequest& req) {
+                         [&api, &case_api, &citizen_api, &open311](const web::HttpRequest& req) {
+                           if (citizen_api)
+                             if (auto res = citizen_api->Handle(req)) return std::move(*res);
+                           if (open311)
+                             if (auto res = open311->Handle(req)) return std::move(*res);
                            if (case_api)
                              if (auto res = case_api->Handle(req)) return std::move(*res);
                            return api.Handle(req);

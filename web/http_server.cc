@@ -93,9 +93,24 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
  private:
   void DoRead() {
     parser_.emplace();
-    parser_->body_limit(server_->limits_.max_body_bytes);
+    // The header is read first with no body limit (Beast would judge Content-Length against
+    // it on the header); OnHeader sets the limit of the request's path.
+    parser_->body_limit(boost::none);
     parser_->header_limit(static_cast<std::uint32_t>(server_->limits_.max_header_bytes));
     stream_.expires_after(server_->limits_.idle_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&HttpSession::OnHeader, shared_from_this()));
+  }
+
+  void OnHeader(beast::error_code ec, std::size_t) {
+    if (ec) return OnRead(ec, 0);
+    std::string_view target = parser_->get().target();
+    const auto& by_path = server_->limits_.body_limit_by_path;
+    auto it = by_path.find(target.substr(0, target.find('?')));
+    body_limit_ = it == by_path.end() ? server_->limits_.max_body_bytes : it->second;
+    if (parser_->content_length() && *parser_->content_length() > body_limit_)
+      return OnRead(http::error::body_limit, 0);
+    parser_->body_limit(body_limit_);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&HttpSession::OnRead, shared_from_this()));
   }
@@ -106,8 +121,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return DoClose();
     if (ec == http::error::body_limit) {
       return Send(PlainError(11, http::status::payload_too_large, "body_too_large",
-                             fmt::format("request body over {} bytes",
-                                         server_->limits_.max_body_bytes)));
+                             fmt::format("request body over {} bytes", body_limit_)));
     }
     if (ec == http::error::header_limit) {
       return Send(PlainError(11, http::status::request_header_fields_too_large,
@@ -170,6 +184,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<HttpServer::Impl> server_;
   const bool over_cap_;
+  size_t body_limit_ = 0;  // of the request being read
 };
 
 }  // namespace

@@ -3,7 +3,8 @@
 // function of the request, see api.h); WebSocket upgrade requests go to the UpgradeRoute
 // registered for their path (ingest's /ws/sensors, later the operators' /ws/live).
 //
-// Limits (HttpLimits): header and body sizes (431 / 413 without buffering more), keep-alive
+// Limits (HttpLimits): header and body sizes, per path if need be (431 / 413 without buffering
+// more), keep-alive
 // idle timeout, and a connection cap (503 beyond it).
 //
 // Thread safety: Listen and StopAccepting may be called from any thread; each connection runs
@@ -49,6 +50,11 @@ constexpr size_t kDefaultMaxHttpConnections = 4096;
 
 struct HttpLimits {
   size_t max_body_bytes = kDefaultMaxBodyBytes;
+  // Body limits of particular paths (exact, the query ignored) instead of max_body_bytes, e.g.
+  // {"/api/v1/photos", 10 MiB}: the limit is chosen once the request's header is read, so one
+  // route may take large uploads while every other keeps the small default. A Content-Length
+  // over the limit is answered 413 before any of the body is read.
+  std::map<std::string, size_t, std::less<>> body_limit_by_path;
   size_t max_header_bytes = kDefaultMaxHeaderBytes;
   std::chrono::seconds idle_timeout = kDefaultHttpIdleTimeout;
   size_t max_connections = kDefaultMaxHttpConnections;

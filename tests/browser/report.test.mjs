@@ -5,6 +5,8 @@
 // says in words that lookup is unavailable.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { assertClean, launchBrowser, openPage, screenshot, startServer, waitReady } from './harness.mjs';
@@ -137,17 +139,209 @@ test('a position outside Chongqing is not accepted', async () => {
   await context.close();
 });
 
-test('tracking page says in words when lookup is unavailable', async () => {
+test('tracking page: an unknown code is said in words', async () => {
   const { context, page, problems } = await openPage(browser, server, '/track/YW-TEST-0001',
                                                        { ...kPhone, apiErrorsExpected: true });
   await waitReady(page);
   assert.equal(await page.inputValue('#code'), 'YW-TEST-0001');
   const message = page.locator('#track-message');
   assert.equal(await message.getAttribute('data-kind'), 'error');
-  assert.match(await message.textContent(), /此功能尚未开放.*\/api\/v1\/track\/YW-TEST-0001/);
+  assert.equal(await message.textContent(), '没有找到这个查询码，请检查后重试');
   assert.equal(await page.locator('#result').isHidden(), true);
   await noHorizontalOverflow(page);
   await screenshot(page, 'track-mobile');
   await assertClean(page, problems);
   await context.close();
+});
+
+test('a file that only claims to be an image is refused by the server, in words', async () => {
+  const { context, page, problems } = await openPage(browser, server, '/report', {
+    ...kPhone, geolocation: kJiefangbei, permissions: ['geolocation'], apiErrorsExpected: true,
+  });
+  await waitReady(page);
+  await page.waitForFunction(() => document.querySelectorAll('#category option').length > 10);
+  await page.selectOption('#category', 'event:0111');
+  await page.fill('#description', '照片有问题的上报');
+  await page.click('#locate');
+  await page.waitForFunction(() => document.getElementById('location-text').dataset.kind === 'ok');
+  await page.setInputFiles('#photos', { name: 'fake.png', mimeType: 'image/png',
+                                        buffer: Buffer.from('<html>not a picture</html>') });
+  const refused = page.waitForResponse((r) => r.url().endsWith('/api/v1/photos'));
+  await page.click('#submit');
+  assert.equal((await refused).status(), 415);
+  await page.waitForFunction(() => document.getElementById('form-message').dataset.kind === 'error');
+  assert.equal(await page.locator('#form-message').textContent(), '照片不是 JPEG、PNG 或 WebP 图片');
+  assert.equal(await page.locator('#done-section').isHidden(), true);
+  await assertClean(page, problems);
+  await context.close();
+});
+
+// --- the whole citizen loop ----------------------------------------------------------------------
+
+// A JPEG drawn by the browser itself (so it decodes), `width` x `height`.
+async function makeJpeg(page, width, height, label) {
+  const b64 = await page.evaluate(async ({ width, height, label }) => {
+    const c = document.createElement('canvas');
+    c.width = width;
+    c.height = height;
+    const g = c.getContext('2d');
+    g.fillStyle = '#4a7fb5';
+    g.fillRect(0, 0, width, height);
+    g.fillStyle = '#2b8a3e';
+    g.fillRect(0, height * 0.6, width, height * 0.4);
+    g.fillStyle = '#fff';
+    g.font = `${Math.round(height / 6)}px sans-serif`;
+    g.fillText(label, width * 0.1, height * 0.4);
+    const blob = await new Promise((r) => c.toBlob(r, 'image/jpeg', 0.8));
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    let s = '';
+    for (const b of bytes) s += String.fromCharCode(b);
+    return btoa(s);
+  }, { width, height, label });
+  return Buffer.from(b64, 'base64');
+}
+
+async function api(method, path, { token, body, type = 'application/json' } = {}) {
+  const headers = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = type;
+  const res = await fetch(`${server.url}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : type === 'application/json' ? JSON.stringify(body) : body,
+  });
+  const text = await res.text();
+  let data = null;
+  try { data = JSON.parse(text); } catch { data = text; }
+  return { status: res.status, data };
+}
+
+async function fillReport(page, description) {
+  await page.waitForFunction(() => document.querySelectorAll('#category option').length > 10);
+  await page.selectOption('#category', 'event:0111');
+  await page.fill('#description', description);
+}
+
+test('a citizen reports with a photo, a neighbour supports it, and the tracking page follows it to closed and a rating', async () => {
+  // 1. The first citizen: category, description, a tap on the map, a photo (3000x2000: the
+  //    page downscales it to 2560 px before upload), submit -> tracking code.
+  const first = await openPage(browser, server, '/report', kPhone);
+  const { page } = first;
+  await waitReady(page);
+  await fillReport(page, '解放碑步行街路面积水，行人无法通过');
+  const spot = await page.evaluate(() => {
+    const r = document.getElementById('report-map').getBoundingClientRect();
+    for (let fy = 0.5; fy < 0.9; fy += 0.05) {
+      for (let fx = 0.5; fx < 0.9; fx += 0.05) {
+        const x = r.left + r.width * fx;
+        const y = r.top + r.height * fy;
+        if (document.elementFromPoint(x, y)?.matches('path.leaflet-interactive')) return { x, y };
+      }
+    }
+    return null;
+  });
+  assert.ok(spot);
+  await page.touchscreen.tap(spot.x, spot.y);
+  await page.waitForFunction(() => document.getElementById('location-text').dataset.kind === 'ok');
+  await mapSettled(page);
+  const lat = Number(await page.inputValue('#lat'));
+  const lon = Number(await page.inputValue('#lon'));
+  const photo = await makeJpeg(page, 3000, 2000, '积水');
+  await page.setInputFiles('#photos', { name: 'street.jpg', mimeType: 'image/jpeg', buffer: photo });
+  assert.equal(await page.locator('#photo-previews img').count(), 1);
+  const uploaded = page.waitForResponse((r) => r.url().endsWith('/api/v1/photos'));
+  await page.click('#submit');
+  const upload = await (await uploaded).json();
+  assert.equal(upload.type, 'image/jpeg');
+  assert.equal(upload.width, 2560, 'downscaled to 2560 px on the long side');
+  assert.equal(upload.height, 1707);
+  await page.waitForSelector('#done-section', { state: 'visible' });
+  const code = (await page.locator('#tracking-code').textContent()).trim();
+  assert.match(code, /^[2-9A-Z]{10}$/);
+  assert.equal(await page.locator('#linked-note').isHidden(), true);
+  await noHorizontalOverflow(page);
+  await screenshot(page, 'report-submitted', { fullPage: true });
+  await assertClean(page, first.problems);
+  await first.context.close();
+
+  // 2. A neighbour at the same spot is offered the open case nearby and supports it (附议).
+  const second = await openPage(browser, server, '/report', {
+    ...kPhone, geolocation: { latitude: lat, longitude: lon }, permissions: ['geolocation'],
+  });
+  await waitReady(second.page);
+  await fillReport(second.page, '这里积水很深');
+  await second.page.click('#locate');
+  await second.page.waitForFunction(() => document.getElementById('location-text').dataset.kind === 'ok');
+  await second.page.click('#submit');
+  await second.page.waitForSelector('#nearby-section', { state: 'visible' });
+  const offered = second.page.locator('#nearby-list li');
+  assert.equal(await offered.count(), 1);
+  assert.match(await offered.textContent(), /解放碑步行街路面积水.*0 米|解放碑步行街路面积水/);
+  await screenshot(second.page, 'report-nearby', { fullPage: true });
+  await offered.locator('button').click();
+  await second.page.waitForSelector('#done-section', { state: 'visible' });
+  assert.equal(await second.page.locator('#linked-note').isVisible(), true);
+  await assertClean(second.page, second.problems);
+  await second.context.close();
+
+  // 3. The tracking page shows the status in words.
+  const track = await openPage(browser, server, `/track/${code}`, kPhone);
+  await waitReady(track.page);
+  assert.equal(await track.page.locator('#state-text').textContent(), '已收到，等待受理');
+  assert.equal(await track.page.locator('#rating').isHidden(), true);
+  const filed = await api('GET', `/api/v1/track/${code}`);
+  const caseId = filed.data.caseId;
+
+  // 4. The operators, through the HTTP API: accept and transfer (admin), handled with an
+  //    after-photo (a department user), verify and close (admin as supervisor).
+  const admin = readFileSync(join(server.dir, 'data', 'bootstrap-admin.token'), 'utf8').split('\n')[0];
+  const act = async (token, body) => {
+    const r = await api('POST', `/api/v1/cases/${caseId}/transitions`, { token, body });
+    assert.equal(r.status, 200, JSON.stringify(r.data));
+  };
+  await act(admin, { action: 'accept' });
+  await act(admin, { action: 'transfer', department: 'cq-drainage' });
+  const user = await api('POST', '/api/v1/admin/users', { token: admin, body: {
+    username: 'drainage-1', displayName: '排水公司值班员', password: 'a-long-password-1',
+    role: 'department', department: 'cq-drainage' } });
+  assert.equal(user.status, 201, JSON.stringify(user.data));
+  const tok = await api('POST', '/api/v1/admin/users/drainage-1/tokens', { token: admin, body: {} });
+  assert.equal(tok.status, 201, JSON.stringify(tok.data));
+  const afterJpeg = await makeJpeg(track.page, 800, 600, '已疏通');
+  const after = await api('POST', '/api/v1/photos', { body: afterJpeg, type: 'image/jpeg' });
+  assert.equal(after.status, 201, JSON.stringify(after.data));
+  await act(tok.data.token, { action: 'report_handled', note: '已疏通排水口', evidence: [`photo:${after.data.photoId}`] });
+  await act(admin, { action: 'verify_pass' });
+  await act(admin, { action: 'close' });
+
+  // 5. Closed, with the after-photo and the rating form.
+  await track.page.reload();
+  await waitReady(track.page);
+  assert.equal(await track.page.locator('#state-text').textContent(), '已办结');
+  const timeline = await track.page.locator('#timeline li span').allTextContents();
+  assert.deepEqual(timeline, ['问题已上报', '其他市民附议', '已受理立案', '已派遣至重庆市排水有限公司',
+                              '已处理：已疏通排水口', '核查通过', '已办结']);
+  const img = track.page.locator('#after-photos img');
+  assert.equal(await img.count(), 1);
+  await track.page.waitForFunction(() => document.querySelector('#after-photos img')?.naturalWidth === 800);
+  assert.equal(await track.page.locator('#rating').isVisible(), true);
+  await noHorizontalOverflow(track.page);
+  await screenshot(track.page, 'track-closed', { fullPage: true });
+
+  // 6. "Not fixed" reopens it.
+  await track.page.check('#stars input[value="2"]');
+  await track.page.check('input[name="fixed"][value="no"]');
+  await track.page.fill('#comment', '雨后又积水了');
+  await track.page.click('#rating-form button[type="submit"]');
+  await track.page.waitForFunction(() => document.getElementById('state-text').textContent === '处理中');
+  assert.equal(await track.page.locator('#rating').isHidden(), true);
+  assert.match(await track.page.locator('#rated-text').textContent(), /2 星：雨后又积水了/);
+  const lastStep = (await track.page.locator('#timeline li span').allTextContents()).at(-1);
+  assert.equal(lastStep, '市民反馈问题未解决，重新处理');
+  assert.equal(await track.page.locator('#after').isHidden(), true, 'the after-photo was not the result');
+  const reopened = await api('GET', `/api/v1/cases/${caseId}`, { token: admin });
+  assert.equal(reopened.data.case.state, 'CASE_STATE_HANDLING');
+  await screenshot(track.page, 'track-reopened', { fullPage: true });
+  await assertClean(track.page, track.problems);
+  await track.context.close();
 });

@@ -195,6 +195,23 @@ TEST_F(ServerTest, HttpBasicsOverTheWire) {
   EXPECT_EQ(c.http_status(), 404);
 }
 
+// The photo route alone takes bodies up to 10 MB (HttpLimits::body_limit_by_path); every
+// other route keeps the 1 MiB default, a query string does not change the route's limit.
+TEST_F(ServerTest, PhotoUploadsHaveTheirOwnBodyLimit) {
+  const std::string two_mb(2u << 20, 'x');
+  HttpReply photo = test::Http(port(), "POST", "/api/v1/photos?x=1",
+                               {{"Content-Type", "image/jpeg"}}, two_mb);
+  EXPECT_EQ(photo.status, 415) << photo.error << photo.body;  // read whole, then judged
+  EXPECT_NE(photo.body.find("unsupported_media_type"), std::string::npos) << photo.body;
+  HttpReply report = test::Http(port(), "POST", "/api/v1/reports",
+                                {{"Content-Type", "application/json"}}, two_mb);
+  EXPECT_EQ(report.status, 413) << report.error;
+  HttpReply huge = test::Http(port(), "POST", "/api/v1/photos", {{"Content-Type", "image/jpeg"}},
+                              std::string((10u << 20) + 1, 'x'));
+  EXPECT_EQ(huge.status, 413) << huge.error;
+  EXPECT_NE(huge.body.find("body_too_large"), std::string::npos) << huge.body;
+}
+
 TEST_F(ServerTest, UpgradeRefusedWithoutAValidDeviceToken) {
   const std::string device = Provision("gw", "cq-");
   const std::vector<std::pair<std::string, std::string>> cases = {

@@ -10,6 +10,10 @@ import { createBaseMap, afterPaint, districtAt } from './map.js';
 
 const kPhotoTypes = ['image/jpeg', 'image/png', 'image/webp'];
 const kMaxPhotoBytes = 10 * 1024 * 1024;
+// The server has no image codec: photos larger than this on their long side (or over the byte
+// limit) are re-encoded here as JPEG before upload. It strips metadata (EXIF GPS...) itself.
+const kMaxPhotoSide = 2560;
+const kJpegQuality = 0.85;
 const kMaxPhotos = 3;
 const kPreciseZoom = 13;  // ~20 m per pixel: a tap is precise enough for a report
 
@@ -148,8 +152,10 @@ function mountPhotos() {
     const problems = [];
     if (files.length > kMaxPhotos) problems.push(t('report.photo.tooMany'));
     for (const f of files) {
+      // Too many bytes is fixed by downscaling before upload (preparePhoto); only an absurd
+      // size is refused at once.
       if (!kPhotoTypes.includes(f.type)) problems.push(t('report.photo.badType', { name: f.name }));
-      else if (f.size > kMaxPhotoBytes) problems.push(t('report.photo.tooBig', { name: f.name }));
+      else if (f.size > 8 * kMaxPhotoBytes) problems.push(t('report.photo.tooBig', { name: f.name }));
     }
     for (const img of previews.querySelectorAll('img')) URL.revokeObjectURL(img.src);
     previews.replaceChildren();
@@ -193,7 +199,7 @@ function askAboutNearby(cases) {
         h('div', {}, c.description || c.category),
         h('div', { className: 'muted' },
           t('report.nearby.distance', { m: Math.round(c.distanceM ?? 0) }),
-          c.state ? ` · ${c.state}` : ''),
+          c.stateText ? ` · ${c.stateText}` : ''),
         h('button', { type: 'button', onclick: () => resolve(c.id) }, t('report.nearby.support'))));
     }
     $('nearby-new').onclick = () => resolve(null);
@@ -202,12 +208,38 @@ function askAboutNearby(cases) {
   });
 }
 
-async function submitReport(supportCaseId) {
+// The photo to upload: the file itself when it is small enough, else a JPEG re-encoding with
+// the long side at most kMaxPhotoSide (canvas.toBlob).
+async function preparePhoto(file) {
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file);
+  } catch {
+    return file;  // the browser cannot decode it: the server judges the bytes
+  }
+  const { width, height } = bitmap;
+  const scale = Math.min(1, kMaxPhotoSide / Math.max(width, height));
+  if (scale === 1 && file.size <= kMaxPhotoBytes) {
+    bitmap.close();
+    return file;
+  }
+  const canvas = document.createElement('canvas');
+  canvas.width = Math.max(1, Math.round(width * scale));
+  canvas.height = Math.max(1, Math.round(height * scale));
+  canvas.getContext('2d').drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  bitmap.close();
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', kJpegQuality));
+  return blob ?? file;
+}
+
+async function submitReport(supportCaseId, noLink) {
   const message = $('form-message');
   const photoIds = [];
   for (let i = 0; i < state.photos.length; ++i) {
     showMessage(message, t('report.uploading', { n: i + 1, total: state.photos.length }), 'info');
-    const res = await post('/api/v1/photos', state.photos[i]);
+    const photo = await preparePhoto(state.photos[i]);
+    if (photo.size > kMaxPhotoBytes) throw new Error(t('report.photo.tooBig', { name: state.photos[i].name }));
+    const res = await post('/api/v1/photos', photo);
     photoIds.push(res.photoId);
   }
   showMessage(message, t('report.submitting'), 'info');
@@ -219,6 +251,7 @@ async function submitReport(supportCaseId) {
     contact: $('contact').value.trim(),
   };
   if (supportCaseId) body.supportCaseId = supportCaseId;
+  else if (noLink) body.noLink = true;  // the citizen saw the nearby cases and said "new
   return post('/api/v1/reports', body);
 }
 
@@ -229,6 +262,17 @@ function showDone(result) {
   $('tracking-code').textContent = result.trackingCode;
   $('track-link').href = `/track/${encodeURIComponent(result.trackingCode)}`;
   $('linked-note').hidden = !result.linked;
+}
+
+// The words for a failed submission: ours for the errors a citizen can act on (the server's
+// messages are written for developers), else the server's message.
+const kErrorWords = new Set(['too_many_requests', 'outside_service_area', 'unsupported_media_type',
+                             'bad_image', 'image_too_large', 'photo_too_large']);
+function errorText(err) {
+  if (!(err instanceof ApiError)) return String(err.message ?? err);
+  if (kErrorWords.has(err.code)) return t(`report.error.${err.code}`);
+  if (err.status === 413) return t('report.error.photo_too_large');
+  return err.message;
 }
 
 function mountForm() {
@@ -247,11 +291,11 @@ function mountForm() {
       const supportCaseId = nearby.length ? await askAboutNearby(nearby) : null;
       $('nearby-section').hidden = true;
       $('report-section').hidden = false;
-      showDone(await submitReport(supportCaseId));
+      showDone(await submitReport(supportCaseId, nearby.length > 0));
     } catch (err) {
       $('nearby-section').hidden = true;
       $('report-section').hidden = false;
-      showMessage(message, err instanceof ApiError ? err.message : String(err), 'error');
+      showMessage(message, errorText(err), 'error');
     } finally {
       $('submit').disabled = false;
     }

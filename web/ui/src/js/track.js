@@ -4,7 +4,7 @@
 
 import { get, post } from './api.js';
 import { h, showMessage, formatTime } from './dom.js';
-import { mountLanguageSwitch, onLanguageChange, t } from './i18n.js';
+import { currentLanguage, mountLanguageSwitch, onLanguageChange, t } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 let current = null;  // the last tracking response
@@ -20,8 +20,14 @@ function codeFromUrl() {
   }
 }
 
+// state is the case's protobuf enum name, e.g. "CASE_STATE_CLOSED".
 function isClosed(data) {
-  return /closed/i.test(String(data.state ?? ''));
+  return data.state === 'CASE_STATE_CLOSED';
+}
+
+// The server sends Chinese and English words (text / textEn, stateText / stateTextEn).
+function words(zh, en) {
+  return currentLanguage() === 'en' && en ? en : zh;
 }
 
 function renderStars() {
@@ -46,9 +52,10 @@ function renderRated(rating) {
 function render(data) {
   current = data;
   $('result').hidden = false;
-  $('state-text').textContent = data.stateText || data.state || '';
+  $('state-text').textContent = words(data.stateText, data.stateTextEn) || data.state || '';
+  $('result').dataset.state = data.state ?? '';
   $('fact-code').textContent = data.trackingCode ?? '';
-  $('fact-category').textContent = data.category ?? '';
+  $('fact-category').textContent = words(data.category, data.categoryEn) ?? '';
   $('fact-created').textContent = data.createdAt ? formatTime(data.createdAt) : '';
   const timeline = $('timeline');
   timeline.replaceChildren();
@@ -57,7 +64,7 @@ function render(data) {
   for (const e of entries) {
     timeline.append(h('li', {},
       h('time', { dateTime: e.time ?? '' }, e.time ? formatTime(e.time) : ''),
-      h('span', {}, e.text || e.action || '')));
+      h('span', {}, words(e.text, e.textEn) || e.action || '')));
   }
   const photos = Array.isArray(data.afterPhotoIds) ? data.afterPhotoIds : [];
   $('after').hidden = photos.length === 0;
@@ -67,7 +74,12 @@ function render(data) {
   $('rated').hidden = true;
   $('rating').hidden = true;
   if (data.rating) renderRated(data.rating);
-  else if (isClosed(data)) $('rating').hidden = false;
+  // canRate: closed and not rated yet, or closed again after a "not fixed" rating.
+  const canRate = data.canRate ?? (isClosed(data) && !data.rating);
+  if (canRate) {
+    $('rating').hidden = false;
+    $('rating-form').reset();
+  }
 }
 
 async function lookUp(code) {
@@ -81,7 +93,8 @@ async function lookUp(code) {
     render(await get(`/api/v1/track/${encodeURIComponent(code)}`));
     showMessage(message, '');
   } catch (err) {
-    showMessage(message, err.message, 'error');
+    showMessage(message, err.code === 'unknown_tracking_code' ? t('track.unknown') : err.message,
+                'error');
   }
 }
 

@@ -1,0 +1,217 @@
+// Open311 GeoReport v2 as a plain function of the request, over a real dispatcher: discovery,
+// services and definitions, POST requests (api_key, form encoding, validation through the
+// citizen API), GET requests with filters, one request, tokens; JSON and XML; spec errors.
+
+#include "web/open311.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/json.hpp>
+#include <google/protobuf/util/time_util.h>
+
+#include "dispatcher/dispatch_config.h"
+#include "tests/support/events.h"
+#include "tests/support/temp_dir.h"
+#include "tests/web/test_images.h"
+
+namespace yiwang::web {
+namespace {
+
+namespace http = boost::beast::http;
+namespace json = boost::json;
+namespace v1 = yiwang::v1;
+
+constexpr char kMap[] = R"({"type":"FeatureCollection","features":[
+  {"type":"Feature","properties":{"code":"500103","name":"渝中区"},"geometry":{"type":"Polygon",
+   "coordinates":[[[106.5,29.5],[106.6,29.5],[106.6,29.6],[106.5,29.6],[106.5,29.5]]]}}]})";
+
+class Open311Test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store::StoreOptions so;
+    so.data_dir = dir_.Sub("db");
+    Status s;
+    store_ = store::EventStore::Open(so, test::NullLogger(), &metrics_, &s);
+    ASSERT_TRUE(store_) << s.ToString();
+    dispatcher::DispatcherOptions o;
+    o.poll_interval = std::chrono::milliseconds(20);
+    disp_ = dispatcher::Dispatcher::Open(store_.get(), dispatcher::DefaultDispatchConfig(), o,
+                                         test::NullLogger(), &metrics_, &s);
+    ASSERT_TRUE(disp_) << s.ToString();
+    ASSERT_TRUE(DistrictLocator::Parse(kMap, &districts_).ok());
+    citizen_ = std::make_unique<CitizenApi>(disp_.get(), store_.get(), &districts_, &metrics_,
+                                            test::NullLogger());
+    Authenticator auth = [](const HttpRequest& req) -> AuthResult {
+      if (req[http::field::authorization] == "Bearer key-ok") {
+        Principal p;
+        p.user_id = "app-1";
+        p.role = v1::ROLE_DISPATCHER;
+        return p;
+      }
+      HttpResponse res{http::status::unauthorized, 11};
+      return res;
+    };
+    api_ = std::make_unique<Open311>(citizen_.get(), disp_.get(), auth, &metrics_,
+                                     test::NullLogger());
+  }
+
+  HttpResponse Do(http::verb method, const std::string& target, const std::string& body = {}) {
+    HttpRequest req{method, target, 11};
+    req.set(http::field::host, "city.example");
+    if (!body.empty()) req.set(http::field::content_type, "application/x-www-form-urlencoded");
+    req.body() = body;
+    req.prepare_payload();
+    auto res = api_->Handle(req);
+    EXPECT_TRUE(res) << target;
+    return res ? std::move(*res) : HttpResponse{};
+  }
+  HttpResponse Get(const std::string& target) { return Do(http::verb::get, target); }
+  HttpResponse Post(const std::string& body, const std::string& ext = "json") {
+    return Do(http::verb::post, "/open311/v2/requests." + ext, body);
+  }
+  static json::value Json(const HttpResponse& res) { return json::parse(res.body()); }
+  // The spec's error: [{"code": status, "description"}].
+  static void ExpectError(const HttpResponse& res, int status, const std::string& words = {}) {
+    EXPECT_EQ(res.result_int(), status) << res.body();
+    auto v = Json(res);
+    ASSERT_TRUE(v.is_array() && v.as_array().size() == 1) << res.body();
+    EXPECT_EQ(v.as_array()[0].at("code").as_int64(), status);
+    if (!words.empty())
+      EXPECT_NE(std::string(v.as_array()[0].at("description").as_string()).find(words),
+                std::string::npos)
+          << res.body();
+  }
+
+  test::TempDir dir_;
+  Metrics metrics_;
+  std::unique_ptr<store::EventStore> store_;
+  std::unique_ptr<dispatcher::Dispatcher> disp_;
+  DistrictLocator districts_;
+  std::unique_ptr<CitizenApi> citizen_;
+  std::unique_ptr<Open311> api_;
+};
+
+TEST_F(Open311Test, DiscoveryAndServicesInBothFormats) {
+  auto d = Json(Get("/open311/v2/discovery.json"));
+  EXPECT_EQ(d.at("endpoints").as_array()[0].at("url").as_string(), "http://city.example/open311/v2/");
+  auto dx = Get("/open311/v2/discovery.xml");
+  EXPECT_EQ(dx[http::field::content_type], "text/xml; charset=utf-8");
+  EXPECT_NE(dx.body().find("<format>text/xml</format>"), std::string::npos);
+
+  auto services = Json(Get("/open311/v2/services.json")).as_array();
+  bool found = false;
+  for (const auto& s : services) {
+    EXPECT_FALSE(std::string(s.at("service_code").as_string()).starts_with("sys:"));
+    EXPECT_EQ(s.at("type").as_string(), "realtime");
+    if (s.at("service_code").as_string() == "event:0111") {
+      found = true;
+      EXPECT_EQ(std::string(s.at("service_name").as_string()), "道路积水");
+      EXPECT_EQ(std::string(s.at("group").as_string()), "01 市容环境");
+      EXPECT_FALSE(s.at("metadata").as_bool());
+    }
+  }
+  EXPECT_TRUE(found);
+  auto sx = Get("/open311/v2/services.xml").body();
+  EXPECT_TRUE(sx.starts_with(R"(<?xml version="1.0" encoding="utf-8"?><services><service>)")) << sx;
+  EXPECT_NE(sx.find("<service_code>event:0111</service_code>"), std::string::npos);
+
+  auto def = Json(Get("/open311/v2/services/event:0111.json"));
+  EXPECT_EQ(def.at("service_code").as_string(), "event:0111");
+  EXPECT_TRUE(def.at("attributes").as_array().empty());
+  ExpectError(Get("/open311/v2/services/sys:device_offline.json"), 404);
+  ExpectError(Get("/open311/v2/services/9999.json"), 404);
+  EXPECT_NE(Get("/open311/v2/services/9999.xml").body().find("<errors><error><code>404</code>"),
+            std::string::npos);
+  ExpectError(Get("/open311/v2/services.txt"), 404);
+  ExpectError(Do(http::verb::delete_, "/open311/v2/services.json"), 405);
+  HttpRequest other{http::verb::get, "/api/v1/reports", 11};
+  EXPECT_FALSE(api_->Handle(other));
+}
+
+TEST_F(Open311Test, PostRequestsNeedAKeyAndValidFields) {
+  ExpectError(Post("service_code=event:0111&lat=29.55&long=106.57&description=x"), 403, "api_key");
+  ExpectError(Post("api_key=wrong&service_code=event:0111&lat=29.55&long=106.57"), 403);
+  ExpectError(Post("api_key=key-ok&lat=29.55&long=106.57&description=x"), 400, "service_code");
+  ExpectError(Post("api_key=key-ok&service_code=event:0111&address_string=解放碑&description=x"),
+              400, "geocode");
+  ExpectError(Post("api_key=key-ok&service_code=event:0111&lat=abc&long=106.57&description=x"),
+              400);
+  ExpectError(Post("api_key=key-ok&service_code=event:0111&lat=39.9&long=116.4&description=x"),
+              400, "outside_service_area");
+  ExpectError(Post("api_key=key-ok&service_code=nope&lat=29.55&long=106.57&description=x"), 404);
+  ExpectError(Post("api_key=key-ok&service_code=event:0111&lat=29.55&long=106.57&description="),
+              400, "description");
+  ExpectError(Post("api_key=key-ok&service_code=event:0111&lat=29.55&long=106.57&description=x"
+                   "&media_url=http://evil.example/x.jpg"),
+              400, "media_url");
+  auto bad = Post("api_key=wrong&service_code=event:0111&lat=29.55&long=106.57", "xml");
+  EXPECT_EQ(bad.result_int(), 403);
+  EXPECT_NE(bad.body().find("<errors><error><code>403</code>"), std::string::npos);
+  EXPECT_NE(metrics_.RenderPrometheus().find(R"(yiwang_http_errors_total{code="open311_403"} 3)"),
+            std::string::npos);
+}
+
+TEST_F(Open311Test, ARequestIsFiledListedFoundAndTracked) {
+  // A photo uploaded first, referred to by its URL.
+  HttpRequest up{http::verb::post, "/api/v1/photos", 11};
+  up.set(http::field::content_type, "image/png");
+  up.body() = test::PngWithText();
+  up.prepare_payload();
+  auto photo = json::parse(citizen_->Handle(up)->body()).at("photoId").as_string();
+  auto res = Post("api_key=key-ok&service_code=event%3A0111&lat=29.5575&long=106.5770"
+                  "&description=%E7%A7%AF%E6%B0%B4+%3Cb%3E%26%3C%2Fb%3E&phone=13800000000"
+                  "&media_url=http%3A%2F%2Fcity.example%2Fapi%2Fv1%2Fphotos%2F" +
+                  std::string(photo));
+  ASSERT_EQ(res.result_int(), 201) << res.body();
+  auto created = Json(res).as_array()[0];
+  const std::string id(created.at("service_request_id").as_string());
+  const std::string token(created.at("token").as_string());
+  EXPECT_FALSE(id.empty());
+  v1::CitizenReport rep;
+  ASSERT_TRUE(disp_->GetReport(token, &rep).ok());
+  EXPECT_EQ(rep.client(), "open311:app-1");
+  ASSERT_EQ(rep.photo_ids_size(), 1);
+  EXPECT_EQ(rep.contact(), "13800000000");
+
+  auto list = Json(Get("/open311/v2/requests.json")).as_array();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].at("service_request_id").as_string(), id);
+  EXPECT_EQ(list[0].at("status").as_string(), "open");
+  EXPECT_EQ(std::string(list[0].at("description").as_string()), "积水 <b>&</b>");
+  EXPECT_NEAR(list[0].at("lat").as_double(), 29.5575, 1e-9);
+  // A new report waits for 受理: its deadline is the accept stage's.
+  v1::Case filed_case;
+  ASSERT_TRUE(disp_->GetCase(id, &filed_case).ok());
+  EXPECT_EQ(std::string(list[0].at("expected_datetime").as_string()),
+            google::protobuf::util::TimeUtil::ToString(filed_case.sla_accept().deadline()));
+  EXPECT_EQ(Get("/open311/v2/requests.json").body().find("13800000000"), std::string::npos);
+  EXPECT_TRUE(Json(Get("/open311/v2/requests.json?status=closed")).as_array().empty());
+  EXPECT_EQ(Json(Get("/open311/v2/requests.json?status=open,closed")).as_array().size(), 1u);
+  EXPECT_EQ(Json(Get("/open311/v2/requests.json?service_code=event:0401")).as_array().size(), 0u);
+  EXPECT_EQ(Json(Get("/open311/v2/requests.json?service_request_id=" + id + ",nope")).as_array().size(), 1u);
+  EXPECT_EQ(Json(Get("/open311/v2/requests.json?start_date=2000-01-01T00:00:00Z&end_date=2000-02-01T00:00:00Z"))
+                .as_array().size(), 0u);
+  ExpectError(Get("/open311/v2/requests.json?start_date=yesterday"), 400, "start_date");
+  ExpectError(Get("/open311/v2/requests.json?status=pending"), 400, "status");
+
+  auto one = Get("/open311/v2/requests/" + id + ".xml");
+  ASSERT_EQ(one.result_int(), 200);
+  EXPECT_NE(one.body().find("<status>open</status>"), std::string::npos) << one.body();
+  EXPECT_NE(one.body().find("<description>积水 &lt;b&gt;&amp;&lt;/b&gt;</description>"),
+            std::string::npos)
+      << one.body();
+  ExpectError(Get("/open311/v2/requests/nope.json"), 404);
+  auto t = Json(Get("/open311/v2/tokens/" + token + ".json")).as_array();
+  EXPECT_EQ(t[0].at("service_request_id").as_string(), id);
+  ExpectError(Get("/open311/v2/tokens/NOPE.json"), 404);
+}
+
+TEST(XmlEscapeTest, EscapesMarkupAndDropsControls) {
+  EXPECT_EQ(XmlEscape(R"(<a href="x">&'</a>)"), "&lt;a href=&quot;x&quot;&gt;&amp;&apos;&lt;/a&gt;");
+  EXPECT_EQ(XmlEscape(std::string("a\x01\x1f\tb\n", 6)), "a\tb\n");
+}
+
+}  // namespace
+}  // namespace yiwang::web

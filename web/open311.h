@@ -1,0 +1,82 @@
+#pragma once
+// Open311 GeoReport v2 (https://wiki.open311.org/GeoReport_v2) under /open311/v2/, for
+// third-party apps, as a plain function of the request. Every route in both formats
+// (`.json`, `.xml`):
+//
+//   GET  discovery                 the endpoint, its formats and this server's contact
+//   GET  services                  one service per citizen category: service_code = the
+//                                  category code (小类, e.g. "event:0111"), service_name, group
+//                                  = 大类, type realtime, metadata false (no extra attributes)
+//   GET  services/{code}           the service definition (attributes: none)
+//   POST requests                  form-encoded: api_key, service_code, lat, long,
+//                                  description, media_url (a photo of this server:
+//                                  .../api/v1/photos/{id}), email/phone (kept as the contact,
+//                                  never published) -> [{"service_request_id","token"}]
+//   GET  requests                  citizen cases; filters service_request_id (comma list: then
+//                                  the others are ignored), service_code, start_date, end_date
+//                                  (RFC 3339; default the last 90 days), status open|closed;
+//                                  at most 1000, newest first
+//   GET  requests/{id}             one
+//   GET  tokens/{token}            [{"service_request_id","token"}]
+//
+// service_request_id is the case id (a report that joins an open case nearby, 附议, gets that
+// case's id); token is the citizen tracking code of the report. Status: closed for 结案 and 不予
+// 立案, open otherwise. api_key: a user's API token (POST /api/v1/admin/users/{name}/tokens) or
+// an admin token; reports are filed as citizen reports with client "open311:<user>" and the
+// same validation as the JSON API. address_string alone is refused (no geocoder here).
+// Errors as the spec says: an array of {"code","description"} (XML <errors><error>) with HTTP
+// 400 (bad or missing field), 403 (api_key), 404 (unknown service, request or token), counted in
+// yiwang_http_errors_total{code="open311_<status>"}.
+//
+// Thread safety: Handle may be called from any thread concurrently.
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <spdlog/logger.h>
+
+#include "dispatcher/dispatcher.h"
+#include "store/metrics.h"
+#include "web/auth.h"
+#include "web/citizen_api.h"
+#include "web/http_server.h"
+#include "web/rate_limiter.h"
+
+namespace yiwang::web {
+
+constexpr size_t kMaxOpen311Requests = 1000;
+
+class Open311 {
+ public:
+  // `citizen`, `dispatcher` and `metrics` must outlive the Open311.
+  Open311(CitizenApi* citizen, dispatcher::Dispatcher* dispatcher, Authenticator authenticate,
+          Metrics* metrics, std::shared_ptr<spdlog::logger> logger);
+
+  // The response for a path under /open311/v2/; nullopt for any other path.
+  std::optional<HttpResponse> Handle(const HttpRequest& req);
+
+ private:
+  class Writer;
+  HttpResponse Error(const HttpRequest& req, bool xml, unsigned status, std::string_view message);
+  HttpResponse Discovery(const HttpRequest& req, bool xml);
+  HttpResponse Services(const HttpRequest& req, bool xml);
+  HttpResponse ServiceDefinition(const HttpRequest& req, bool xml, const std::string& code);
+  HttpResponse PostRequest(const HttpRequest& req, bool xml);
+  HttpResponse GetRequests(const HttpRequest& req, bool xml, std::string_view query);
+  HttpResponse GetRequest(const HttpRequest& req, bool xml, const std::string& id);
+  HttpResponse GetToken(const HttpRequest& req, bool xml, const std::string& token);
+
+  CitizenApi* citizen_;
+  dispatcher::Dispatcher* dispatcher_;
+  Authenticator authenticate_;
+  Metrics* metrics_;
+  std::shared_ptr<spdlog::logger> log_;
+  RateLimiter key_limiter_;  // POST requests per api key: 600 per 10 minutes
+};
+
+// `s` escaped for XML text and attribute values; characters XML 1.0 cannot carry (controls
+// but tab, newline, carriage return) are dropped.
+std::string XmlEscape(std::string_view s);
+
+}  // namespace yiwang::web
