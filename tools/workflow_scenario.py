@@ -9,6 +9,8 @@ public interfaces only (WebSocket ingest, the JSON API with per-role API tokens)
   2. a patrol case: 受理 -> 转办 to the wrong department -> 回退 -> 转办 -> 延期 (request,
      approve) -> 处置 -> 核查 fail (返工) -> 处置 -> 核查 pass -> 结案 -> reopen -> ... -> 结案
   3. 不予立案 (reject); 挂账 (park) and unpark; a denied extension
+  3b. citizens: a report, a second one nearby joins it (附议), both tracking codes follow the
+     case to its close; a "not fixed" rating reopens it
   4. what may not happen: 403 for a role, 409 with the allowed actions, 400 for a missing reason
   5. KPIs (考核) count it all; the live feed is not needed here (see the browser tests)
   6. after a stop, `yiwang audit verify` replays every journal and finds nothing wrong
@@ -91,6 +93,19 @@ def ok(srv, method, path, token, body=None, status=200):
     got, js = call(srv, method, path, token, body)
     expect(got == status, f"{method} {path} {body}: want {status}, got {got} {js}")
     return js
+
+
+def public(srv, method, path, body=None):
+    """A citizen's request: no credentials."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(srv.url + path, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as res:
+            return res.status, json.loads(res.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
 
 
 def act(srv, case_id, token, action, **fields):
@@ -276,6 +291,40 @@ def main():
     act(srv, k, tok["cg-yuzhong"], "request_extension", note="设备故障", extensionSeconds=3600)
     act(srv, k, tok["disp"], "deny_extension", note="请按期处置")
 
+    # --- 3b. citizens --------------------------------------------------------------------------
+    step("a citizen reports a waterlogged road near 解放碑 (no account: a tracking code)")
+    got, r1 = public(srv, "POST", "/api/v1/reports",
+                     {"category": "event:0111", "description": "解放碑步行街路口积水",
+                      "location": {"lat": 29.5575, "lon": 106.5770}, "contact": "13800000000"})
+    expect(got == 201 and not r1["linked"], f"{got} {r1}")
+    c = ok(srv, "GET", f"/api/v1/cases/{r1['caseId']}", tok["disp"])
+    expect(c["case"]["district"] == "500103" and c["case"]["source"] == "SOURCE_CITIZEN", c["case"])
+    step("a second citizen 80 m away reports the same: it joins the open case (附议)")
+    got, r2 = public(srv, "POST", "/api/v1/reports",
+                     {"category": "event:0111", "description": "这里也积水",
+                      "location": {"lat": 29.5582, "lon": 106.5773}})
+    expect(got == 201 and r2["linked"] and r2["caseId"] == r1["caseId"], f"{got} {r2}")
+    cid = r1["caseId"]
+    step("the case runs: 受理, 转办, 处置, 核查, 结案; both tracking pages follow it")
+    act(srv, cid, tok["disp"], "accept")
+    act(srv, cid, tok["disp"], "transfer", department="cgj-500103")
+    act(srv, cid, tok["cg-yuzhong"], "report_handled", note="已疏通排水口", evidence=["photo:x"])
+    act(srv, cid, tok["sup"], "verify_pass")
+    act(srv, cid, tok["sup"], "close")
+    for code in (r1["trackingCode"], r2["trackingCode"]):
+        got, t = public(srv, "GET", f"/api/v1/track/{code}")
+        expect(got == 200 and t["state"] == "CASE_STATE_CLOSED", f"{got} {t}")
+        expect("13800000000" not in json.dumps(t), "the contact is never public")
+    step("the first citizen rates it 'not fixed': the case is reopened to the department")
+    got, t = public(srv, "POST", f"/api/v1/track/{r1['trackingCode']}/rating",
+                    {"stars": 1, "comment": "还是积水", "fixed": False})
+    expect(got == 200, f"{got} {t}")
+    c = ok(srv, "GET", f"/api/v1/cases/{cid}", tok["cg-yuzhong"])
+    expect(c["case"]["state"] == "CASE_STATE_HANDLING" and c["case"]["reopenCount"] == 1, c)
+    act(srv, cid, tok["cg-yuzhong"], "report_handled", note="更换排水管", evidence=["photo:y"])
+    act(srv, cid, tok["sup"], "verify_pass")
+    act(srv, cid, tok["sup"], "close")
+
     # --- 4. refusals ----------------------------------------------------------------------------
     step("refusals: the leader may not act (403); an illegal step lists the allowed ones (409)")
     got, js = call(srv, "POST", f"/api/v1/cases/{k}/transitions", tok["boss"],
@@ -294,9 +343,9 @@ def main():
     s = ok(srv, "GET", "/api/v1/stats", tok["boss"])
     n = {k2: int(v) for k2, v in s["total"]["counters"].items()}
     print("     counters:", n)
-    expect(n.get("filed") == 4 and n.get("rejected") == 1, n)
-    expect(n.get("returned") == 1 and n.get("reworks") == 1 and n.get("reopened") == 1, n)
-    expect(n.get("closed") == 3, n)
+    expect(n.get("filed") == 5 and n.get("rejected") == 1, n)
+    expect(n.get("returned") == 1 and n.get("reworks") == 1 and n.get("reopened") == 2, n)
+    expect(n.get("closed") == 5, n)
     expect(abs(s["total"]["accurateDispatchRate"] - (1 - 1 / n["dispatched"])) < 1e-9, s["total"])
     by_dept = ok(srv, "GET", "/api/v1/stats?by=department", tok["boss"])["rows"]
     expect(any(r["key"].get("department") == "cgj-500105" for r in by_dept), by_dept)
@@ -307,7 +356,7 @@ def main():
     out = subprocess.run([YIWANG, "audit", "verify", "--data-dir", data], capture_output=True,
                          text=True)
     print("     " + out.stdout.strip().replace("\n", "\n     "))
-    expect(out.returncode == 0 and "4 cases checked, 0 problems" in out.stdout, out.stderr)
+    expect(out.returncode == 0 and "5 cases checked, 0 problems" in out.stdout, out.stderr)
     print("workflow scenario: every step as expected")
 
 
