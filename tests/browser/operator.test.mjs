@@ -135,6 +135,7 @@ test('(a) the dispatcher sees a new case appear live, accepts it and transfers i
   assert.equal(await panel.locator('.state-badge').textContent(), '待受理');
   assert.equal(await panel.locator('.sla-badge').getAttribute('data-level'), 'on_time');
   assert.match(await panel.textContent(), /北城天街人行道上水井盖松动/);
+  assert.doesNotMatch(await panel.textContent(), /null|undefined|NaN/);
   assert.match(await panel.locator('.timeline li[data-action="create"]').textContent(), /立案登记/);
   // The buttons are the server's allowedActions for a dispatcher on a new case.
   const detail = await page.evaluate((id) => fetch(`/api/v1/cases/${id}`).then((r) => r.json()), caseId);
@@ -361,6 +362,7 @@ test('(e) a sensor alarm from the simulator appears and flashes', async () => {
     await openCase(page, id, { link: true });
     await page.waitForSelector('#readings-chart[data-ready="true"] svg', { state: 'attached', ...kWait });
     assert.ok(Number(await page.getAttribute('#readings-chart', 'data-points')) > 0);
+    assert.doesNotMatch(await page.locator('#case-panel').textContent(), /null|undefined|NaN/);
     assert.equal(await page.locator('#case-panel .case-facts').getByText(/^sim-/).count(), 1);
     await screenshot(page, 'console-sensor-case');
   } finally {

@@ -125,7 +125,7 @@ export class CasePanel {
       }
     }
 
-    this.root.replaceChildren(
+    this.root.replaceChildren(...[
       h('header', { className: 'case-head' },
         h('h2', { className: 'case-title' }, this.categoryName(c.category)),
         this.closeButton()),
@@ -161,7 +161,8 @@ export class CasePanel {
           : h('p', { className: 'muted no-actions' }, t('case.actions.none'))),
       h('section', { className: 'case-timeline' },
         h('h3', {}, t('case.timeline')),
-        h('ol', { className: 'timeline' }, [...timeline].reverse().map((e) => this.timelineItem(e)))));
+        h('ol', { className: 'timeline' }, [...timeline].reverse().map((e) => this.timelineItem(e)))),
+    ].filter(Boolean));  // replaceChildren would show a null as the text "null"
   }
 
   timelineItem(e) {
@@ -218,8 +219,8 @@ export class CasePanel {
     this.chart = ec.init(box, null, { renderer: 'svg' });
     this.chart.setOption({
       animation: false,
-      grid: { left: 40, right: 12, top: 28, bottom: 24 },
-      legend: { top: 0, textStyle: { fontSize: 10 } },
+      grid: { left: 44, right: 12, top: 12, bottom: 64 },
+      legend: { bottom: 0, textStyle: { fontSize: 10 }, itemWidth: 14, itemGap: 6 },
       tooltip: { trigger: 'axis' },
       xAxis: { type: 'time' },
       yAxis: { type: 'value', scale: true },
