@@ -63,6 +63,8 @@ export class CaseLayer {
   // Replaces every point. Resolves once the worker has indexed them and the view is drawn.
   load(points) {
     this.points = new Map(points.map((p) => [p[0], p]));
+    this.clusterLayer.clearLayers();
+    this.drawn = new Map();
     this.pending = { upsert: new Map(), remove: new Set() };
     clearTimeout(this.rebuildTimer);
     this.rebuildTimer = null;
@@ -194,14 +196,26 @@ export class CaseLayer {
     return new Promise((resolve) => this.drawWaiters.push([seq, resolve]));
   }
 
+  // Draws the view's clusters and points, keeping the markers that did not change (a pan
+  // mostly shows the same clusters again: no DOM churn for them).
   draw(features) {
-    const layers = [];
+    const next = new Map();
     for (const f of features) {
-      if (f.c) layers.push(this.clusterMarker(f.c));
-      else if (!this.highlights.has(f.p[0])) layers.push(this.pointMarker(f.p, f.level, null));
+      if (f.c) {
+        const key = `c${f.c.join(':')}`;  // position, count, id and colours
+        next.set(key, this.drawn?.get(key) ?? this.clusterMarker(f.c));
+      } else if (!this.highlights.has(f.p[0])) {
+        const key = `p${f.p.join(':')}:${f.level}`;
+        next.set(key, this.drawn?.get(key) ?? this.pointMarker(f.p, f.level, null));
+      }
     }
-    this.clusterLayer.clearLayers();
-    for (const l of layers) this.clusterLayer.addLayer(l);
+    for (const [key, marker] of this.drawn ?? []) {
+      if (!next.has(key)) this.clusterLayer.removeLayer(marker);
+    }
+    for (const [key, marker] of next) {
+      if (!this.drawn?.has(key)) this.clusterLayer.addLayer(marker);
+    }
+    this.drawn = next;
   }
 
   pointMarker(p, level, highlight) {
