@@ -63,8 +63,6 @@ export class CaseLayer {
   // Replaces every point. Resolves once the worker has indexed them and the view is drawn.
   load(points) {
     this.points = new Map(points.map((p) => [p[0], p]));
-    this.clusterLayer.clearLayers();
-    this.drawn = new Map();
     this.pending = { upsert: new Map(), remove: new Set() };
     clearTimeout(this.rebuildTimer);
     this.rebuildTimer = null;

@@ -185,12 +185,24 @@ class Console {
     document.getElementById('cases-status').dataset.i18n = 'cases.hint';
     this.layer = new CaseLayer(this.base, { onSelect: (id) => this.select(id), clock: () => this.now() });
     this.panel.onChanged = () => {};
-    this.feed = connectLive({
-      onMessage: (msg) => this.onLive(msg),
-      onResync: () => this.reload(),
-      onState: (state, detail) => this.showLive(state, detail),
-    });
     await this.reload();
+    // The feed only where the case service is (a server without it has no use for one). The
+    // first connection resyncs once: cases changed between the snapshot and the feed's start
+    // would be missed otherwise.
+    if (this.user === user && document.body.dataset.cases === 'ready') {
+      let first = true;
+      this.feed = connectLive({
+        onMessage: (msg) => this.onLive(msg),
+        onResync: () => this.reload(),
+        onState: (state, detail) => {
+          this.showLive(state, detail);
+          if (state === 'online' && first) {
+            first = false;
+            this.reload();
+          }
+        },
+      });
+    }
     this.followLink();
   }
 
