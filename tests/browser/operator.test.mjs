@@ -56,8 +56,8 @@ async function api(method, path, body, token = adminToken, srv = server) {
 
 // A new window signed in as `user` through the login form, with the cases drawn.
 async function signIn(user, { shot = null, srv = server, password = passwords[user],
-                              apiErrorsExpected = false } = {}) {
-  const opened = await openPage(browser, srv, '/', { ...kViewport, apiErrorsExpected });
+                              apiErrorsExpected = false, beforeLoad = null } = {}) {
+  const opened = await openPage(browser, srv, '/', { ...kViewport, apiErrorsExpected, beforeLoad });
   const { page } = opened;
   await waitReady(page);
   await page.locator('#login-area form.login-form').waitFor();
@@ -371,4 +371,45 @@ test('(e) a sensor alarm from the simulator appears and flashes', async () => {
   await assertClean(page, problems);
   await context.close();
   await own.stop();
+});
+
+test('(h) after the feed drops it reconnects and resyncs without a reload', async () => {
+  // The page's /ws/live goes through the test: passed on to the server while the "network" is
+  // up; dropped (and every reconnection attempt refused) while it is down.
+  let down = false;
+  const sockets = [];
+  const { context, page, problems } = await signIn('dispatcher', {
+    beforeLoad: (p) => p.routeWebSocket(/\/ws\/live$/, (ws) => {
+      if (down) return ws.close({ code: 4000, reason: 'test: network down' });
+      ws.connectToServer();
+      sockets.push(ws);
+    }),
+  });
+  const loads = [];
+  page.on('load', () => loads.push('load'));
+  down = true;
+  for (const ws of sockets) await ws.close({ code: 4000, reason: 'test: network down' });
+  await page.waitForSelector('body[data-live="offline"]', { state: 'attached', ...kWait });
+  assert.match(await page.locator('#live-status').textContent(), /实时连接已断开，\d+ 秒后重连/);
+  await screenshot(page, 'console-offline');
+  // Filed while this window cannot hear about it.
+  const filed = await api('POST', '/api/v1/cases', {
+    category: '0101', district: '500103', source: 'patrol', description: '断线期间立案',
+    location: { lat: 29.557, lon: 106.577 },
+  });
+  assert.equal(filed.status, 201);
+  const id = filed.body.case.id;
+  assert.equal(await page.locator(`.case-marker[data-case-id="${id}"]`).count(), 0);
+  down = false;
+  await page.waitForSelector('body[data-live="online"][data-cases="ready"]', { state: 'attached', timeout: 60000 });
+  // The resync refetched the points: the map holds every open case the API lists, this one too.
+  const points = await page.evaluate(() => fetch('/api/v1/cases/points?open=true').then((r) => r.json()));
+  assert.ok(points.points.some((p) => p[0] === id));
+  await page.waitForFunction((n) => Number(document.getElementById('map').dataset.points) === n,
+                             points.total, kWait);
+  await page.evaluate((i) => { location.hash = `case=${i}`; }, id);
+  await marker(page, id).waitFor({ state: 'attached', ...kWait });
+  assert.deepEqual(loads, [], 'the page reloaded');
+  await assertClean(page, problems);
+  await context.close();
 });
