@@ -1072,32 +1072,28 @@ bool In(const std::vector<T>& set, const T& v) {
   return set.empty() || std::find(set.begin(), set.end(), v) != set.end();
 }
 
-}  // namespace
+// True if summary `s` passes every filter of `q` (cursor and limit aside) at server time now_ms.
+bool Matches(const CaseQuery& q, int64_t now_ms, const v1::CaseSummary& s) {
+  if (!In(q.states, s.state()) || !In(q.districts, s.district()) ||
+      !In(q.departments, s.department()) || !In(q.categories, s.category()) ||
+      !In(q.sources, s.source()))
+    return false;
+  if (q.open_only && !keys::IsOpen(s.state())) return false;
+  if (q.overdue_only &&
+      !(keys::IsOpen(s.state()) && !s.paused() && s.deadline_ms() > 0 && s.deadline_ms() < now_ms))
+    return false;
+  if (q.created_from && s.created_ms() < Ms(*q.created_from)) return false;
+  if (q.created_to && s.created_ms() >= Ms(*q.created_to)) return false;
+  if (q.bbox) {
+    const auto& b = *q.bbox;
+    if (s.lon() < b[0] || s.lat() < b[1] || s.lon() > b[2] || s.lat() > b[3]) return false;
+  }
+  return true;
+}
 
-Status Dispatcher::ListCases(const CaseQuery& q, CasePage* out) const {
-  out->cases.clear();
-  out->total = 0;
-  out->next_cursor.clear();
-  const int64_t now_ms = Ms(impl_->opts_.clock());
-  auto matches = [&](const v1::CaseSummary& s) {
-    if (!In(q.states, s.state()) || !In(q.districts, s.district()) ||
-        !In(q.departments, s.department()) || !In(q.categories, s.category()) ||
-        !In(q.sources, s.source()))
-      return false;
-    if (q.open_only && !keys::IsOpen(s.state())) return false;
-    if (q.overdue_only &&
-        !(keys::IsOpen(s.state()) && !s.paused() && s.deadline_ms() > 0 && s.deadline_ms() < now_ms))
-      return false;
-    if (q.created_from && s.created_ms() < Ms(*q.created_from)) return false;
-    if (q.created_to && s.created_ms() >= Ms(*q.created_to)) return false;
-    if (q.bbox) {
-      const auto& b = *q.bbox;
-      if (s.lon() < b[0] || s.lat() < b[1] || s.lon() > b[2] || s.lat() > b[3]) return false;
-    }
-    return true;
-  };
-
-  // The narrowest single-valued index the query allows; else every case.
+// The case_index prefixes to scan for `q`: the narrowest single-valued index the query allows,
+// else every case. A case is under exactly one of the returned prefixes.
+std::vector<std::string> IndexPrefixes(const CaseQuery& q) {
   std::vector<std::string> prefixes;
   if (q.states.size() == 1) {
     prefixes.push_back(keys::IndexPrefix('s', StateName(q.states[0])));
@@ -1115,6 +1111,18 @@ Status Dispatcher::ListCases(const CaseQuery& q, CasePage* out) const {
   } else {
     prefixes.push_back(keys::IndexPrefix('a', ""));
   }
+  return prefixes;
+}
+
+}  // namespace
+
+Status Dispatcher::ListCases(const CaseQuery& q, CasePage* out) const {
+  out->cases.clear();
+  out->total = 0;
+  out->next_cursor.clear();
+  const int64_t now_ms = Ms(impl_->opts_.clock());
+  auto matches = [&](const v1::CaseSummary& s) { return Matches(q, now_ms, s); };
+  const std::vector<std::string> prefixes = IndexPrefixes(q);
 
   // Sort key: the index key's suffix (inverted time | id), newest first.
   struct Hit {
@@ -1155,6 +1163,33 @@ Status Dispatcher::ListCases(const CaseQuery& q, CasePage* out) const {
     out->next_cursor = page.back().sort;
   }
   for (auto& h : page) out->cases.push_back(std::move(h.summary));
+  return Status::Ok();
+}
+
+Status Dispatcher::MatchingCases(const CaseQuery& q, size_t max,
+                                 std::vector<v1::CaseSummary>* out, uint64_t* total) const {
+  out->clear();
+  *total = 0;
+  const int64_t now_ms = Ms(impl_->opts_.clock());
+  Status parse = Status::Ok();
+  for (const std::string& prefix : IndexPrefixes(q)) {
+    std::string end = prefix;
+    end.back() = '\x01';
+    Status s = impl_->store_->Scan(
+        Table::kCaseIndex, prefix, end, false, [&](std::string_view, std::string_view v) {
+          v1::CaseSummary sum;
+          if (!sum.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+            parse = Status::Corruption("case index entry");
+            return false;
+          }
+          if (!Matches(q, now_ms, sum)) return true;
+          ++*total;
+          if (out->size() < max) out->push_back(std::move(sum));
+          return true;
+        });
+    if (!s.ok()) return s;
+    if (!parse.ok()) return parse;
+  }
   return Status::Ok();
 }
 

@@ -172,6 +172,11 @@ class Dispatcher {
   Status GetCase(std::string_view id, yiwang::v1::Case* out) const;
   Status GetJournal(std::string_view id, std::vector<yiwang::v1::JournalEntry>* out) const;
   Status ListCases(const CaseQuery& query, CasePage* out) const;
+  // Every case matching `query` (its cursor and limit are ignored), newest first within each
+  // index scanned, at most `max` of them in *out; *total counts all matches. For the map,
+  // which loads every point at once (the caller bounds `max`).
+  Status MatchingCases(const CaseQuery& query, size_t max,
+                       std::vector<yiwang::v1::CaseSummary>* out, uint64_t* total) const;
   Status GetReport(std::string_view tracking_code, yiwang::v1::CitizenReport* out) const;
   // Open cases of `category` within `radius_m` of (lat, lon), nearest first (for the report
   // form's "similar case nearby" hint). radius 0: the category's dedup radius.

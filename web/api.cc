@@ -92,6 +92,21 @@ std::optional<HttpResponse> Api::RequireAdmin(const HttpRequest& req) {
   return std::nullopt;
 }
 
+std::optional<HttpResponse> Api::RequireOperator(const HttpRequest& req) {
+  AuthResult auth = accounts_->Authenticate(req);
+  if (auto* res = std::get_if<HttpResponse>(&auth)) return std::move(*res);
+  switch (std::get<Principal>(auth).role) {
+    case yiwang::v1::ROLE_DISPATCHER:
+    case yiwang::v1::ROLE_DEPARTMENT:
+    case yiwang::v1::ROLE_SUPERVISOR:
+    case yiwang::v1::ROLE_LEADER:
+    case yiwang::v1::ROLE_ADMIN:
+      return std::nullopt;
+    default:
+      return Error(req, 403, "forbidden", "only an operator may use this route");
+  }
+}
+
 HttpResponse Api::Route(const HttpRequest& req) {
   if (auto res = accounts_->Handle(req)) return std::move(*res);
   std::string_view target = req.target();
@@ -128,7 +143,7 @@ HttpResponse Api::Route(const HttpRequest& req) {
     if (rest.empty() || rest.find('/') != std::string_view::npos)
       return Error(req, 404, "not_found", "no such route");
     if (!is_get) return MethodNotAllowed(req, "GET, HEAD");
-    if (auto denied = RequireAdmin(req)) return std::move(*denied);
+    if (auto denied = RequireOperator(req)) return std::move(*denied);
     auto id = PercentDecode(rest);
     if (!id) return Error(req, 400, "bad_device_id", "bad percent-encoding in the device id");
     return events ? ListDeviceEvents(req, *id, query) : GetDevice(req, *id);

@@ -5,8 +5,10 @@
 //   GET  /healthz                              liveness and storage state
 //   GET  /metrics                              Prometheus text format
 //   POST /api/v1/admin/device-tokens           admin: {"name","devicePrefix"} -> {"token",...}
-//   GET  /api/v1/devices/{id}                  admin: last seq, last seen, latest readings
-//   GET  /api/v1/devices/{id}/events?limit=&before=   admin: newest first, cursor paging
+//   GET  /api/v1/devices/{id}                  operator: last seq, last seen, latest readings
+//   GET  /api/v1/devices/{id}/events?limit=&before=   operator: newest first, cursor paging
+//        (operator: any signed-in role of the console: dispatcher, department, supervisor,
+//        leader, admin; the case panel charts a sensor case's readings)
 //   GET  /, /report, /track[/{code}], /static/{path}  the pages (StaticFiles, when given)
 //
 // Authentication goes through Accounts::Authenticate: an admin bearer token, an admin user's
@@ -54,6 +56,8 @@ class Api {
   // Nullopt if the request is authenticated as an admin (Accounts::Authenticate), else the
   // 401/403 response.
   std::optional<HttpResponse> RequireAdmin(const HttpRequest& req);
+  // Like RequireAdmin for any operator role (dispatcher, department, supervisor, leader, admin).
+  std::optional<HttpResponse> RequireOperator(const HttpRequest& req);
   HttpResponse CreateDeviceToken(const HttpRequest& req);
   HttpResponse GetDevice(const HttpRequest& req, std::string_view device_id);
   HttpResponse ListDeviceEvents(const HttpRequest& req, std::string_view device_id,

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <set>
 
@@ -22,6 +24,7 @@ using dispatcher::Timestamp;
 namespace {
 
 constexpr std::string_view kCases = "/api/v1/cases";
+constexpr std::string_view kCasePoints = "/api/v1/cases/points";
 
 std::vector<std::string> SplitList(std::string_view s) {
   std::vector<std::string> out;
@@ -135,6 +138,16 @@ bool StringField(const json::object& o, std::string_view key, size_t max, std::s
 
 }  // namespace
 
+uint32_t PointFlags(const v1::CaseSummary& c) {
+  uint32_t f = 0;
+  if (c.source() == v1::SOURCE_SENSOR) f |= kPointSensor;
+  if (c.paused()) f |= kPointPaused;
+  if (c.escalated() == v1::SLA_LEVEL_YELLOW) f |= kPointEscalatedYellow;
+  if (c.escalated() == v1::SLA_LEVEL_RED) f |= kPointEscalatedRed;
+  if (c.source() == v1::SOURCE_SENSOR && !c.telemetry_normal()) f |= kPointAlarming;
+  return f;
+}
+
 CaseApi::CaseApi(dispatcher::Dispatcher* dispatcher, Authenticator authenticate, Metrics* metrics,
                  std::shared_ptr<spdlog::logger> logger, MapSettings map)
     : dispatcher_(dispatcher),
@@ -230,6 +243,10 @@ std::optional<HttpResponse> CaseApi::Handle(const HttpRequest& req) {
     if (is_post) return CreateCase(req, p);
     return not_allowed("GET, HEAD, POST");
   }
+  if (path == kCasePoints) {
+    if (!is_get) return not_allowed("GET, HEAD");
+    return CasePoints(req, p, query);
+  }
   std::string_view rest = path.substr(kCases.size() + 1);
   constexpr std::string_view kTransitions = "/transitions";
   const bool transitions = rest.ends_with(kTransitions);
@@ -253,22 +270,10 @@ HttpResponse CaseApi::UiConfig(const HttpRequest& req) {
   return res;
 }
 
-HttpResponse CaseApi::ListCases(const HttpRequest& req, const Principal& p,
-                                std::string_view query) {
-  dispatcher::CaseQuery q;
-  q.limit = kDefaultCasesPageLimit;
-  if (auto v = QueryParam(query, "limit")) {
-    size_t n = 0;
-    auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-    if (ec != std::errc() || ptr != v->data() + v->size() || n == 0 || n > kMaxCasesPageLimit)
-      return Error(req, 400, "bad_limit", "limit must be an integer from 1 to 1000");
-    q.limit = n;
-  }
-  if (auto v = QueryParam(query, "cursor")) {
-    auto raw = Unhex(*v);
-    if (!raw) return Error(req, 400, "bad_cursor", "cursor is not one this API returned");
-    q.cursor = std::move(*raw);
-  }
+std::optional<HttpResponse> CaseApi::ParseFilters(const HttpRequest& req, const Principal& p,
+                                                  std::string_view query,
+                                                  dispatcher::CaseQuery* out) {
+  dispatcher::CaseQuery& q = *out;
   if (auto v = QueryParam(query, "bbox")) {
     auto parts = SplitList(*v);
     std::array<double, 4> b{};
@@ -337,6 +342,26 @@ HttpResponse CaseApi::ListCases(const HttpRequest& req, const Principal& p,
     }
     q.districts = std::move(allowed);
   }
+  return std::nullopt;
+}
+
+HttpResponse CaseApi::ListCases(const HttpRequest& req, const Principal& p,
+                                std::string_view query) {
+  dispatcher::CaseQuery q;
+  q.limit = kDefaultCasesPageLimit;
+  if (auto v = QueryParam(query, "limit")) {
+    size_t n = 0;
+    auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc() || ptr != v->data() + v->size() || n == 0 || n > kMaxCasesPageLimit)
+      return Error(req, 400, "bad_limit", "limit must be an integer from 1 to 1000");
+    q.limit = n;
+  }
+  if (auto v = QueryParam(query, "cursor")) {
+    auto raw = Unhex(*v);
+    if (!raw) return Error(req, 400, "bad_cursor", "cursor is not one this API returned");
+    q.cursor = std::move(*raw);
+  }
+  if (auto bad = ParseFilters(req, p, query, &q)) return std::move(*bad);
   dispatcher::CasePage page;
   Status s = dispatcher_->ListCases(q, &page);
   if (!s.ok()) {
@@ -352,6 +377,52 @@ HttpResponse CaseApi::ListCases(const HttpRequest& req, const Principal& p,
   if (!page.next_cursor.empty()) body += R"(,"nextCursor":")" + Hex(page.next_cursor) + '"';
   body += '}';
   return MakeResponse(req, 200, std::move(body));
+}
+
+HttpResponse CaseApi::CasePoints(const HttpRequest& req, const Principal& p,
+                                 std::string_view query) {
+  dispatcher::CaseQuery q;
+  if (auto bad = ParseFilters(req, p, query, &q)) return std::move(*bad);
+  std::vector<v1::CaseSummary> cases;
+  uint64_t total = 0;
+  Status s = dispatcher_->MatchingCases(q, kMaxCasePoints, &cases, &total);
+  if (!s.ok()) {
+    log_->error("listing case points: {}", s.ToString());
+    return Error(req, 500, "internal", "could not list cases");
+  }
+  // ~60 bytes a point: 200,000 points are ~12 MB, built once into a reserved string.
+  std::string body;
+  body.reserve(32 + cases.size() * 64);
+  body += R"({"points":[)";
+  char num[32];
+  auto append_double = [&](double d) {
+    // 6 decimals: ~0.1 m, and no exponent form (Boost.JSON would print 2.95749E1).
+    const int n = std::snprintf(num, sizeof num, "%.6f", d);
+    body.append(num, static_cast<size_t>(n));
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const v1::CaseSummary& c = cases[i];
+    if (i) body += ',';
+    body += '[';
+    body += JsonEscape(c.id());
+    body += ',';
+    append_double(c.lat());
+    body += ',';
+    append_double(c.lon());
+    body += ',' + std::to_string(static_cast<int>(c.state())) + ',' +
+            std::to_string(static_cast<int>(c.urgency())) + ',' + std::to_string(c.deadline_ms()) +
+            ',' + std::to_string(PointFlags(c)) + ']';
+  }
+  body += R"(],"total":)" + std::to_string(total);
+  body += R"(,"truncated":)" + std::string(total > cases.size() ? "true" : "false");
+  body += R"(,"serverTimeMs":)" +
+          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                             Now().time_since_epoch())
+                             .count()) +
+          '}';
+  HttpResponse res = MakeResponse(req, 200, std::move(body));
+  res.set(http::field::cache_control, "no-store");
+  return res;
 }
 
 std::string CaseApi::CaseMembers(const Principal& p, const v1::Case& c) {

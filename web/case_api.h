@@ -5,6 +5,11 @@
 //   GET  /api/v1/ui-config                   public: categories, districts, departments, map
 //   GET  /api/v1/cases?bbox=&state=&district=&department=&category=&source=&overdue=&open=
 //                      &from=&to=&limit=&cursor=     -> {"cases","total","nextCursor"}
+//   GET  /api/v1/cases/points?<the list's filters, no limit/cursor/bbox paging>
+//                                            -> {"points":[[id,lat,lon,state,urgency,
+//                                               deadlineMs,flags],...],"total","truncated",
+//                                               "serverTimeMs"}: every matching case at once
+//                                               (at most kMaxCasePoints), for the map
 //   POST /api/v1/cases                       file a case (dispatcher, supervisor, admin)
 //   GET  /api/v1/cases/{id}                  -> {"case","sla","timeline","allowedActions"}
 //   POST /api/v1/cases/{id}/transitions      {"action", ...} -> 200 {"case","entry",
@@ -36,6 +41,17 @@ namespace yiwang::web {
 
 constexpr size_t kMaxCasesPageLimit = 1000;
 constexpr size_t kDefaultCasesPageLimit = 50;
+// Points /api/v1/cases/points returns at most (the rest is counted in "total").
+constexpr size_t kMaxCasePoints = 200000;
+
+// Bits of a point's flags (the 7th element of /api/v1/cases/points rows).
+constexpr uint32_t kPointSensor = 1;           // source sensor (an alarming device's case)
+constexpr uint32_t kPointPaused = 2;           // SLA paused (parked, extension pending)
+constexpr uint32_t kPointEscalatedYellow = 4;  // 督办 yellow raised in the running stage
+constexpr uint32_t kPointEscalatedRed = 8;     // 督办 red raised in the running stage
+constexpr uint32_t kPointAlarming = 16;        // sensor case whose telemetry is not back to normal
+// The flags of summary `c`.
+uint32_t PointFlags(const yiwang::v1::CaseSummary& c);
 
 // Map settings of ui-config (the tile layer of deployments that have a tile server).
 struct MapSettings {
@@ -61,6 +77,12 @@ class CaseApi {
                      std::string_view message, std::string_view extra_json = {});
   HttpResponse UiConfig(const HttpRequest& req);
   HttpResponse ListCases(const HttpRequest& req, const Principal& p, std::string_view query);
+  HttpResponse CasePoints(const HttpRequest& req, const Principal& p, std::string_view query);
+  // Parses the list filters of `query` (bbox, state, source, district, department, category,
+  // overdue, open, from, to) into *q and narrows them to what `p` may see; the 400 response
+  // for a bad one.
+  std::optional<HttpResponse> ParseFilters(const HttpRequest& req, const Principal& p,
+                                           std::string_view query, dispatcher::CaseQuery* q);
   HttpResponse CreateCase(const HttpRequest& req, const Principal& p);
   HttpResponse GetCase(const HttpRequest& req, const Principal& p, const std::string& id);
   HttpResponse Transition(const HttpRequest& req, const Principal& p, const std::string& id);

@@ -309,6 +309,43 @@ TEST_F(ApiTest, GetDevice) {
   EXPECT_DOUBLE_EQ(v.at("septicTankGas").at("ch4PercentLel").to_number<double>(), 3);
 }
 
+// The console's case panel charts a sensor's readings for whoever has the case open: every
+// operator role may read a device and its events; a device token, no token or a citizen may not.
+TEST_F(ApiTest, AnyOperatorRoleMayReadDevices) {
+  Ingest("cq-op", 1, 3);
+  auto user_token = [&](const std::string& name, const std::string& role,
+                        const std::string& extra) {
+    HttpResponse res = Do(http::verb::post, "/api/v1/admin/users", admin_,
+                          R"({"username":")" + name + R"(","password":"correct horse 12","role":")" +
+                              role + '"' + extra + "}");
+    EXPECT_EQ(res.result_int(), 201u) << res.body();
+    res = Do(http::verb::post, "/api/v1/admin/users/" + name + "/tokens", admin_, "{}");
+    EXPECT_EQ(res.result_int(), 201u) << res.body();
+    return std::string(Json(res).at("token").as_string());
+  };
+  const std::vector<std::pair<std::string, std::string>> roles = {
+      {"dispatcher", ""},
+      {"department", R"(,"department":"cgj-500105")"},
+      {"supervisor", ""},
+      {"leader", ""},
+      {"admin", ""}};
+  for (const auto& [role, extra] : roles) {
+    const std::string token = user_token("u-" + role, role, extra);
+    HttpResponse res = Get("/api/v1/devices/cq-op/events?limit=2", token);
+    EXPECT_EQ(res.result_int(), 200u) << role << ": " << res.body();
+    if (res.result_int() == 200u) EXPECT_EQ(Seqs(Json(res)), (std::vector<uint64_t>{3, 2})) << role;
+    EXPECT_EQ(Get("/api/v1/devices/cq-op", token).result_int(), 200u) << role;
+    // Creating device tokens stays an admin's.
+    EXPECT_EQ(PostToken(R"({"name":"x","devicePrefix":"cq-"})", token).result_int(),
+              role == "admin" ? 201u : 403u)
+        << role;
+  }
+  HttpResponse res = Get("/api/v1/devices/cq-op/events", device_);
+  EXPECT_EQ(res.result_int(), 403u);
+  EXPECT_EQ(ErrorCode(res), "forbidden");
+  EXPECT_EQ(Get("/api/v1/devices/cq-op/events").result_int(), 401u);
+}
+
 TEST_F(ApiTest, DeviceIdIsPercentDecoded) {
   Ingest("cq:1.a_b", 1, 1);
   EXPECT_EQ(Get("/api/v1/devices/cq%3A1.a_b", admin_).result_int(), 200u);

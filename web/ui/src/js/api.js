@@ -9,12 +9,13 @@
 import { t } from './i18n.js';
 
 export class ApiError extends Error {
-  constructor(message, { status = 0, code = '', path = '' } = {}) {
+  constructor(message, { status = 0, code = '', path = '', body = null } = {}) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.path = path;
+    this.body = body;  // the parsed error body (e.g. a 409's error.allowed), or null
   }
 
   get unavailable() {
@@ -64,6 +65,7 @@ export async function request(method, path, body) {
     status: res.status,
     code,
     path: path.split('?')[0],
+    body: data,
   });
   if (err.unavailable) err.message = t('error.unavailable', { path: err.path });
   throw err;

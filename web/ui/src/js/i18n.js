@@ -226,6 +226,11 @@ export function currentLanguage() {
 }
 
 // The text for `key` in the current language with {name} placeholders filled from `params`.
+// Adds texts of one page ({'zh-CN': {...}, en: {...}}) so that each page keeps its own.
+export function addTexts(texts) {
+  for (const lang of kLanguages) Object.assign(kTexts[lang], texts[lang] ?? {});
+}
+
 // An unknown key is returned as is, so a missing text shows up rather than vanishing.
 export function t(key, params = {}) {
   const text = kTexts[currentLanguage()][key] ?? kTexts['zh-CN'][key] ?? key;

@@ -18,8 +18,9 @@ export function mountLoginArea(area, { onSession = () => {} } = {}) {
     } else if (state.kind === 'user') {
       const u = state.user;
       area.append(
-        h('span', { className: 'login-user' }, `${u.name ?? u.id}`,
-          u.role ? h('span', { className: 'muted' }, ` · ${u.role}`) : null),
+        h('span', { className: 'login-user', title: u.name ?? u.id, dataset: { user: u.name ?? u.id } },
+          `${u.displayName || u.name || u.id}`,
+          u.role ? h('span', { className: 'muted' }, ` · ${t(`role.${u.role}`)}`) : null),
         h('button', { type: 'button', className: 'link-button', onclick: logout },
           t('login.logout')));
     } else {
