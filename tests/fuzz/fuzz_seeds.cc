@@ -1,4 +1,6 @@
 #include <limits>
+#include <string>
+#include <string_view>
 
 #include <google/protobuf/util/json_util.h>
 
@@ -59,12 +61,18 @@ std::vector<std::string> FrameSeeds() {
   *mixed.add_events() = Event("cq-mixed", 0, 3);  // missing seq
   *mixed.add_events() = yiwang::v1::SensorEvent();
   AddBoth(&out, mixed);
-  out.push_back(std::string("\x00", 1) +
-                R"({"batchId":"x","events":[{"deviceId":"cq-a","seq":"1","observedAt":)"
-                R"("2024-04-30T23:59:00Z","location":{"lat":29.5,"lon":106.5},)"
-                R"("septicTankGas":{"ch4PercentLel":31.5}},{"deviceId":5},{"nope":1}]})");
-  out.push_back(std::string("\x00", 1) + R"({"events":[],"extra":true})");
-  out.push_back(std::string("\x00", 1) + "[1,2,3]");
+  // A text frame seed: a 0 byte (the harness's "text" marker) then the JSON. (Appended rather
+  // than concatenated: GCC 12 warns falsely on `std::string(...) + literal` at -O2.)
+  auto text = [](std::string_view json) {
+    std::string s(1, '\0');
+    s.append(json);
+    return s;
+  };
+  out.push_back(text(R"({"batchId":"x","events":[{"deviceId":"cq-a","seq":"1","observedAt":)"
+                     R"("2024-04-30T23:59:00Z","location":{"lat":29.5,"lon":106.5},)"
+                     R"("septicTankGas":{"ch4PercentLel":31.5}},{"deviceId":5},{"nope":1}]})"));
+  out.push_back(text(R"({"events":[],"extra":true})"));
+  out.push_back(text("[1,2,3]"));
   out.push_back("\x01\x0a\x05hello");
   return out;
 }

@@ -432,7 +432,9 @@ TEST_P(DiskFullTest, RefusesWithStorageFullKeepsReadsAndResumes) {
   }
   ASSERT_GE(resume_seconds, 0) << "ingest did not resume within 15 s of freeing space";
   std::cerr << "[ info ] ingest resumed " << resume_seconds << " s after space was freed\n";
-  if (accepted_before_restart == 0) EXPECT_LT(resume_seconds, 5.0);
+  if (accepted_before_restart == 0) {
+    EXPECT_LT(resume_seconds, 5.0);
+  }
   // Everything refused is resent and stored; then some more.
   while (!ledger.AllAcked()) ASSERT_TRUE(Exchange(c.get(), &ledger, frame, false, &ack));
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(Exchange(c.get(), &ledger, frame, true, &ack));

@@ -333,7 +333,9 @@ TEST_F(ApiTest, AnyOperatorRoleMayReadDevices) {
     const std::string token = user_token("u-" + role, role, extra);
     HttpResponse res = Get("/api/v1/devices/cq-op/events?limit=2", token);
     EXPECT_EQ(res.result_int(), 200u) << role << ": " << res.body();
-    if (res.result_int() == 200u) EXPECT_EQ(Seqs(Json(res)), (std::vector<uint64_t>{3, 2})) << role;
+    if (res.result_int() == 200u) {
+      EXPECT_EQ(Seqs(Json(res)), (std::vector<uint64_t>{3, 2})) << role;
+    }
     EXPECT_EQ(Get("/api/v1/devices/cq-op", token).result_int(), 200u) << role;
     // Creating device tokens stays an admin's.
     EXPECT_EQ(PostToken(R"({"name":"x","devicePrefix":"cq-"})", token).result_int(),

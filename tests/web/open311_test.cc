@@ -78,10 +78,11 @@ class Open311Test : public ::testing::Test {
     auto v = Json(res);
     ASSERT_TRUE(v.is_array() && v.as_array().size() == 1) << res.body();
     EXPECT_EQ(v.as_array()[0].at("code").as_int64(), status);
-    if (!words.empty())
+    if (!words.empty()) {
       EXPECT_NE(std::string(v.as_array()[0].at("description").as_string()).find(words),
                 std::string::npos)
           << res.body();
+    }
   }
 
   test::TempDir dir_;
