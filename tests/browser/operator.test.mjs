@@ -197,37 +197,12 @@ test('(b) the department user handles it with a note and a photo', async () => {
   await page.click('#action-confirm');
   assert.equal(await page.locator('#action-dialog .dialog-error').textContent(), '请附上处置照片');
 
-  // The photo endpoint (POST /api/v1/photos) is built on another branch (citizen API). Where
-  // the server has it, the department attaches the photo in the dialog. Where it does not
-  // (404 "not_found" = no such route), the dialog must say so in words and send nothing; the
-  // test then moves the case on through the API as the same department user, with a non-photo
-  // evidence reference, so that the supervisor's steps below still run.
-  const probe = await fetch(`${server.url}/api/v1/photos`, {
-    method: 'POST', headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'image/png' }, body: kPng,
-  });
-  const photos = probe.status !== 404;
+  // The department attaches the after-photo in the dialog: uploaded (POST /api/v1/photos),
+  // then sent as the evidence of its report; the panel shows it.
   await page.setInputFiles('#dialog-photo', { name: 'after.png', mimeType: 'image/png', buffer: kPng });
   await page.click('#action-confirm');
-  if (photos) {
-    await waitState(page, 'pending_verify');
-    await page.locator('#case-panel .photo-strip img').first().waitFor();
-  } else {
-    const error = page.locator('#action-dialog .dialog-error[data-kind="error"]');
-    await page.waitForFunction(() => /照片上传服务尚未开放/.test(
-      document.querySelector('#action-dialog .dialog-error')?.textContent ?? ''), null, kWait);
-    assert.match(await error.textContent(), /照片上传服务尚未开放，暂时无法提交处置反馈/);
-    assert.equal((await api('GET', `/api/v1/cases/${caseId}`)).body.case.state, 'CASE_STATE_HANDLING');
-    await screenshot(page, 'console-handle-no-photos');
-    await page.click('#action-cancel');
-    const tokenRes = await api('POST', '/api/v1/admin/users/cgj-jiangbei/tokens', { name: 'browser-test' });
-    assert.equal(tokenRes.status, 201);
-    const handled = await api('POST', `/api/v1/cases/${caseId}/transitions`,
-                              { action: 'report_handled', note: '已更换井盖并加固', evidence: ['inspection:browser-test'] },
-                              tokenRes.body.token);
-    assert.equal(handled.status, 200, JSON.stringify(handled.body));
-    // The open panel follows the change over the live feed.
-    await page.waitForSelector('#case-panel[data-state="pending_verify"][data-loaded="true"]', { state: 'attached', ...kWait });
-  }
+  await waitState(page, 'pending_verify');
+  await page.locator('#case-panel .photo-strip img').first().waitFor();
   const entry = page.locator('#case-panel .timeline li[data-action="report_handled"]');
   assert.match(await entry.textContent(), /处置反馈[\s\S]*cgj-jiangbei · 专业部门[\s\S]*已更换井盖并加固/);
   // Nothing more for the department now.
