@@ -12,6 +12,7 @@
 #include "dispatcher/dispatch_config.h"
 #include "store/event_store.h"
 #include "store/key_codec.h"
+#include "tests/support/dispatch_stack.h"
 #include "tests/support/events.h"
 #include "tests/support/temp_dir.h"
 
@@ -26,46 +27,21 @@ constexpr char kGas[] = "sim-septic-500105-0001";  // 江北区 (500105) by its 
 
 class DispatcherTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    now_ms_ = kNowSeconds * 1000;
-    OpenAll();
-  }
+  void SetUp() override { OpenAll(); }
   void TearDown() override { CloseAll(); }
 
   void OpenAll() {
-    store::StoreOptions so;
-    so.data_dir = dir_.Sub("db");
-    metrics_ = std::make_unique<Metrics>();
-    Status s;
-    store_ = EventStore::Open(so, test::NullLogger(), metrics_.get(), &s);
-    ASSERT_TRUE(store_) << s.ToString();
-    DispatcherOptions o;
-    o.clock = [this] { return Timestamp(Duration(now_ms_.load())); };
-    o.poll_interval = std::chrono::milliseconds(20);
-    disp_ = Dispatcher::Open(store_.get(), DefaultDispatchConfig(), o, test::NullLogger(),
-                             metrics_.get(), &s);
-    ASSERT_TRUE(disp_) << s.ToString();
-    store_->AddCommitObserver(disp_->Observer());
+    Status s = stack_.Open();
+    ASSERT_TRUE(s.ok()) << s.ToString();
   }
-  void CloseAll() {
-    disp_.reset();
-    store_.reset();
-  }
+  void CloseAll() { stack_.Close(); }
   void Restart() {
     CloseAll();
     OpenAll();
   }
 
   // Stores events (received now) and waits until the dispatcher judged them.
-  void Ingest(std::vector<v1::SensorEvent> events) {
-    std::promise<void> done;
-    store::IngestRequest req;
-    for (auto& e : events) req.events.push_back(test::Stored(e, now_ms_ / 1000));
-    req.done = [&](std::vector<store::Outcome>) { done.set_value(); };
-    store_->SubmitIngest(std::move(req));
-    done.get_future().wait();
-    disp_->Sync();
-  }
+  void Ingest(std::vector<v1::SensorEvent> events) { stack_.Ingest(std::move(events)); }
   void AdvanceTo(int64_t seconds) { now_ms_ = seconds * 1000; }
 
   std::vector<v1::CaseSummary> All(CaseQuery q = {}) {
@@ -94,10 +70,10 @@ class DispatcherTest : public ::testing::Test {
   }
 
   test::TempDir dir_;
-  std::atomic<int64_t> now_ms_{0};
-  std::unique_ptr<Metrics> metrics_;
-  std::unique_ptr<EventStore> store_;
-  std::unique_ptr<Dispatcher> disp_;
+  test::DispatchStack stack_{dir_.Sub("db")};
+  std::atomic<int64_t>& now_ms_ = stack_.now_ms;
+  std::unique_ptr<EventStore>& store_ = stack_.store;
+  std::unique_ptr<Dispatcher>& disp_ = stack_.dispatcher;
 };
 
 v1::CaseCommand Actor(v1::CaseAction a, v1::Role role, std::string id, std::string dept = {}) {

@@ -5,7 +5,6 @@
 #include "web/case_api.h"
 
 #include <atomic>
-#include <future>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -16,6 +15,7 @@
 
 #include "dispatcher/dispatch_config.h"
 #include "store/event_store.h"
+#include "tests/support/dispatch_stack.h"
 #include "tests/support/events.h"
 #include "tests/support/temp_dir.h"
 
@@ -44,18 +44,8 @@ class CaseApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
     now_ms_ = kNowSeconds * 1000;
-    store::StoreOptions so;
-    so.data_dir = dir_.Sub("db");
-    Status s;
-    store_ = store::EventStore::Open(so, test::NullLogger(), &metrics_, &s);
-    ASSERT_TRUE(store_) << s.ToString();
-    dispatcher::DispatcherOptions o;
-    o.clock = [this] { return Timestamp(Duration(now_ms_.load())); };
-    o.poll_interval = std::chrono::milliseconds(20);
-    disp_ = dispatcher::Dispatcher::Open(store_.get(), dispatcher::DefaultDispatchConfig(), o,
-                                         test::NullLogger(), &metrics_, &s);
-    ASSERT_TRUE(disp_) << s.ToString();
-    store_->AddCommitObserver(disp_->Observer());
+    Status s = stack_.Open();
+    ASSERT_TRUE(s.ok()) << s.ToString();
     // The test's authenticator: the principal is named by the bearer token.
     api_ = std::make_unique<CaseApi>(
         disp_.get(),
@@ -124,21 +114,14 @@ class CaseApiTest : public ::testing::Test {
     EXPECT_EQ(out.size(), v.at("points").as_array().size()) << "duplicate ids";
     return out;
   }
-  void Ingest(std::vector<v1::SensorEvent> events) {
-    std::promise<void> done;
-    store::IngestRequest req;
-    for (auto& e : events) req.events.push_back(test::Stored(e, now_ms_ / 1000));
-    req.done = [&](std::vector<store::Outcome>) { done.set_value(); };
-    store_->SubmitIngest(std::move(req));
-    done.get_future().wait();
-    disp_->Sync();
-  }
+  void Ingest(std::vector<v1::SensorEvent> events) { stack_.Ingest(std::move(events)); }
 
   test::TempDir dir_;
-  Metrics metrics_;
-  std::atomic<int64_t> now_ms_{0};
-  std::unique_ptr<store::EventStore> store_;
-  std::unique_ptr<dispatcher::Dispatcher> disp_;
+  test::DispatchStack stack_{dir_.Sub("db")};
+  Metrics& metrics_ = stack_.metrics;
+  std::atomic<int64_t>& now_ms_ = stack_.now_ms;
+  std::unique_ptr<store::EventStore>& store_ = stack_.store;
+  std::unique_ptr<dispatcher::Dispatcher>& disp_ = stack_.dispatcher;
   std::unique_ptr<CaseApi> api_;
   std::map<std::string, Principal> principals_;
 };

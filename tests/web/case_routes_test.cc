@@ -11,6 +11,7 @@
 
 #include "dispatcher/dispatch_config.h"
 #include "store/event_store.h"
+#include "tests/support/dispatch_stack.h"
 #include "tests/support/events.h"
 #include "tests/support/temp_dir.h"
 #include "web/http_util.h"
@@ -51,14 +52,8 @@ AuthResult TestAuth(Metrics* metrics, const HttpRequest& req) {
 class CaseRoutesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store::StoreOptions so;
-    so.data_dir = dir_.Sub("db");
-    Status s;
-    store_ = store::EventStore::Open(so, test::NullLogger(), &metrics_, &s);
-    ASSERT_TRUE(store_) << s.ToString();
-    disp_ = dispatcher::Dispatcher::Open(store_.get(), dispatcher::DefaultDispatchConfig(), {},
-                                         test::NullLogger(), &metrics_, &s);
-    ASSERT_TRUE(disp_) << s.ToString();
+    Status s = stack_.Open();
+    ASSERT_TRUE(s.ok()) << s.ToString();
     api_ = std::make_unique<CaseApi>(
         disp_.get(), [this](const HttpRequest& r) { return TestAuth(&metrics_, r); }, &metrics_,
         test::NullLogger());
@@ -90,9 +85,10 @@ class CaseRoutesTest : public ::testing::Test {
   }
 
   test::TempDir dir_;
-  Metrics metrics_;
-  std::unique_ptr<store::EventStore> store_;
-  std::unique_ptr<dispatcher::Dispatcher> disp_;
+  test::DispatchStack stack_{dir_.Sub("db"), 0};
+  Metrics& metrics_ = stack_.metrics;
+  std::unique_ptr<store::EventStore>& store_ = stack_.store;
+  std::unique_ptr<dispatcher::Dispatcher>& disp_ = stack_.dispatcher;
   std::unique_ptr<CaseApi> api_;
 };
 

@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 
 #include "dispatcher/dispatch_config.h"
+#include "tests/support/dispatch_stack.h"
 #include "tests/support/events.h"
 #include "tests/support/temp_dir.h"
 #include "tests/web/test_images.h"
@@ -32,17 +33,8 @@ constexpr double kLat = 29.5575, kLon = 106.5770;
 class CitizenApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store::StoreOptions so;
-    so.data_dir = dir_.Sub("db");
-    Status s;
-    store_ = store::EventStore::Open(so, test::NullLogger(), &metrics_, &s);
-    ASSERT_TRUE(store_) << s.ToString();
-    dispatcher::DispatcherOptions o;
-    o.clock = [this] { return dispatcher::Timestamp(dispatcher::Duration(now_ms_.load())); };
-    o.poll_interval = std::chrono::milliseconds(20);
-    disp_ = dispatcher::Dispatcher::Open(store_.get(), dispatcher::DefaultDispatchConfig(), o,
-                                         test::NullLogger(), &metrics_, &s);
-    ASSERT_TRUE(disp_) << s.ToString();
+    Status s = stack_.Open();
+    ASSERT_TRUE(s.ok()) << s.ToString();
     ASSERT_TRUE(DistrictLocator::Parse(kMap, &districts_).ok());
     MakeApi({});
   }
@@ -129,10 +121,11 @@ class CitizenApiTest : public ::testing::Test {
   }
 
   test::TempDir dir_;
-  Metrics metrics_;
-  std::atomic<int64_t> now_ms_{test::kNowSeconds * 1000};
-  std::unique_ptr<store::EventStore> store_;
-  std::unique_ptr<dispatcher::Dispatcher> disp_;
+  test::DispatchStack stack_{dir_.Sub("db")};
+  Metrics& metrics_ = stack_.metrics;
+  std::atomic<int64_t>& now_ms_ = stack_.now_ms;
+  std::unique_ptr<store::EventStore>& store_ = stack_.store;
+  std::unique_ptr<dispatcher::Dispatcher>& disp_ = stack_.dispatcher;
   DistrictLocator districts_;
   std::unique_ptr<CitizenApi> api_;
 };

@@ -12,6 +12,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "dispatcher/dispatch_config.h"
+#include "tests/support/dispatch_stack.h"
 #include "tests/support/events.h"
 #include "tests/support/temp_dir.h"
 #include "tests/web/test_images.h"
@@ -30,16 +31,8 @@ constexpr char kMap[] = R"({"type":"FeatureCollection","features":[
 class Open311Test : public ::testing::Test {
  protected:
   void SetUp() override {
-    store::StoreOptions so;
-    so.data_dir = dir_.Sub("db");
-    Status s;
-    store_ = store::EventStore::Open(so, test::NullLogger(), &metrics_, &s);
-    ASSERT_TRUE(store_) << s.ToString();
-    dispatcher::DispatcherOptions o;
-    o.poll_interval = std::chrono::milliseconds(20);
-    disp_ = dispatcher::Dispatcher::Open(store_.get(), dispatcher::DefaultDispatchConfig(), o,
-                                         test::NullLogger(), &metrics_, &s);
-    ASSERT_TRUE(disp_) << s.ToString();
+    Status s = stack_.Open();
+    ASSERT_TRUE(s.ok()) << s.ToString();
     ASSERT_TRUE(DistrictLocator::Parse(kMap, &districts_).ok());
     citizen_ = std::make_unique<CitizenApi>(disp_.get(), store_.get(), &districts_, &metrics_,
                                             test::NullLogger());
@@ -86,9 +79,10 @@ class Open311Test : public ::testing::Test {
   }
 
   test::TempDir dir_;
-  Metrics metrics_;
-  std::unique_ptr<store::EventStore> store_;
-  std::unique_ptr<dispatcher::Dispatcher> disp_;
+  test::DispatchStack stack_{dir_.Sub("db"), 0};
+  Metrics& metrics_ = stack_.metrics;
+  std::unique_ptr<store::EventStore>& store_ = stack_.store;
+  std::unique_ptr<dispatcher::Dispatcher>& disp_ = stack_.dispatcher;
   DistrictLocator districts_;
   std::unique_ptr<CitizenApi> citizen_;
   std::unique_ptr<Open311> api_;

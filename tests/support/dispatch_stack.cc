@@ -1,0 +1,41 @@
+#include "tests/support/dispatch_stack.h"
+
+#include <future>
+
+#include "dispatcher/dispatch_config.h"
+
+namespace yiwang::test {
+
+Status DispatchStack::Open() {
+  store::StoreOptions so;
+  so.data_dir = dir;
+  Status s;
+  store = store::EventStore::Open(so, NullLogger(), &metrics, &s);
+  if (!store) return s;
+  dispatcher::DispatcherOptions o;
+  if (now_ms.load() != 0)
+    o.clock = [this] { return dispatcher::Timestamp(dispatcher::Duration(now_ms.load())); };
+  o.poll_interval = std::chrono::milliseconds(20);
+  dispatcher = dispatcher::Dispatcher::Open(store.get(), dispatcher::DefaultDispatchConfig(), o,
+                                            NullLogger(), &metrics, &s);
+  if (!dispatcher) return s;
+  store->AddCommitObserver(dispatcher->Observer());
+  return Status::Ok();
+}
+
+void DispatchStack::Close() {
+  dispatcher.reset();
+  store.reset();
+}
+
+void DispatchStack::Ingest(std::vector<yiwang::v1::SensorEvent> events) {
+  std::promise<void> done;
+  store::IngestRequest req;
+  for (auto& e : events) req.events.push_back(Stored(e, now_ms.load() / 1000));
+  req.done = [&](std::vector<store::Outcome>) { done.set_value(); };
+  store->SubmitIngest(std::move(req));
+  done.get_future().wait();
+  dispatcher->Sync();
+}
+
+}  // namespace yiwang::test
