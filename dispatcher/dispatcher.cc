@@ -1210,7 +1210,8 @@ Status Dispatcher::NearbyOpenCases(std::string_view category, double lat, double
   return impl_->FindNearby(category, lat, lon, radius_m, window, impl_->opts_.clock(), out);
 }
 
-Status Dispatcher::Stats(const KpiFilter& filter, KpiDimension by, std::vector<KpiRow>* out) const {
+Status Dispatcher::Stats(const KpiFilter& filter, KpiDimension by, std::vector<KpiRow>* out,
+                         v1::KpiCounters* total) const {
   std::vector<KpiRow> rows;
   std::string begin = filter.day_from;
   std::string end;
@@ -1235,6 +1236,7 @@ Status Dispatcher::Stats(const KpiFilter& filter, KpiDimension by, std::vector<K
   if (!s.ok()) return s;
   if (!parse.ok()) return parse;
   *out = RollUp(rows, filter, by);
+  if (total) *total = RollUp(rows, filter, KpiDimension::kNone).at(0).counters;
   return Status::Ok();
 }
 

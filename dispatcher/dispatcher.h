@@ -183,7 +183,9 @@ class Dispatcher {
   Status NearbyOpenCases(std::string_view category, double lat, double lon, double radius_m,
                          std::vector<std::pair<yiwang::v1::CaseSummary, double>>* out) const;
   // KPI rows for `filter` rolled up by `by` (reads only the KPI rows of the filter's days).
-  Status Stats(const KpiFilter& filter, KpiDimension by, std::vector<KpiRow>* out) const;
+  // With `total`, also the sum of every matching row (the same rows, read once).
+  Status Stats(const KpiFilter& filter, KpiDimension by, std::vector<KpiRow>* out,
+               yiwang::v1::KpiCounters* total = nullptr) const;
   OpenCaseStats OpenStats(const KpiFilter& filter) const;
   // The actions `principal` may take on `c` now.
   std::vector<yiwang::v1::CaseAction> AllowedFor(const yiwang::v1::Case& c, yiwang::v1::Role role,

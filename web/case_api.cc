@@ -26,18 +26,6 @@ namespace {
 constexpr std::string_view kCases = "/api/v1/cases";
 constexpr std::string_view kCasePoints = "/api/v1/cases/points";
 
-std::vector<std::string> SplitList(std::string_view s) {
-  std::vector<std::string> out;
-  while (!s.empty()) {
-    const size_t c = s.find(',');
-    std::string_view item = s.substr(0, c);
-    if (!item.empty()) out.emplace_back(item);
-    if (c == std::string_view::npos) break;
-    s.remove_prefix(c + 1);
-  }
-  return out;
-}
-
 std::string Hex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;
@@ -677,13 +665,12 @@ HttpResponse CaseApi::Stats(const HttpRequest& req, const Principal& p, std::str
         allowed.push_back(d);
     f.districts = allowed.empty() ? std::vector<std::string>{"\x01none"} : allowed;
   }
-  std::vector<dispatcher::KpiRow> total, rows;
-  if (!dispatcher_->Stats(f, dispatcher::KpiDimension::kNone, &total).ok() ||
-      !dispatcher_->Stats(f, by, &rows).ok())
+  std::vector<dispatcher::KpiRow> rows;
+  v1::KpiCounters total;
+  if (!dispatcher_->Stats(f, by, &rows, &total).ok())
     return Error(req, 500, "internal", "could not read the KPI rows");
   std::string body = R"({"by":)" + JsonEscape(by_name) + R"(,"total":)" +
-                     ToJson(dispatcher::ComputeKpis(total.empty() ? v1::KpiCounters{}
-                                                                  : total[0].counters));
+                     ToJson(dispatcher::ComputeKpis(total));
   body += R"(,"rows":[)";
   if (by != dispatcher::KpiDimension::kNone) {
     for (size_t i = 0; i < rows.size(); ++i) {

@@ -89,6 +89,18 @@ std::optional<std::string> PercentDecode(std::string_view s) {
   return out;
 }
 
+std::vector<std::string> SplitList(std::string_view s) {
+  std::vector<std::string> out;
+  while (!s.empty()) {
+    const size_t c = s.find(',');
+    std::string_view item = s.substr(0, c);
+    if (!item.empty()) out.emplace_back(item);
+    if (c == std::string_view::npos) break;
+    s.remove_prefix(c + 1);
+  }
+  return out;
+}
+
 std::optional<std::string> QueryParam(std::string_view query, std::string_view key) {
   while (!query.empty()) {
     size_t amp = query.find('&');

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <google/protobuf/message.h>
 
@@ -42,6 +43,9 @@ std::pair<std::string_view, std::string_view> SplitTarget(std::string_view targe
 
 // Percent-decodes a URL component; nullopt on a bad escape.
 std::optional<std::string> PercentDecode(std::string_view s);
+// The non-empty items of a comma-separated list ("a,,b" -> {"a", "b"}): list-valued query
+// parameters.
+std::vector<std::string> SplitList(std::string_view s);
 // The value of `key` in a query string "a=1&b=2" (decoded), or nullopt if absent/bad.
 std::optional<std::string> QueryParam(std::string_view query, std::string_view key);
 

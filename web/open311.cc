@@ -80,18 +80,6 @@ bool IsClosed(v1::CaseState s) {
   return s == v1::CASE_STATE_CLOSED || s == v1::CASE_STATE_REJECTED;
 }
 
-std::vector<std::string> SplitComma(std::string_view s) {
-  std::vector<std::string> out;
-  while (!s.empty()) {
-    const size_t c = s.find(',');
-    std::string_view item = s.substr(0, c);
-    if (!item.empty()) out.emplace_back(item);
-    if (c == std::string_view::npos) break;
-    s.remove_prefix(c + 1);
-  }
-  return out;
-}
-
 std::optional<double> ParseDouble(std::string_view s) {
   double d = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
@@ -355,7 +343,7 @@ HttpResponse Open311::GetRequests(const HttpRequest& req, bool xml, std::string_
   const auto& cfg = dispatcher_->config();
   std::vector<Record> out;
   if (auto ids = QueryParam(query, "service_request_id"); ids && !ids->empty()) {
-    for (const auto& id : SplitComma(*ids)) {
+    for (const auto& id : SplitList(*ids)) {
       v1::Case c;
       if (id.size() > dispatcher::kMaxIdBytes || !dispatcher_->GetCase(id, &c).ok() ||
           c.source() != v1::SOURCE_CITIZEN)
@@ -369,7 +357,7 @@ HttpResponse Open311::GetRequests(const HttpRequest& req, bool xml, std::string_
   q.sources = {v1::SOURCE_CITIZEN};
   q.limit = kMaxOpen311Requests;
   if (auto codes = QueryParam(query, "service_code"); codes && !codes->empty())
-    q.categories = SplitComma(*codes);
+    q.categories = SplitList(*codes);
   auto parse_time = [&](std::string_view key, std::optional<dispatcher::Timestamp>* to) {
     auto v = QueryParam(query, key);
     if (!v || v->empty()) return true;
@@ -388,7 +376,7 @@ HttpResponse Open311::GetRequests(const HttpRequest& req, bool xml, std::string_
   }
   if (auto status = QueryParam(query, "status"); status && !status->empty()) {
     bool open = false, closed = false;
-    for (const auto& s : SplitComma(*status)) {
+    for (const auto& s : SplitList(*status)) {
       if (s == "open") open = true;
       else if (s == "closed") closed = true;
       else return Error(req, xml, 400, "status must be open or closed");
