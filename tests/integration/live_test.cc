@@ -230,5 +230,38 @@ TEST(LiveFeedSlowClientTest, AStalledSubscriberIsDroppedOthersKeepUp) {
   EXPECT_TRUE(resync) << "the dropped client is told to resync";
 }
 
+
+// The live feed takes at most http.liveMaxConnections clients; one more is refused with 503
+// before the upgrade, and a slot freed by a client that left is taken again.
+TEST(LiveFeedLimitTest, ConnectionsBeyondTheCapAreRefused) {
+  test::TempDir work;
+  const std::string config = work.Sub("config.json");
+  {
+    std::ofstream out(config);
+    out << R"({"http":{"liveMaxConnections":2}})";
+  }
+  test::ServerProcess server(test::BinaryPath(YIWANG_BINARY), work.path().string());
+  ASSERT_TRUE(server.Start(work.Sub("data"), {"--config", config})) << server.error() << server.Log();
+  const std::string admin = test::ReadFirstLine(work.Sub("data") + "/bootstrap-admin.token");
+  auto a = std::make_unique<tools::WsClient>();
+  tools::WsClient b, c;
+  ASSERT_TRUE(a->Connect("127.0.0.1", server.port(), "/ws/live", admin).ok());
+  ASSERT_TRUE(b.Connect("127.0.0.1", server.port(), "/ws/live", admin).ok());
+  EXPECT_EQ(c.Connect("127.0.0.1", server.port(), "/ws/live", admin).code(),
+            Status::Code::kUnavailable);
+  EXPECT_EQ(c.http_status(), 503);
+  EXPECT_NE(c.http_body().find("too_many_connections"), std::string::npos) << c.http_body();
+  // One leaves: its slot is free again once the server has seen it go.
+  a.reset();
+  bool admitted = false;
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (!admitted && Clock::now() < deadline) {
+    tools::WsClient d;
+    admitted = d.Connect("127.0.0.1", server.port(), "/ws/live", admin).ok();
+    if (!admitted) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(admitted);
+}
+
 }  // namespace
 }  // namespace yiwang
