@@ -402,6 +402,10 @@ class Accounts::Impl {
   unsigned CreateUserRecord(const json::object& body, v1::UserRecord* out, FieldError* err);
 
   Status ReadUser(std::string_view name, v1::UserRecord* out) const;
+  // ReadUser for a route on users/{name}: nullopt when read, else the response to send
+  // (404 user_not_found, 500).
+  std::optional<HttpResponse> LoadUser(const HttpRequest& req, const std::string& name,
+                                       v1::UserRecord* out);
   // Appends to *ws the deletion of every session of `user`. REQUIRES: sessions_mu_ held.
   Status AddSessionDeletes(std::string_view user, store::WriteSet* ws) const;
   // Creates a session for `user` (ending its oldest beyond the limit); sets *id and *rec.
@@ -1045,12 +1049,19 @@ HttpResponse Accounts::Impl::CreateUser(const HttpRequest& req) {
   return Json(req, 201, UserJson(rec));
 }
 
-HttpResponse Accounts::Impl::GetUser(const HttpRequest& req, const std::string& name) {
-  v1::UserRecord u;
-  Status s = ReadUser(name, &u);
+std::optional<HttpResponse> Accounts::Impl::LoadUser(const HttpRequest& req,
+                                                     const std::string& name,
+                                                     v1::UserRecord* out) {
+  Status s = ReadUser(name, out);
   if (s.code() == Status::Code::kNotFound)
     return Error(req, 404, "user_not_found", "no user of this name");
   if (!s.ok()) return Internal(req, "could not read the user", s);
+  return std::nullopt;
+}
+
+HttpResponse Accounts::Impl::GetUser(const HttpRequest& req, const std::string& name) {
+  v1::UserRecord u;
+  if (auto missing = LoadUser(req, name, &u)) return std::move(*missing);
   return Json(req, 200, UserJson(u));
 }
 
@@ -1061,10 +1072,8 @@ HttpResponse Accounts::Impl::PatchUser(const HttpRequest& req, const std::string
 
   std::lock_guard lock(users_mu_);
   v1::UserRecord rec;
-  Status s = ReadUser(name, &rec);
-  if (s.code() == Status::Code::kNotFound)
-    return Error(req, 404, "user_not_found", "no user of this name");
-  if (!s.ok()) return Internal(req, "could not read the user", s);
+  if (auto missing = LoadUser(req, name, &rec)) return std::move(*missing);
+  Status s;
   const bool was_disabled = rec.disabled();
   std::string password;
   if (auto e = ApplyFields(body.get_object(), /*create=*/false, &rec, &password))
@@ -1094,10 +1103,8 @@ HttpResponse Accounts::Impl::PatchUser(const HttpRequest& req, const std::string
 HttpResponse Accounts::Impl::DeleteUser(const HttpRequest& req, const std::string& name) {
   std::lock_guard lock(users_mu_);
   v1::UserRecord rec;
-  Status s = ReadUser(name, &rec);
-  if (s.code() == Status::Code::kNotFound)
-    return Error(req, 404, "user_not_found", "no user of this name");
-  if (!s.ok()) return Internal(req, "could not read the user", s);
+  if (auto missing = LoadUser(req, name, &rec)) return std::move(*missing);
+  Status s;
   store::WriteSet ws;
   ws.Delete(store::Table::kUsers, name);
   std::lock_guard session_lock(sessions_mu_);
@@ -1111,10 +1118,7 @@ HttpResponse Accounts::Impl::DeleteUser(const HttpRequest& req, const std::strin
 
 HttpResponse Accounts::Impl::ListTokens(const HttpRequest& req, const std::string& name) {
   v1::UserRecord u;
-  Status s = ReadUser(name, &u);
-  if (s.code() == Status::Code::kNotFound)
-    return Error(req, 404, "user_not_found", "no user of this name");
-  if (!s.ok()) return Internal(req, "could not read the user", s);
+  if (auto missing = LoadUser(req, name, &u)) return std::move(*missing);
   json::array tokens;
   for (const auto& t : u.tokens()) {
     json::object o;
@@ -1147,10 +1151,8 @@ HttpResponse Accounts::Impl::CreateUserToken(const HttpRequest& req, const std::
   }
   std::lock_guard lock(users_mu_);
   v1::UserRecord rec;
-  Status s = ReadUser(name, &rec);
-  if (s.code() == Status::Code::kNotFound)
-    return Error(req, 404, "user_not_found", "no user of this name");
-  if (!s.ok()) return Internal(req, "could not read the user", s);
+  if (auto missing = LoadUser(req, name, &rec)) return std::move(*missing);
+  Status s;
   if (static_cast<size_t>(rec.tokens_size()) >= kMaxTokensPerUser)
     return Error(req, 409, "too_many_tokens",
                  fmt::format("a user has at most {} API tokens; revoke one first",
@@ -1182,10 +1184,8 @@ HttpResponse Accounts::Impl::RevokeUserToken(const HttpRequest& req, const std::
                                              std::string_view id) {
   std::lock_guard lock(users_mu_);
   v1::UserRecord rec;
-  Status s = ReadUser(name, &rec);
-  if (s.code() == Status::Code::kNotFound)
-    return Error(req, 404, "user_not_found", "no user of this name");
-  if (!s.ok()) return Internal(req, "could not read the user", s);
+  if (auto missing = LoadUser(req, name, &rec)) return std::move(*missing);
+  Status s;
   auto* tokens = rec.mutable_tokens();
   auto it = std::find_if(tokens->begin(), tokens->end(), [&](const v1::UserTokenRef& t) {
     return Hex(t.token_hash().substr(0, kTokenIdBytes)) == id;
