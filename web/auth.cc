@@ -165,13 +165,6 @@ std::optional<std::string_view> CookieValue(const HttpRequest& req, std::string_
   return std::nullopt;
 }
 
-bool IsJsonContentType(const HttpRequest& req) {
-  std::string type = AsciiLower(req[http::field::content_type]);
-  type = type.substr(0, type.find(';'));
-  while (!type.empty() && type.back() == ' ') type.pop_back();
-  return type == "application/json";
-}
-
 // A validation failure: the error code and a message naming the field.
 struct FieldError {
   std::string code;

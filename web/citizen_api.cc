@@ -407,6 +407,8 @@ std::variant<v1::CitizenReport, ReportError> CitizenApi::FileReport(const Report
 }
 
 HttpResponse CitizenApi::PostReport(const HttpRequest& req) {
+  if (!IsJsonContentType(req))
+    return Error(req, 415, "unsupported_media_type", "send the report as application/json");
   boost::system::error_code ec;
   json::value body = json::parse(req.body(), ec);
   const json::object* o = ec ? nullptr : AsObject(body);
@@ -595,6 +597,8 @@ HttpResponse CitizenApi::Track(const HttpRequest& req, const std::string& code) 
 }
 
 HttpResponse CitizenApi::Rate(const HttpRequest& req, const std::string& code) {
+  if (!IsJsonContentType(req))
+    return Error(req, 415, "unsupported_media_type", "send the rating as application/json");
   boost::system::error_code ec;
   json::value body = json::parse(req.body(), ec);
   const json::object* o = ec ? nullptr : AsObject(body);

@@ -1,5 +1,8 @@
 #include "web/http_util.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <google/protobuf/util/json_util.h>
@@ -113,6 +116,17 @@ std::optional<std::string> QueryParam(std::string_view query, std::string_view k
     query.remove_prefix(amp + 1);
   }
   return std::nullopt;
+}
+
+bool IsJsonContentType(const HttpRequest& req) {
+  std::string_view type = req[http::field::content_type];
+  type = type.substr(0, type.find(';'));
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+  constexpr std::string_view kJson = "application/json";
+  return type.size() == kJson.size() &&
+         std::equal(type.begin(), type.end(), kJson.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == b;
+         });
 }
 
 }  // namespace yiwang::web

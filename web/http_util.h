@@ -46,6 +46,10 @@ std::optional<std::string> PercentDecode(std::string_view s);
 // The non-empty items of a comma-separated list ("a,,b" -> {"a", "b"}): list-valued query
 // parameters.
 std::vector<std::string> SplitList(std::string_view s);
+// Whether the request's media type is application/json (parameters and case ignored). A body
+// of any other type is refused on routes that take JSON: a cross-site form or a no-cors fetch
+// cannot send this type without a CORS preflight, which this server never grants.
+bool IsJsonContentType(const HttpRequest& req);
 // The value of `key` in a query string "a=1&b=2" (decoded), or nullopt if absent/bad.
 std::optional<std::string> QueryParam(std::string_view query, std::string_view key);
 

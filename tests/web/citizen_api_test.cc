@@ -248,6 +248,18 @@ TEST_F(CitizenApiTest, EveryReportFieldIsValidated) {
     EXPECT_EQ(Field(res), c.field) << c.what;
   }
   EXPECT_EQ(Code(Do(http::verb::post, "/api/v1/reports", "{not json")), "invalid_json");
+  // Valid JSON of another media type (what a cross-site form or a no-cors fetch can send) is
+  // refused; parameters and case of the type do not matter.
+  const std::string valid = json::serialize(Basic());
+  for (const char* type : {"text/plain", "application/x-www-form-urlencoded",
+                           "multipart/form-data; boundary=x", "application/jsonp"}) {
+    auto res = Do(http::verb::post, "/api/v1/reports", valid, type);
+    EXPECT_EQ(res.result_int(), 415) << type;
+    EXPECT_EQ(Code(res), "unsupported_media_type") << type;
+  }
+  EXPECT_EQ(Do(http::verb::post, "/api/v1/reports", valid, "Application/JSON; charset=utf-8")
+                .result_int(),
+            201);
   // 1000 Chinese characters (3000 bytes) are fine: the limit counts characters.
   json::object body = Basic();
   std::string long_zh;
@@ -354,6 +366,9 @@ TEST_F(CitizenApiTest, TrackingShowsThePublicLoopAndRatingReopens) {
   EXPECT_EQ(Code(Do(http::verb::post, "/api/v1/track/" + code + "/rating", R"({"stars":3})")),
             "fixed_missing");
   EXPECT_EQ(Code(rate(3, true, std::string(501, 'x'))), "comment_too_long");
+  EXPECT_EQ(Code(Do(http::verb::post, "/api/v1/track/" + code + "/rating",
+                    R"({"stars":3,"fixed":true})", "text/plain")),
+            "unsupported_media_type");
   EXPECT_EQ(Code(Do(http::verb::post, "/api/v1/track/NOPE234567/rating",
                     R"({"stars":3,"fixed":true})")),
             "unknown_tracking_code");
