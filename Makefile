@@ -1,14 +1,15 @@
 # The two commands for a newcomer (see README.md):
 #   make run   install what is missing, build, start the server with a demo sensor fleet
 #   make test  install what is missing, build, run every test suite
-# Long runs are separate: make bench, make fuzz (FUZZ_SECONDS per target, default 60),
-# make faulttest (the fault tests alone: disk full, I/O errors, backpressure).
+# Long runs are separate: make bench, make bench-live (the live map's delivery latency alone),
+# make fuzz (FUZZ_SECONDS per target, default 60), make faulttest (the fault tests alone: disk
+# full, I/O errors, backpressure).
 
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all setup configure build run test bench fuzz faulttest crashtest clean
+.PHONY: all setup configure build run test bench bench-live fuzz faulttest crashtest clean
 
 all: build
 
@@ -49,9 +50,19 @@ fuzz:
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
 	@bash tools/run_fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
+# The live feed's delivery latency (event ingested -> marker on the console's map) with 1,000
+# sensor events/s in the background, in headless Chromium: docs/benchmarks.md. Node 20 needs
+# --experimental-websocket for the bench's WebSocket client; later versions have it anyway.
+NODE_WS_FLAG = $(shell node -e 'process.exit(typeof WebSocket === "function" ? 0 : 1)' 2>/dev/null || echo --experimental-websocket)
+BENCH_LIVE = YIWANG_BINARY=$(BUILD)/yiwang node $(NODE_WS_FLAG) --no-warnings tests/browser/bench_live.mjs
+
 bench: build
 	@$(BUILD)/yiwang bench ingest --all
 	@$(BUILD)/yiwang bench dispatch
+	@$(BENCH_LIVE)
+
+bench-live: build
+	@$(BENCH_LIVE)
 
 clean:
 	rm -rf $(BUILD)

@@ -3,23 +3,15 @@
 // with no CSP violation, no console error and no request off 127.0.0.1.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { assertClean, launchBrowser, openPage, screenshot, startServer, waitReady } from './harness.mjs';
+import { assertClean, districtSpot, openPage, screenshot, serverAndBrowser,
+         waitReady } from './harness.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser();
 
 test('console renders the 38 districts of Chongqing', async () => {
-  const { context, page, problems } = await openPage(browser, server, '/',
+  const { context, page, problems } = await openPage(env.browser, env.server, '/',
                                                      { viewport: { width: 1440, height: 900 } });
   await waitReady(page);
   const paths = page.locator('.leaflet-overlay-pane svg path.leaflet-interactive');
@@ -42,18 +34,7 @@ test('console renders the 38 districts of Chongqing', async () => {
   assert.equal(await page.locator('#login-area input[name=password]').getAttribute('type'), 'password');
 
   // Hovering a district shows its name and code: find a point of the map on a district path.
-  const spot = await page.evaluate(() => {
-    const r = document.getElementById('map').getBoundingClientRect();
-    for (let fy = 0.5; fy < 0.9; fy += 0.05) {
-      for (let fx = 0.5; fx < 0.9; fx += 0.05) {
-        const x = r.left + r.width * fx;
-        const y = r.top + r.height * fy;
-        const el = document.elementFromPoint(x, y);
-        if (el?.matches('path.leaflet-interactive')) return { x, y };
-      }
-    }
-    return null;
-  });
+  const spot = await districtSpot(page, 'map');
   assert.ok(spot, 'no district under any probed point of the map');
   await page.mouse.move(spot.x, spot.y);
   const tooltip = page.locator('.leaflet-tooltip.district-tooltip');
@@ -66,7 +47,7 @@ test('console renders the 38 districts of Chongqing', async () => {
 });
 
 test('language switch changes the texts and persists across reloads', async () => {
-  const { context, page, problems } = await openPage(browser, server, '/');
+  const { context, page, problems } = await openPage(env.browser, env.server, '/');
   await waitReady(page);
   const title = page.locator('h1.topbar-title');
   assert.equal(await page.getAttribute('html', 'lang'), 'zh-CN');

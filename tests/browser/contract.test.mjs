@@ -5,9 +5,10 @@
 // words). Every other request, pages and files included, goes to the real server.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { assertClean, launchBrowser, openPage, screenshot, startServer, waitReady } from './harness.mjs';
+import { assertClean, districtSpot, openPage, screenshot, serverAndBrowser,
+         waitReady } from './harness.mjs';
 
 const kPhone = { viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true };
 const kPng = Buffer.from(
@@ -24,16 +25,7 @@ const kUiConfig = {
   districts: [{ code: '500103', name: '渝中区' }],
 };
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser();
 
 // Answers /api/v1 requests from `handlers`: {'METHOD /path-regex': (request, match) => ({status,
 // body})}. Unhandled API requests get the server's own "no such route" 404. Returns the log of
@@ -67,17 +59,7 @@ async function fakeApi(page, handlers) {
 }
 
 async function tapDistrict(page, mapId) {
-  const spot = await page.evaluate((id) => {
-    const r = document.getElementById(id).getBoundingClientRect();
-    for (let fy = 0.5; fy < 0.9; fy += 0.05) {
-      for (let fx = 0.5; fx < 0.9; fx += 0.05) {
-        const x = r.left + r.width * fx;
-        const y = r.top + r.height * fy;
-        if (document.elementFromPoint(x, y)?.matches('path.leaflet-interactive')) return { x, y };
-      }
-    }
-    return null;
-  }, mapId);
+  const spot = await districtSpot(page, mapId);
   assert.ok(spot);
   await page.touchscreen.tap(spot.x, spot.y);
   await page.waitForFunction(() => document.getElementById('location-text').dataset.kind === 'ok');
@@ -85,7 +67,7 @@ async function tapDistrict(page, mapId) {
 
 test('report: photo upload, report JSON, tracking code shown', async () => {
   let api;
-  const { context, page, problems } = await openPage(browser, server, '/report', {
+  const { context, page, problems } = await openPage(env.browser, env.server, '/report', {
     ...kPhone,
     beforeLoad: async (p) => {
       api = await fakeApi(p, {
@@ -117,7 +99,7 @@ test('report: photo upload, report JSON, tracking code shown', async () => {
   assert.equal(photo.headers['content-type'], 'image/png');
   assert.deepEqual(photo.buffer, kPng);
   const report = api.find((r) => r.path === '/api/v1/reports');
-  const nearby = new URL(api.find((r) => r.path.startsWith('/api/v1/reports/nearby')).path, server.url);
+  const nearby = new URL(api.find((r) => r.path.startsWith('/api/v1/reports/nearby')).path, env.server.url);
   assert.equal(nearby.searchParams.get('category'), '0101');
   assert.equal(Number(nearby.searchParams.get('lat')), report.json.location.lat);
   assert.equal(Number(nearby.searchParams.get('lon')), report.json.location.lon);
@@ -136,7 +118,7 @@ test('report: photo upload, report JSON, tracking code shown', async () => {
 
 test('report: a similar case nearby can be supported (附议)', async () => {
   let api;
-  const { context, page, problems } = await openPage(browser, server, '/report', {
+  const { context, page, problems } = await openPage(env.browser, env.server, '/report', {
     ...kPhone,
     beforeLoad: async (p) => {
       api = await fakeApi(p, {
@@ -166,7 +148,7 @@ test('report: a similar case nearby can be supported (附议)', async () => {
 });
 
 test('report: the server\'s error is shown in words', async () => {
-  const { context, page, problems } = await openPage(browser, server, '/report', {
+  const { context, page, problems } = await openPage(env.browser, env.server, '/report', {
     ...kPhone,
     apiErrorsExpected: true,
     beforeLoad: (p) => fakeApi(p, {
@@ -208,7 +190,7 @@ test('track: status, timeline and a rating once closed', async () => {
     ],
     afterPhotoIds: [],
   };
-  const { context, page, problems } = await openPage(browser, server, '/track/YW-8K2M-4Q7P', {
+  const { context, page, problems } = await openPage(env.browser, env.server, '/track/YW-8K2M-4Q7P', {
     ...kPhone,
     beforeLoad: async (p) => {
       api = await fakeApi(p, {
@@ -247,7 +229,7 @@ test('track: status, timeline and a rating once closed', async () => {
 test('console: session login and logout send the CSRF token; tiles from the UI config', async () => {
   let signedIn = false;
   let api;
-  const { context, page, problems } = await openPage(browser, server, '/', {
+  const { context, page, problems } = await openPage(env.browser, env.server, '/', {
     viewport: { width: 1280, height: 800 },
     apiErrorsExpected: true,  // GET /api/v1/session answers 401 before the login
     beforeLoad: async (p) => {

@@ -1,9 +1,12 @@
 // Browser test harness: runs the real `yiwang serve` on 127.0.0.1:0 with a fresh data dir and
 // drives Debian's chromium through npm's playwright-core (never a downloaded browser).
 //
-//   const server = await startServer();      // server.url = 'http://127.0.0.1:PORT'
-//   const { context, page, problems } = await openPage(browser, server, '/', options);
-//   ... assertions ...; assertClean(problems); await server.stop();
+//   const env = serverAndBrowser();          // before(): env.server, env.browser; after(): stop
+//   const { context, page, problems } = await openPage(env.browser, env.server, '/', options);
+//   ... assertions ...; await assertClean(page, problems); await context.close();
+//
+// startServer() alone starts a server of a test's own (server.url = 'http://127.0.0.1:PORT';
+// await server.stop() at the end).
 //
 // Every page is watched: a request to any host but 127.0.0.1 is aborted and recorded; CSP
 // violations (securitypolicyviolation events), uncaught errors and console errors are recorded.
@@ -18,6 +21,7 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync } from 'node:f
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -34,6 +38,15 @@ const kLaunchArgs = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 const kReadyTimeoutMs = 20000;
+
+// The citizen pages' phone: browser.newContext options (or openPage's) of a 375x812 touch screen.
+export const kPhone = {
+  viewport: { width: 375, height: 812 },
+  deviceScaleFactor: 2,
+  isMobile: true,
+  hasTouch: true,
+  locale: 'zh-CN',
+};
 const kStopTimeoutMs = 10000;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -91,6 +104,22 @@ export async function startServer({ args = [] } = {}) {
 
 export function launchBrowser() {
   return chromium.launch({ executablePath: chromiumPath, args: kLaunchArgs });
+}
+
+// One server (`yiwang serve` with `args`) and one browser shared by a test file's tests:
+// registers node:test before() and after() hooks that start and stop both. Returns an object
+// whose `server` and `browser` are set once the before() hook has run: read them in the tests.
+export function serverAndBrowser({ args = [] } = {}) {
+  const env = { server: null, browser: null };
+  before(async () => {
+    env.server = await startServer({ args });
+    env.browser = await launchBrowser();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.server?.stop();
+  });
+  return env;
 }
 
 // Console errors that are expected while parts of the API are still being built: the browser
@@ -162,4 +191,72 @@ export async function screenshot(page, name, { fullPage = false } = {}) {
   const file = join(artifacts, `${name}.png`);
   await page.screenshot({ path: file, fullPage });
   return file;
+}
+
+// A point on screen (page coordinates) inside a district of the Leaflet map in element #mapId:
+// of the district with GB/T 2260 `code` when given (the point in the middle of the probed points
+// that hit its path), else of any district (the first hit, probing the map's lower right
+// quarter). Null if no probed point hits. Leaflet draws one path per district in the order of
+// the GeoJSON's features.
+export async function districtSpot(page, mapId, { code = null } = {}) {
+  return page.evaluate(async ({ mapId, code }) => {
+    const map = document.getElementById(mapId);
+    const paths = [...map.querySelectorAll('path.leaflet-interactive')];
+    const r = map.getBoundingClientRect();
+    if (code === null) {
+      for (let fy = 0.5; fy < 0.9; fy += 0.05) {
+        for (let fx = 0.5; fx < 0.9; fx += 0.05) {
+          const x = r.left + r.width * fx;
+          const y = r.top + r.height * fy;
+          if (paths.includes(document.elementFromPoint(x, y))) return { x, y };
+        }
+      }
+      return null;
+    }
+    const geo = await fetch('/static/data/chongqing-districts.geojson').then((res) => res.json());
+    const path = paths[geo.features.findIndex((f) => f.properties.code === code)];
+    if (!path) return null;
+    const b = path.getBoundingClientRect();
+    const hits = [];
+    for (let y = Math.max(b.top, r.top) + 1; y < Math.min(b.bottom, r.bottom); y += 2) {
+      for (let x = Math.max(b.left, r.left) + 1; x < Math.min(b.right, r.right); x += 2) {
+        if (document.elementFromPoint(x, y) === path) hits.push({ x, y });
+      }
+    }
+    if (!hits.length) return null;
+    const cx = hits.reduce((s, p) => s + p.x, 0) / hits.length;
+    const cy = hits.reduce((s, p) => s + p.y, 0) / hits.length;
+    const d = (p) => (p.x - cx) ** 2 + (p.y - cy) ** 2;
+    return hits.reduce((best, p) => (d(p) < d(best) ? p : best));
+  }, { mapId, code });
+}
+
+// Waits for the report page's map (#report-map) to end its zoom animation (the page sets
+// data-moving meanwhile; a screenshot mid-animation shows scaled paths), then two frames.
+export async function mapSettled(page) {
+  await page.waitForSelector('#report-map:not([data-moving])', { state: 'attached' });
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+}
+
+// A JPEG of `width` x `height` drawn by the browser itself (so it really decodes), with `label`.
+export async function makeJpeg(page, width, height, label) {
+  const b64 = await page.evaluate(async ({ width, height, label }) => {
+    const c = document.createElement('canvas');
+    c.width = width;
+    c.height = height;
+    const g = c.getContext('2d');
+    g.fillStyle = '#4a7fb5';
+    g.fillRect(0, 0, width, height);
+    g.fillStyle = '#2b8a3e';
+    g.fillRect(0, height * 0.6, width, height * 0.4);
+    g.fillStyle = '#fff';
+    g.font = `${Math.round(height / 6)}px sans-serif`;
+    g.fillText(label, width * 0.1, height * 0.4);
+    const blob = await new Promise((r) => c.toBlob(r, 'image/jpeg', 0.8));
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    let s = '';
+    for (const b of bytes) s += String.fromCharCode(b);
+    return btoa(s);
+  }, { width, height, label });
+  return Buffer.from(b64, 'base64');
 }

@@ -5,24 +5,15 @@
 
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { launchBrowser, openPage, startServer, waitReady } from './harness.mjs';
+import { openPage, serverAndBrowser, waitReady } from './harness.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser();
 
 // A request with the path exactly as given (no URL normalisation).
 function raw(method, path, headers = {}) {
-  const { hostname, port } = new URL(server.url);
+  const { hostname, port } = new URL(env.server.url);
   return new Promise((resolve, reject) => {
     const req = http.request({ host: hostname, port, method, path, headers }, (res) => {
       let body = '';
@@ -105,7 +96,7 @@ test('ETag revalidation gives 304 and HEAD has no body', async () => {
 });
 
 test('the CSP is enforced: an inline script is blocked and reported', async () => {
-  const { context, page, problems } = await openPage(browser, server, '/');
+  const { context, page, problems } = await openPage(env.browser, env.server, '/');
   await waitReady(page);
   assert.deepEqual(await page.evaluate(() => window.__cspViolations), []);
   await page.evaluate(() => {
@@ -121,7 +112,7 @@ test('the CSP is enforced: an inline script is blocked and reported', async () =
 });
 
 test('the harness records requests to hosts other than 127.0.0.1', async () => {
-  const { context, page, problems } = await openPage(browser, server, null);
+  const { context, page, problems } = await openPage(env.browser, env.server, null);
   await page.goto('http://192.0.2.1/').catch(() => {});  // TEST-NET-1: aborted by the guard
   assert.deepEqual(problems.foreignRequests, ['http://192.0.2.1/']);
   await context.close();

@@ -273,13 +273,28 @@ export class CasePanel {
       h('p', { className: 'muted' }, `${c.id} · ${stateWord(c.state)}`),
       fields, error,
       h('div', { className: 'dialog-buttons' }, cancelButton, confirmButton));
+    // What a field lacks is said until the person changes a field: a "please choose a
+    // department" left next to a chosen department reads as a refusal. (The server's errors stay
+    // until the next confirmation.)
+    let missing = false;
+    const lacking = (text) => {
+      missing = true;
+      showMessage(error, text, 'error');
+    };
+    for (const type of ['input', 'change']) {
+      form.addEventListener(type, () => {
+        if (missing) showMessage(error, '');
+        missing = false;
+      });
+    }
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       showMessage(error, '');
-      if (note.required && !note.value.trim()) return showMessage(error, t('dialog.note.required'), 'error');
-      if (department && !department.value) return showMessage(error, t('dialog.department.required'), 'error');
+      missing = false;
+      if (note.required && !note.value.trim()) return lacking(t('dialog.note.required'));
+      if (department && !department.value) return lacking(t('dialog.department.required'));
       // The server requires evidence for 处置反馈: a photo of the work.
-      if (photo && !photo.files?.length) return showMessage(error, t('dialog.photo.required'), 'error');
+      if (photo && !photo.files?.length) return lacking(t('dialog.photo.required'));
       confirmButton.disabled = true;
       try {
         const body = { action };
