@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -250,7 +251,8 @@ class AbuseTest : public ::testing::Test {
 // is not complete 3 s after the accept. A real sensor on 127.0.0.2 sends an event every 200 ms
 // on its connection and makes a fresh handshake every round: every one is answered in time.
 TEST_F(AbuseTest, SlowlorisHandshakesDoNotStopRealTraffic) {
-  if (access(kSlowHttpTest, X_OK) != 0) GTEST_SKIP() << kSlowHttpTest << " missing (tools/setup.sh)";
+  if (access(kSlowHttpTest, X_OK) != 0)
+    GTEST_SKIP() << kSlowHttpTest << " missing (tools/setup.sh)";
   Start(R"({"http":{"headerTimeoutSeconds":3,"maxConnectionsPerAddress":200}})");
   auto sensor = OpenSensor("127.0.0.2");
   ASSERT_TRUE(sensor);
@@ -295,6 +297,15 @@ TEST_F(AbuseTest, SlowlorisHandshakesDoNotStopRealTraffic) {
 // per-address cap (500) of them, closes those when the header timeout (2 s) passes, and ends
 // with as many descriptors as before; a real client is served all along.
 TEST_F(AbuseTest, ConnectionFloodIsCappedAndItsDescriptorsReleased) {
+  // The flood needs 5,000 descriptors in this process: raise the soft limit (to the hard one).
+  rlimit nofile{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &nofile), 0);
+  if (nofile.rlim_cur < 6000 && nofile.rlim_max >= 6000) {
+    nofile.rlim_cur = 6000;
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &nofile), 0);
+  }
+  if (nofile.rlim_cur < 6000)
+    GTEST_SKIP() << "RLIMIT_NOFILE hard limit " << nofile.rlim_max << " < 6000";
   Start(R"({"http":{"headerTimeoutSeconds":2,"maxConnectionsPerAddress":500}})");
   ASSERT_EQ(test::HttpGet(port(), "/healthz").status, 200);
   auto sensor = OpenSensor("127.0.0.2");
@@ -469,7 +480,8 @@ TEST_F(AbuseTest, DeviceClockSkewOfTenMinutes) {
 // (both deadlines passed: each case escalates once, to red), back to the real time (nothing
 // fires again) and forward 2 hours (still nothing: each level is raised once per stage run).
 TEST_F(AbuseTest, SteppedServerClockFiresDueEscalationsOnce) {
-  if (access(kFakeTimeLib, R_OK) != 0) GTEST_SKIP() << kFakeTimeLib << " missing (tools/setup.sh)";
+  if (access(kFakeTimeLib, R_OK) != 0)
+    GTEST_SKIP() << kFakeTimeLib << " missing (tools/setup.sh)";
   const std::string offset_file = work_.Sub("faketime");
   auto step = [&](const std::string& offset) { std::ofstream(offset_file) << offset << "\n"; };
   step("+0");

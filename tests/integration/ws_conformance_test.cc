@@ -440,7 +440,9 @@ TEST_F(WsConformanceTest, Utf8_InvalidAcrossFragmentsCloses1007) {
   {
     // Fail fast: the invalid first fragment closes the connection before the message ends.
     auto c = Open();
-    ASSERT_TRUE(c->Send(kOpText, "{\"batchId\":\"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80", more));
+    // "κόσμε" and then a surrogate (U+D800).
+    ASSERT_TRUE(c->Send(
+        kOpText, "{\"batchId\":\"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80", more));
     ExpectClose(*c, kCloseInvalidPayload);
   }
   {
