@@ -262,6 +262,9 @@ int RunServe(const ServeOptions& o) {
   Override(&http_limits.max_header_bytes, hc.max_header_bytes());
   Override(&http_limits.max_connections, hc.max_connections());
   if (hc.idle_timeout_seconds()) http_limits.idle_timeout = std::chrono::seconds(hc.idle_timeout_seconds());
+  if (hc.header_timeout_seconds())
+    http_limits.header_timeout = std::chrono::seconds(hc.header_timeout_seconds());
+  Override(&http_limits.max_connections_per_address, hc.max_connections_per_address());
   // Photos are the one large upload: their route alone takes up to 10 MB.
   http_limits.body_limit_by_path.emplace("/api/v1/photos", web::kMaxPhotoBytes);
 

@@ -19,9 +19,11 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libssl-dev
   python3 curl
   chromium fonts-noto-cjk
-  fiu-utils
+  fiu-utils slowhttptest faketime
 )
 # fiu-utils: fiu-run's POSIX preload injects EIO into fdatasync/write (the fault tests).
+# slowhttptest: slowloris handshakes against the server (the abuse tests).
+# faketime: libfaketime steps the server's clock under pending SLA deadlines (the abuse tests).
 if [ "${1:-}" = "--fuzz" ]; then
   PACKAGES+=(clang-14 libclang-rt-14-dev)
 fi

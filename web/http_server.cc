@@ -1,6 +1,10 @@
 #include "web/http_server.h"
 
+#include <mutex>
+#include <unordered_map>
+
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
@@ -44,6 +48,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
        std::shared_ptr<spdlog::logger> logger)
       : ioc_(ioc),
         acceptor_(net::make_strand(ioc)),
+        accept_retry_(acceptor_.get_executor()),
         limits_(limits),
         handler_(std::move(handler)),
         upgrades_(std::move(upgrades)),
@@ -52,7 +57,15 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
         m_connections_(metrics->GetGauge("yiwang_http_connections", "Open HTTP connections")),
         m_requests_(metrics->GetCounter("yiwang_http_requests_total", "HTTP requests handled")),
         m_refused_(metrics->GetCounter("yiwang_http_connections_refused_total",
-                                       "HTTP connections refused over the connection cap")) {}
+                                       "HTTP connections refused over the connection cap")),
+        m_refused_per_address_(metrics->GetCounter(
+            "yiwang_http_connections_refused_per_address_total",
+            "HTTP connections closed at once over the per-address cap")),
+        m_header_timeouts_(metrics->GetCounter(
+            "yiwang_http_header_timeouts_total",
+            "HTTP connections closed because a request header was not complete in time")),
+        m_accept_errors_(metrics->GetCounter("yiwang_http_accept_errors_total",
+                                             "Failed accepts (e.g. out of file descriptors)")) {}
 
   void DoAccept() {
     acceptor_.async_accept(net::make_strand(ioc_),
@@ -60,8 +73,24 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
   }
   void OnAccept(beast::error_code ec, tcp::socket socket);
 
+  // The per-address count of connections in their HTTP phase. Acquire returns false (and
+  // counts nothing) when `addr` is at the cap. Any thread.
+  bool AcquireAddress(const net::ip::address& addr) {
+    std::lock_guard lock(per_address_mu_);
+    size_t& n = per_address_[addr];
+    if (n >= limits_.max_connections_per_address) return false;
+    ++n;
+    return true;
+  }
+  void ReleaseAddress(const net::ip::address& addr) {
+    std::lock_guard lock(per_address_mu_);
+    auto it = per_address_.find(addr);
+    if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+  }
+
   net::io_context& ioc_;
   tcp::acceptor acceptor_;
+  net::steady_timer accept_retry_;  // on the acceptor's strand
   HttpLimits limits_;
   Handler handler_;
   std::map<std::string, UpgradeRoute> upgrades_;
@@ -70,8 +99,14 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
   Gauge& m_connections_;
   Counter& m_requests_;
   Counter& m_refused_;
+  Counter& m_refused_per_address_;
+  Counter& m_header_timeouts_;
+  Counter& m_accept_errors_;
+  std::mutex per_address_mu_;
+  std::unordered_map<net::ip::address, size_t> per_address_;  // guarded by per_address_mu_
   std::atomic<uint16_t> port_{0};
   std::atomic<uint64_t> next_id_{1};
+  bool accept_failing_ = false;  // on the acceptor's strand
 };
 
 namespace {
@@ -79,11 +114,19 @@ namespace {
 // One HTTP connection. Thread safety: runs only on its stream's strand.
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket&& socket, std::shared_ptr<HttpServer::Impl> server, bool over_cap)
-      : stream_(std::move(socket)), server_(std::move(server)), over_cap_(over_cap) {
+  // REQUIRES: the server's per-address count of `peer` includes this connection.
+  HttpSession(tcp::socket&& socket, net::ip::address peer,
+              std::shared_ptr<HttpServer::Impl> server, bool over_cap)
+      : stream_(std::move(socket)),
+        peer_(std::move(peer)),
+        server_(std::move(server)),
+        over_cap_(over_cap) {
     server_->m_connections_.Add(1);
   }
-  ~HttpSession() { server_->m_connections_.Add(-1); }
+  ~HttpSession() {
+    server_->m_connections_.Add(-1);
+    server_->ReleaseAddress(peer_);
+  }
 
   void Run() {
     net::dispatch(stream_.get_executor(),
@@ -91,19 +134,44 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
  private:
+  // A new connection has header_timeout (from the accept) for its first request's header. A
+  // kept-alive one may stay silent for idle_timeout; once the next request's first byte is
+  // here, its header has header_timeout (slowloris: dribbling a header never buys more time).
   void DoRead() {
+    if (first_request_ || buffer_.size() > 0) return DoReadHeader();
+    stream_.expires_after(server_->limits_.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096),
+                            beast::bind_front_handler(&HttpSession::OnFirstBytes,
+                                                      shared_from_this()));
+  }
+
+  void OnFirstBytes(beast::error_code ec, std::size_t n) {
+    if (ec) return OnRead(ec, 0);  // idle (timeout) or gone: closed quietly
+    buffer_.commit(n);
+    DoReadHeader();
+  }
+
+  void DoReadHeader() {
+    first_request_ = false;
     parser_.emplace();
     // The header is read first with no body limit (Beast would judge Content-Length against
     // it on the header); OnHeader sets the limit of the request's path.
     parser_->body_limit(boost::none);
     parser_->header_limit(static_cast<std::uint32_t>(server_->limits_.max_header_bytes));
-    stream_.expires_after(server_->limits_.idle_timeout);
+    stream_.expires_after(server_->limits_.header_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&HttpSession::OnHeader, shared_from_this()));
   }
 
   void OnHeader(beast::error_code ec, std::size_t) {
+    if (ec == beast::error::timeout) {
+      server_->m_header_timeouts_.Inc();
+      server_->log_->debug("http: request header not complete within {}s: closed",
+                           server_->limits_.header_timeout.count());
+    }
     if (ec) return OnRead(ec, 0);
+    // The body has the idle timeout from here (an upload may take longer than a header).
+    stream_.expires_after(server_->limits_.idle_timeout);
     std::string_view target = parser_->get().target();
     const auto& by_path = server_->limits_.body_limit_by_path;
     auto it = by_path.find(target.substr(0, target.find('?')));
@@ -180,10 +248,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   beast::tcp_stream stream_;
+  const net::ip::address peer_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<HttpServer::Impl> server_;
   const bool over_cap_;
+  bool first_request_ = true;
   size_t body_limit_ = 0;  // of the request being read
 };
 
@@ -192,16 +262,44 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
   if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
   if (ec) {
-    log_->warn("accept: {}", ec.message());
-  } else {
-    // Acks and responses are small writes that must leave at once: no Nagle delay.
-    beast::error_code opt_ec;
-    socket.set_option(tcp::no_delay(true), opt_ec);
-    const bool over_cap =
-        static_cast<size_t>(m_connections_.Value()) >= limits_.max_connections;
-    if (over_cap) m_refused_.Inc();
-    std::make_shared<HttpSession>(std::move(socket), shared_from_this(), over_cap)->Run();
+    // E.g. EMFILE: the error repeats until a descriptor is free. Wait a little instead of
+    // spinning (and logging) at full speed; the first of a run is logged at warn.
+    m_accept_errors_.Inc();
+    if (!accept_failing_) log_->warn("accept: {} (retrying every {} ms)", ec.message(),
+                                     kAcceptRetryDelay.count());
+    accept_failing_ = true;
+    accept_retry_.expires_after(kAcceptRetryDelay);
+    accept_retry_.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
+      if (!wait_ec) self->DoAccept();
+    });
+    return;
   }
+  if (accept_failing_) log_->info("accept: working again");
+  accept_failing_ = false;
+  beast::error_code peer_ec;
+  const auto peer = socket.remote_endpoint(peer_ec);
+  if (peer_ec) {
+    DoAccept();  // already gone
+    return;
+  }
+  if (!AcquireAddress(peer.address())) {
+    // Over the per-address cap: closed before a byte is read, so a flood from one address
+    // holds no session, buffer or timer. Logged at debug: a flood must not flood the log.
+    m_refused_per_address_.Inc();
+    log_->debug("connection from {} over the per-address cap of {}: closed",
+                peer.address().to_string(), limits_.max_connections_per_address);
+    beast::error_code close_ec;
+    socket.close(close_ec);
+    DoAccept();
+    return;
+  }
+  // Acks and responses are small writes that must leave at once: no Nagle delay.
+  beast::error_code opt_ec;
+  socket.set_option(tcp::no_delay(true), opt_ec);
+  const bool over_cap = static_cast<size_t>(m_connections_.Value()) >= limits_.max_connections;
+  if (over_cap) m_refused_.Inc();
+  std::make_shared<HttpSession>(std::move(socket), peer.address(), shared_from_this(), over_cap)
+      ->Run();
   DoAccept();
 }
 
@@ -237,6 +335,7 @@ void HttpServer::StopAccepting() {
   net::dispatch(impl_->acceptor_.get_executor(), [impl = impl_] {
     beast::error_code ec;
     impl->acceptor_.close(ec);
+    impl->accept_retry_.cancel();
   });
 }
 

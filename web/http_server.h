@@ -4,8 +4,9 @@
 // registered for their path (ingest's /ws/sensors, later the operators' /ws/live).
 //
 // Limits (HttpLimits): header and body sizes, per path if need be (431 / 413 without buffering
-// more), keep-alive
-// idle timeout, and a connection cap (503 beyond it).
+// more), a header timeout (slowloris: a request's header, a WebSocket handshake included, must
+// be complete within it), the keep-alive idle timeout, a connection cap (503 beyond it) and a
+// per-address cap (connections beyond it are closed at once, before a byte is read).
 //
 // Thread safety: Listen and StopAccepting may be called from any thread; each connection runs
 // on its own strand of the io_context.
@@ -47,6 +48,16 @@ constexpr size_t kDefaultMaxBodyBytes = 1u << 20;
 constexpr size_t kDefaultMaxHeaderBytes = 16u << 10;
 constexpr std::chrono::seconds kDefaultHttpIdleTimeout{60};
 constexpr size_t kDefaultMaxHttpConnections = 4096;
+// The header of a request (the whole upgrade request of a WebSocket handshake too) must arrive
+// within this: on a new connection counted from the accept, on a kept-alive one from the first
+// byte of the request. A slow sender is closed without an answer.
+constexpr std::chrono::seconds kDefaultHeaderTimeout{10};
+// Connections in their HTTP phase (before any WebSocket upgrade) from one peer address. A
+// quarter of kDefaultMaxHttpConnections: one address cannot take the whole server.
+constexpr size_t kDefaultMaxConnectionsPerAddress = 1024;
+// After a failed accept (e.g. EMFILE: out of file descriptors) the listener waits this long
+// before accepting again, instead of spinning on the error.
+constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
 
 struct HttpLimits {
   size_t max_body_bytes = kDefaultMaxBodyBytes;
@@ -57,7 +68,9 @@ struct HttpLimits {
   std::map<std::string, size_t, std::less<>> body_limit_by_path;
   size_t max_header_bytes = kDefaultMaxHeaderBytes;
   std::chrono::seconds idle_timeout = kDefaultHttpIdleTimeout;
+  std::chrono::seconds header_timeout = kDefaultHeaderTimeout;
   size_t max_connections = kDefaultMaxHttpConnections;
+  size_t max_connections_per_address = kDefaultMaxConnectionsPerAddress;
 };
 
 // The body of every error response of the server: {"error":{"code":...,"message":...}},
