@@ -20,6 +20,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/listener.h>
 #include <rocksdb/slice_transform.h>
+#include <rocksdb/statistics.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
@@ -227,6 +228,7 @@ class EventStore::Impl {
   Impl(StoreOptions options, std::shared_ptr<spdlog::logger> logger, Metrics* metrics)
       : options_(std::move(options)),
         log_(std::move(logger)),
+        metrics_(metrics),
         m_commits_(metrics->GetCounter("yiwang_store_commits_total",
                                        "Group commits (one WriteBatch and one fsync each)")),
         m_fsyncs_(metrics->GetCounter("yiwang_store_fsyncs_total", "Synced WAL writes")),
@@ -241,7 +243,22 @@ class EventStore::Impl {
         m_queue_events_(metrics->GetGauge("yiwang_store_queued_events",
                                           "Events waiting for the writer")),
         m_storage_full_(metrics->GetCounter("yiwang_store_nospace_errors_total",
-                                            "Writes refused because the disk was full")) {}
+                                            "Writes refused because the disk was full")),
+        m_write_stopped_(metrics->GetGauge(
+            "yiwang_store_rocksdb_write_stopped",
+            "1 while RocksDB stops writes (too many L0 files, memtables or pending compaction)")),
+        m_delayed_write_rate_(metrics->GetGauge(
+            "yiwang_store_rocksdb_delayed_write_rate_bytes",
+            "Bytes/s RocksDB slows writes to while it delays them; 0 when not delayed")),
+        m_stall_micros_(metrics->GetCounter("yiwang_store_rocksdb_stall_micros_total",
+                                            "Microseconds writes waited in RocksDB write stalls")),
+        m_pending_compaction_bytes_(metrics->GetGauge(
+            "yiwang_store_rocksdb_pending_compaction_bytes",
+            "RocksDB's estimate of the bytes compaction must rewrite (all column families)")) {}
+
+  // On each /metrics scrape (Metrics::AddScrapeHook): copies RocksDB's stall state into the
+  // metrics above. GetProperty reads memory only, no I/O.
+  void ExportRocksDbStalls();
 
   Status Open(bool* created);
   void StartWriter() {
@@ -264,6 +281,10 @@ class EventStore::Impl {
 
   StoreOptions options_;
   std::shared_ptr<spdlog::logger> log_;
+  Metrics* metrics_;
+  std::shared_ptr<rocksdb::Statistics> statistics_;
+  uint64_t scrape_hook_ = 0;      // 0: none registered
+  uint64_t stall_micros_seen_ = 0;  // STALL_MICROS already added to m_stall_micros_ (hook only)
   // Tests only (StoreOptions::test_hooks): the Env over the test's FileSystem. Declared before
   // db_ so that it outlives the database.
   std::unique_ptr<rocksdb::Env> test_env_;
@@ -305,7 +326,24 @@ class EventStore::Impl {
   Histogram& m_commit_seconds_;
   Gauge& m_queue_events_;
   Counter& m_storage_full_;
+  Gauge& m_write_stopped_;
+  Gauge& m_delayed_write_rate_;
+  Counter& m_stall_micros_;
+  Gauge& m_pending_compaction_bytes_;
 };
+
+void EventStore::Impl::ExportRocksDbStalls() {
+  uint64_t v = 0;
+  if (db_->GetIntProperty(rocksdb::DB::Properties::kIsWriteStopped, &v))
+    m_write_stopped_.Set(static_cast<int64_t>(v));
+  if (db_->GetIntProperty(rocksdb::DB::Properties::kActualDelayedWriteRate, &v))
+    m_delayed_write_rate_.Set(static_cast<int64_t>(v));
+  if (db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kEstimatePendingCompactionBytes, &v))
+    m_pending_compaction_bytes_.Set(static_cast<int64_t>(v));
+  const uint64_t stalled = statistics_->getTickerCount(rocksdb::STALL_MICROS);
+  if (stalled > stall_micros_seen_) m_stall_micros_.Inc(stalled - stall_micros_seen_);
+  stall_micros_seen_ = stalled;
+}
 
 Status EventStore::Impl::Open(bool* created) {
   std::error_code ec;
@@ -323,6 +361,10 @@ Status EventStore::Impl::Open(bool* created) {
   db_opts.listeners.push_back(std::make_shared<ManualNoSpaceRecovery>());
   // One writer thread does all ingest writes; pipelined writes only add overhead.
   db_opts.enable_pipelined_write = false;
+  // Tickers only (STALL_MICROS for /metrics): no histograms, no timers on the write path.
+  statistics_ = rocksdb::CreateDBStatistics();
+  statistics_->set_stats_level(rocksdb::StatsLevel::kExceptHistogramOrTimers);
+  db_opts.statistics = statistics_;
   if (options_.test_hooks && options_.test_hooks->file_system) {
     test_env_ = rocksdb::NewCompositeEnv(options_.test_hooks->file_system);
     db_opts.env = test_env_.get();
@@ -686,6 +728,7 @@ void EventStore::Impl::Commit(std::vector<IngestRequest>& batch) {
 EventStore::EventStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 EventStore::~EventStore() {
+  if (impl_->scrape_hook_ != 0) impl_->metrics_->RemoveScrapeHook(impl_->scrape_hook_);
   impl_->Stop();
   for (auto* h : impl_->handles_) impl_->db_->DestroyColumnFamilyHandle(h);
   impl_->handles_.clear();
@@ -707,6 +750,8 @@ std::unique_ptr<EventStore> EventStore::Open(const StoreOptions& options,
     return nullptr;
   }
   impl->created_ = created;
+  Impl* raw = impl.get();
+  impl->scrape_hook_ = metrics->AddScrapeHook([raw] { raw->ExportRocksDbStalls(); });
   impl->StartWriter();
   return std::unique_ptr<EventStore>(new EventStore(std::move(impl)));
 }

@@ -66,7 +66,9 @@ using CommitObserver = std::function<void(const std::vector<const yiwang::v1::St
 class EventStore {
  public:
   // Opens (creating if needed) the database at options.data_dir, recovers, and starts the
-  // writer thread. Returns nullptr and sets *status on failure.
+  // writer thread. Returns nullptr and sets *status on failure. `metrics` must outlive the
+  // store: the writer counts into it, and each scrape copies RocksDB's write-stall state into
+  // it (yiwang_store_rocksdb_*, through Metrics::AddScrapeHook).
   static std::unique_ptr<EventStore> Open(const StoreOptions& options,
                                           std::shared_ptr<spdlog::logger> logger, Metrics* metrics,
                                           Status* status);

@@ -126,7 +126,23 @@ std::string FormatDouble(double v) {
 
 }  // namespace
 
+uint64_t Metrics::AddScrapeHook(std::function<void()> hook) {
+  std::lock_guard lock(hooks_mu_);
+  const uint64_t id = next_hook_id_++;
+  hooks_.emplace(id, std::move(hook));
+  return id;
+}
+
+void Metrics::RemoveScrapeHook(uint64_t id) {
+  std::lock_guard lock(hooks_mu_);
+  hooks_.erase(id);
+}
+
 std::string Metrics::RenderPrometheus() const {
+  {
+    std::lock_guard hooks(hooks_mu_);
+    for (const auto& [id, hook] : hooks_) hook();
+  }
   std::lock_guard lock(mu_);
   std::string out;
   for (const auto& [name, f] : families_) {

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -70,6 +71,13 @@ class Metrics {
                           const std::vector<double>& bounds, const Labels& labels = {});
   std::string RenderPrometheus() const;
 
+  // Runs `hook` at the start of every RenderPrometheus, to copy statistics that live elsewhere
+  // (RocksDB's) into metrics registered here. Returns the id for RemoveScrapeHook. A hook may
+  // update metrics but must not call RenderPrometheus, AddScrapeHook or RemoveScrapeHook.
+  uint64_t AddScrapeHook(std::function<void()> hook);
+  // Removes a hook; once it returns the hook is not running and will not run again.
+  void RemoveScrapeHook(uint64_t id);
+
   // Buckets for latencies in seconds, 50 us .. 10 s.
   static std::vector<double> LatencyBuckets();
 
@@ -84,6 +92,10 @@ class Metrics {
 
   mutable std::mutex mu_;
   std::map<std::string, Family> families_;
+  // Held while hooks run, so that RemoveScrapeHook waits for a running hook.
+  mutable std::mutex hooks_mu_;
+  std::map<uint64_t, std::function<void()>> hooks_;
+  uint64_t next_hook_id_ = 1;
   std::deque<Counter> counters_;
   std::deque<Gauge> gauges_;
   std::deque<Histogram> histograms_;

@@ -3,6 +3,7 @@
 #include "tools/sim.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -217,6 +218,17 @@ int RunServe(const ServeOptions& o) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
   auto log = Logger("serve");
   google::protobuf::SetLogHandler(&ProtobufLogToSpdlog);
+
+  // Every sensor and operator connection holds a descriptor, RocksDB holds its files: the
+  // usual soft limit of 1,024 would refuse connections long before the ingest limit (20,000),
+  // so the soft limit goes up to the hard one.
+  if (rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    if (rl.rlim_cur < rl.rlim_max) {
+      rl.rlim_cur = rl.rlim_max;
+      if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) ::getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    log->info("open-file limit {}", rl.rlim_cur);
+  }
 
   yiwang::v1::ServerConfig config;
   if (Status s = LoadServerConfig(o.config_file, &config); !s.ok()) {

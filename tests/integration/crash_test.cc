@@ -30,7 +30,7 @@
 #include "tests/support/events.h"
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"
-#include "tests/support/stored_events.h"
+#include "tools/stored_events.h"
 #include "tests/support/temp_dir.h"
 #include "tools/ws_client.h"
 #include "yiwang/v1/case.pb.h"
@@ -351,7 +351,7 @@ TEST_F(CrashTest, AckedEventsSurviveSigkillExactlyOnce) {
   Status s;
   auto store = store::EventStore::Open(opts, test::NullLogger(), &metrics, &s);
   ASSERT_TRUE(store) << s.ToString();
-  test::StoredCounts counts = test::CountStoredEvents(*store);
+  tools::StoredCounts counts = tools::CountStoredEvents(*store);
   ASSERT_TRUE(counts.error.empty()) << counts.error;
   auto& stored = counts.by_device;
   const uint64_t total = counts.total;

@@ -33,7 +33,7 @@
 #include "tests/support/events.h"
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"
-#include "tests/support/stored_events.h"
+#include "tools/stored_events.h"
 #include "tests/support/temp_dir.h"
 #include "tools/ws_client.h"
 
@@ -246,7 +246,7 @@ void CheckStoreMatches(const std::string& data_dir, std::vector<const Ledger*> l
   Status s;
   auto store = store::EventStore::Open(opts, test::NullLogger(), &metrics, &s);
   ASSERT_TRUE(store) << s.ToString();
-  test::StoredCounts counts = test::CountStoredEvents(*store);
+  tools::StoredCounts counts = tools::CountStoredEvents(*store);
   ASSERT_TRUE(counts.error.empty()) << counts.error;
   auto& stored = counts.by_device;
   const uint64_t total = counts.total;

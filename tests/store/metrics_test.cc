@@ -177,5 +177,25 @@ TEST(MetricsTest, ConcurrentUpdatesAreExact) {
   EXPECT_DOUBLE_EQ(s.sum, 100000 * 0.5 + 100000 * 2.0);
 }
 
+// The store copies RocksDB's stall state into gauges this way on every scrape.
+TEST(MetricsTest, ScrapeHooksRunBeforeEachRenderUntilRemoved) {
+  Metrics m;
+  Gauge& g = m.GetGauge("copied", "set by the hook");
+  int64_t source = 7;
+  int runs = 0;
+  const uint64_t id = m.AddScrapeHook([&] {
+    ++runs;
+    g.Set(source);
+  });
+  EXPECT_NE(m.RenderPrometheus().find("\ncopied 7\n"), std::string::npos);
+  source = 9;
+  EXPECT_NE(m.RenderPrometheus().find("\ncopied 9\n"), std::string::npos);
+  EXPECT_EQ(runs, 2);
+  m.RemoveScrapeHook(id);
+  source = 11;
+  EXPECT_NE(m.RenderPrometheus().find("\ncopied 9\n"), std::string::npos);
+  EXPECT_EQ(runs, 2);
+}
+
 }  // namespace
 }  // namespace yiwang

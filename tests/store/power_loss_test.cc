@@ -50,7 +50,7 @@
 #include "store/test_hooks.h"
 #include "tests/support/events.h"
 #include "tests/support/lossy_fs.h"
-#include "tests/support/stored_events.h"
+#include "tools/stored_events.h"
 #include "tests/support/temp_dir.h"
 
 namespace yiwang::store {
@@ -192,7 +192,7 @@ class PowerLossHarness {
       f.lost += accepted_again_.size();
       for (const auto& s : accepted_again_) f.Note("acked event accepted again: " + s);
     }
-    test::StoredCounts counts = test::CountStoredEvents(*store_);
+    tools::StoredCounts counts = tools::CountStoredEvents(*store_);
     if (!counts.error.empty()) {
       ++f.not_prefix;
       f.Note(counts.error);
