@@ -330,7 +330,7 @@ int RunServe(const ServeOptions& o) {
   if (std::error_code ec; !std::filesystem::is_regular_file(static_options.root / "index.html", ec))
     log->warn("no web pages at {} (build the yiwang_web_ui target): pages answer 404",
               static_options.root.string());
-  web::Api api(store.get(), &metrics, &accounts, Logger("web"), &pages);
+  web::Api api(store.get(), &metrics, &accounts, Logger("web"), &pages, dispatch.get());
   std::vector<std::string> demo_users;
   if (o.demo) {
     if (Status s = EnsureDemoUsers(&accounts, o.data_dir, &demo_users); !s.ok()) {
