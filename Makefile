@@ -2,13 +2,15 @@
 #   make run   install what is missing, build, start the server with a demo sensor fleet
 #   make test  install what is missing, build, run every test suite
 # Long runs are separate: make bench, make fuzz (FUZZ_SECONDS per target, default 60),
-# make faulttest (the fault tests alone: disk full, I/O errors, backpressure).
+# make faulttest (the fault tests alone: disk full, I/O errors, backpressure),
+# make asan (the whole suite built with ASan+UBSan in build-asan/, the `asan` preset of
+# CMakePresets.json).
 
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all setup configure build run test bench fuzz faulttest crashtest clean
+.PHONY: all setup configure build run test bench fuzz faulttest crashtest asan clean
 
 all: build
 
@@ -48,6 +50,15 @@ fuzz:
 	  -DCMAKE_CXX_COMPILER=clang++-14 -DYIWANG_FUZZ=ON >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
 	@bash tools/run_fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# Every test (unit, integration, crash, browser) against binaries built with AddressSanitizer and
+# UndefinedBehaviorSanitizer (UB fatal): the integration and browser tests spawn the sanitized
+# build-asan/yiwang. The sanitizer options are the preset's (CMakePresets.json, testPresets.asan).
+# Not part of make test: about 3x slower; results in docs/robustness.md.
+asan: setup
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan -j $(JOBS)
+	@ctest --preset asan -j $(JOBS)
 
 bench: build
 	@$(BUILD)/yiwang bench ingest --all
