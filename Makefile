@@ -5,12 +5,14 @@
 # make fuzz (FUZZ_SECONDS per target, default 60), make faulttest (the fault tests alone: disk
 # full, I/O errors, backpressure), make soak (SOAK_MINUTES at 10,000 events/s from 2,000
 # sensors, 50 live-feed subscribers, a 10x burst).
+# make asan (the whole suite built with ASan+UBSan in build-asan/, the `asan` preset of
+# CMakePresets.json).
 
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all setup configure build run test bench bench-live fuzz faulttest crashtest soak clean
+.PHONY: all setup configure build run test bench bench-live fuzz faulttest crashtest soak asan clean
 
 all: build
 
@@ -56,6 +58,15 @@ fuzz:
 # --experimental-websocket for the bench's WebSocket client; later versions have it anyway.
 NODE_WS_FLAG = $(shell node -e 'process.exit(typeof WebSocket === "function" ? 0 : 1)' 2>/dev/null || echo --experimental-websocket)
 BENCH_LIVE = YIWANG_BINARY=$(BUILD)/yiwang node $(NODE_WS_FLAG) --no-warnings tests/browser/bench_live.mjs
+
+# Every test (unit, integration, crash, browser) against binaries built with AddressSanitizer and
+# UndefinedBehaviorSanitizer (UB fatal): the integration and browser tests spawn the sanitized
+# build-asan/yiwang. The sanitizer options are the preset's (CMakePresets.json, testPresets.asan).
+# Not part of make test: about 3x slower; results in docs/robustness.md.
+asan: setup
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan -j $(JOBS)
+	@ctest --preset asan -j $(JOBS)
 
 bench: build
 	@$(BUILD)/yiwang bench ingest --all

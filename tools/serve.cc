@@ -43,6 +43,7 @@
 #include "web/http_util.h"
 #include "web/live_feed.h"
 #include "web/open311.h"
+#include "web/router.h"
 #include "web/static_files.h"
 #include "yiwang/v1/config.pb.h"
 
@@ -344,7 +345,7 @@ int RunServe(const ServeOptions& o) {
   if (std::error_code ec; !std::filesystem::is_regular_file(static_options.root / "index.html", ec))
     log->warn("no web pages at {} (build the yiwang_web_ui target): pages answer 404",
               static_options.root.string());
-  web::Api api(store.get(), &metrics, &accounts, Logger("web"), &pages);
+  web::Api api(store.get(), &metrics, &accounts, Logger("web"), &pages, dispatch.get());
   std::vector<std::string> demo_users;
   if (o.demo) {
     if (Status s = EnsureDemoUsers(&accounts, o.data_dir, &demo_users); !s.ok()) {
@@ -390,16 +391,15 @@ int RunServe(const ServeOptions& o) {
   };
   if (live)
     upgrades["/ws/live"] = [&live](const web::HttpRequest& req) { return live->Admit(req); };
+  // Every plain HTTP request goes through the routing table (web/router.h): a path it does
+  // not list is 404, whatever a component would answer.
+  web::Router router({.api = &api,
+                      .cases = case_api.get(),
+                      .citizen = citizen_api.get(),
+                      .open311 = open311.get()},
+                     &metrics, Logger("web"));
   web::HttpServer server(ioc, http_limits,
-                         [&api, &case_api, &citizen_api, &open311](const web::HttpRequest& req) {
-                           if (citizen_api)
-                             if (auto res = citizen_api->Handle(req)) return std::move(*res);
-                           if (open311)
-                             if (auto res = open311->Handle(req)) return std::move(*res);
-                           if (case_api)
-                             if (auto res = case_api->Handle(req)) return std::move(*res);
-                           return api.Handle(req);
-                         },
+                         [&router](const web::HttpRequest& req) { return router.Handle(req); },
                          std::move(upgrades), &metrics, Logger("web"));
   if (Status s = server.Listen(host, port); !s.ok()) {
     log->error("{}", s.ToString());

@@ -1,5 +1,6 @@
 #include "web/api.h"
 
+#include "web/case_api.h"
 #include "web/http_util.h"
 
 #include <charconv>
@@ -62,8 +63,14 @@ Status CreateToken(store::EventStore* store, yiwang::v1::TokenKind kind, std::st
 }
 
 Api::Api(store::EventStore* store, Metrics* metrics, Accounts* accounts,
-         std::shared_ptr<spdlog::logger> logger, const StaticFiles* pages)
-    : store_(store), metrics_(metrics), accounts_(accounts), pages_(pages), log_(std::move(logger)) {}
+         std::shared_ptr<spdlog::logger> logger, const StaticFiles* pages,
+         const dispatcher::Dispatcher* cases)
+    : store_(store),
+      metrics_(metrics),
+      accounts_(accounts),
+      pages_(pages),
+      cases_(cases),
+      log_(std::move(logger)) {}
 
 HttpResponse Api::Error(const HttpRequest& req, unsigned status, std::string_view code,
                         std::string_view message) {
@@ -92,7 +99,7 @@ std::optional<HttpResponse> Api::RequireAdmin(const HttpRequest& req) {
   return std::nullopt;
 }
 
-std::optional<HttpResponse> Api::RequireOperator(const HttpRequest& req) {
+std::variant<Principal, HttpResponse> Api::RequireOperator(const HttpRequest& req) {
   AuthResult auth = accounts_->Authenticate(req);
   if (auto* res = std::get_if<HttpResponse>(&auth)) return std::move(*res);
   switch (std::get<Principal>(auth).role) {
@@ -101,10 +108,30 @@ std::optional<HttpResponse> Api::RequireOperator(const HttpRequest& req) {
     case yiwang::v1::ROLE_SUPERVISOR:
     case yiwang::v1::ROLE_LEADER:
     case yiwang::v1::ROLE_ADMIN:
-      return std::nullopt;
+      return std::get<Principal>(std::move(auth));
     default:
       return Error(req, 403, "forbidden", "only an operator may use this route");
   }
+}
+
+std::optional<HttpResponse> Api::CheckDeviceScope(const HttpRequest& req, const Principal& p,
+                                                  std::string_view device_id,
+                                                  std::string_view query) {
+  const bool scoped = p.role == yiwang::v1::ROLE_DEPARTMENT || !p.districts.empty();
+  if (!scoped) return std::nullopt;
+  // A scoped operator sees a device only as the sensor of a case in their scope: the device's
+  // readings belong to every case of it, and its id says nothing about who owns it.
+  auto case_id = QueryParam(query, "case");
+  if (!case_id || !cases_)
+    return Error(req, 403, "forbidden",
+                 "your account reads a device through a case it may see: add ?case=<case id>");
+  yiwang::v1::Case c;
+  Status s = cases_->GetCase(*case_id, &c);
+  if (!s.ok() && s.code() != Status::Code::kNotFound)
+    return Error(req, 500, "internal", "could not read the case");
+  if (!s.ok() || !CaseApi::MaySee(p, c) || c.device_id() != device_id)
+    return Error(req, 404, "device_not_found", "no such device in a case of yours");
+  return std::nullopt;
 }
 
 HttpResponse Api::Route(const HttpRequest& req) {
@@ -143,9 +170,12 @@ HttpResponse Api::Route(const HttpRequest& req) {
     if (rest.empty() || rest.find('/') != std::string_view::npos)
       return Error(req, 404, "not_found", "no such route");
     if (!is_get) return MethodNotAllowed(req, "GET, HEAD");
-    if (auto denied = RequireOperator(req)) return std::move(*denied);
+    auto who = RequireOperator(req);
+    if (auto* denied = std::get_if<HttpResponse>(&who)) return std::move(*denied);
     auto id = PercentDecode(rest);
     if (!id) return Error(req, 400, "bad_device_id", "bad percent-encoding in the device id");
+    if (auto denied = CheckDeviceScope(req, std::get<Principal>(who), *id, query))
+      return std::move(*denied);
     return events ? ListDeviceEvents(req, *id, query) : GetDevice(req, *id);
   }
   // The pages: after the API so that no file can shadow an API route.

@@ -5,10 +5,13 @@
 //   GET  /healthz                              liveness and storage state
 //   GET  /metrics                              Prometheus text format
 //   POST /api/v1/admin/device-tokens           admin: {"name","devicePrefix"} -> {"token",...}
-//   GET  /api/v1/devices/{id}                  operator: last seq, last seen, latest readings
-//   GET  /api/v1/devices/{id}/events?limit=&before=   operator: newest first, cursor paging
-//        (operator: any signed-in role of the console: dispatcher, department, supervisor,
-//        leader, admin; the case panel charts a sensor case's readings)
+//   GET  /api/v1/devices/{id}[?case=]          operator: last seq, last seen, latest readings
+//   GET  /api/v1/devices/{id}/events?limit=&before=[&case=]   operator: newest first, paging
+//        Unscoped operators (dispatcher, supervisor, leader, admin without districts) read any
+//        device. Scoped ones (department staff; a user with districts) read a device only
+//        through a case they may see that the device raised: `case` names it (the console's
+//        case panel charts that case's readings); without `case` 403 forbidden, with a case
+//        they may not see or of another device 404 device_not_found.
 //   GET  /, /report, /track[/{code}], /static/{path}  the pages (StaticFiles, when given)
 //
 // Authentication goes through Accounts::Authenticate: an admin bearer token, an admin user's
@@ -22,9 +25,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include <spdlog/logger.h>
 
+#include "dispatcher/dispatcher.h"
 #include "store/event_store.h"
 #include "store/key_codec.h"
 #include "store/metrics.h"
@@ -42,8 +47,11 @@ class Api {
  public:
   // `store`, `metrics`, `accounts` and `pages` must outlive the Api. Without `pages` the page
   // and /static routes are 404 like any unknown route.
+  // `cases` scopes the device reads of scoped operators (see above); without it (a server
+  // without the case workflow) scoped operators may read no device.
   Api(store::EventStore* store, Metrics* metrics, Accounts* accounts,
-      std::shared_ptr<spdlog::logger> logger, const StaticFiles* pages = nullptr);
+      std::shared_ptr<spdlog::logger> logger, const StaticFiles* pages = nullptr,
+      const dispatcher::Dispatcher* cases = nullptr);
 
   HttpResponse Handle(const HttpRequest& req);
 
@@ -56,8 +64,14 @@ class Api {
   // Nullopt if the request is authenticated as an admin (Accounts::Authenticate), else the
   // 401/403 response.
   std::optional<HttpResponse> RequireAdmin(const HttpRequest& req);
-  // Like RequireAdmin for any operator role (dispatcher, department, supervisor, leader, admin).
-  std::optional<HttpResponse> RequireOperator(const HttpRequest& req);
+  // The operator (dispatcher, department, supervisor, leader, admin) `req` acts for, or the
+  // 401/403 response.
+  std::variant<Principal, HttpResponse> RequireOperator(const HttpRequest& req);
+  // Nullopt if `p` may read `device_id` with the request's `case` parameter (see above), else
+  // the 403/404 response.
+  std::optional<HttpResponse> CheckDeviceScope(const HttpRequest& req, const Principal& p,
+                                               std::string_view device_id,
+                                               std::string_view query);
   HttpResponse CreateDeviceToken(const HttpRequest& req);
   HttpResponse GetDevice(const HttpRequest& req, std::string_view device_id);
   HttpResponse ListDeviceEvents(const HttpRequest& req, std::string_view device_id,
@@ -67,6 +81,7 @@ class Api {
   Metrics* metrics_;
   Accounts* accounts_;
   const StaticFiles* pages_;
+  const dispatcher::Dispatcher* cases_;
   std::shared_ptr<spdlog::logger> log_;
 };
 

@@ -307,17 +307,18 @@ void LiveFeed::Broadcast(const v1::LiveUpdate& u) {
     default:
       return;
   }
-  const std::string district =
-      u.kind() == v1::LiveUpdate::KIND_ALARM ? u.alarm().district() : cs.district();
-  const std::string department = cs.department();
+  Send(std::move(msg), [&u](const Principal& p) { return Visible(p, u); });
+}
+
+bool LiveFeed::Visible(const Principal& p, const v1::LiveUpdate& u) {
   const bool is_alarm = u.kind() == v1::LiveUpdate::KIND_ALARM;
-  Send(std::move(msg), [&](const Principal& p) {
-    if (!p.districts.empty() &&
-        std::find(p.districts.begin(), p.districts.end(), district) == p.districts.end())
-      return false;
-    if (p.role == v1::ROLE_DEPARTMENT) return !is_alarm && department == p.department;
-    return true;
-  });
+  const std::string& district = is_alarm ? u.alarm().district() : u.case_summary().district();
+  if (!p.districts.empty() &&
+      std::find(p.districts.begin(), p.districts.end(), district) == p.districts.end())
+    return false;
+  if (p.role == v1::ROLE_DEPARTMENT)
+    return !is_alarm && u.case_summary().department() == p.department;
+  return p.role != v1::ROLE_UNSPECIFIED && p.role != v1::ROLE_CITIZEN;
 }
 
 void LiveFeed::Tick() {

@@ -64,6 +64,11 @@ class LiveFeed {
   void Shutdown();
   size_t connections() const;
 
+  // Whether `p` receives update `u`: a case or escalation message when `p` may see the case
+  // (district scope; department staff: their department's cases), an alarm when `p` is not
+  // department staff and the alarm's district is in scope. Ticks go to every session.
+  static bool Visible(const Principal& p, const yiwang::v1::LiveUpdate& u);
+
  private:
   friend class LiveSession;
   void Broadcast(const yiwang::v1::LiveUpdate& u);

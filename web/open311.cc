@@ -133,6 +133,13 @@ HttpResponse Open311::Error(const HttpRequest& req, bool xml, unsigned status,
   return MakeResponse(req, status, std::move(body), ContentType(xml));
 }
 
+HttpResponse Open311::NotFound(const HttpRequest& req) {
+  const std::string_view path = SplitTarget(req.target()).first;
+  if (!path.ends_with(".json") && !path.ends_with(".xml"))
+    return Error(req, false, 404, "add .json or .xml to the path");
+  return Error(req, path.ends_with(".xml"), 404, "no such Open311 resource");
+}
+
 std::optional<HttpResponse> Open311::Handle(const HttpRequest& req) {
   auto [path, query] = SplitTarget(req.target());
   if (!path.starts_with(kPrefix)) return std::nullopt;

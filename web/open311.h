@@ -56,6 +56,10 @@ class Open311 {
   // The response for a path under /open311/v2/; nullopt for any other path.
   std::optional<HttpResponse> Handle(const HttpRequest& req);
 
+  // 404 in Open311's error format (XML when the path ends in .xml): what Router answers for a
+  // path below /open311/v2/ that no route of its table matches.
+  HttpResponse NotFound(const HttpRequest& req);
+
  private:
   class Writer;
   HttpResponse Error(const HttpRequest& req, bool xml, unsigned status, std::string_view message);

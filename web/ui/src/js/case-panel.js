@@ -93,13 +93,15 @@ export class CasePanel {
     this.render(message);
     this.root.dataset.loaded = 'true';
     this.root.dataset.state = stateOf(detail.case.state);
-    if (detail.case.deviceId) this.loadReadings(detail.case.deviceId, seq);
+    if (detail.case.deviceId) this.loadReadings(detail.case.deviceId, detail.case.id, seq);
   }
 
   // Re-renders in the current language.
   rerender() {
     if (this.detail) this.render(null);
-    if (this.detail?.case.deviceId) this.loadReadings(this.detail.case.deviceId, this.loadSeq);
+    if (this.detail?.case.deviceId) {
+      this.loadReadings(this.detail.case.deviceId, this.detail.case.id, this.loadSeq);
+    }
   }
 
   closeButton() {
@@ -182,12 +184,15 @@ export class CasePanel {
       e.note ? h('div', { className: 'timeline-note' }, e.note) : null);
   }
 
-  async loadReadings(deviceId, seq) {
+  // The readings of the case's sensor: `case` lets department and district staff read the
+  // device through this case (the server scopes device reads to the cases one may see).
+  async loadReadings(deviceId, caseId, seq) {
     const box = this.root.querySelector('#readings-chart');
     if (!box) return;
     let events;
     try {
-      const page = await get(`/api/v1/devices/${encodeURIComponent(deviceId)}/events?limit=${kReadingsLimit}`);
+      const page = await get(`/api/v1/devices/${encodeURIComponent(deviceId)}/events`
+        + `?limit=${kReadingsLimit}&case=${encodeURIComponent(caseId)}`);
       events = page.events ?? [];
     } catch (err) {
       if (seq === this.loadSeq) box.replaceChildren(h('p', { className: 'muted' }, err.message));
