@@ -2,11 +2,11 @@
 #   make run   install what is missing, build, start the server with a demo sensor fleet
 #   make test  install what is missing, build, run every test suite
 # Long runs are separate: make bench, make bench-live (the live map's delivery latency alone),
-# make fuzz (FUZZ_SECONDS per target, default 60), make faulttest (the fault tests alone: disk
-# full, I/O errors, backpressure), make soak (SOAK_MINUTES at 10,000 events/s from 2,000
-# sensors, 50 live-feed subscribers, a 10x burst).
-# make asan (the whole suite built with ASan+UBSan in build-asan/, the `asan` preset of
-# CMakePresets.json).
+# make fuzz (FUZZ_RUNS inputs per target, default 10 million, or FUZZ_SECONDS each;
+# FUZZ_ONLY="image open311" picks targets), make faulttest (the fault tests alone: disk full,
+# I/O errors, backpressure), make soak (SOAK_MINUTES at 10,000 events/s from 2,000 sensors,
+# 50 live-feed subscribers, a 10x burst), make asan (the whole suite built with ASan+UBSan in
+# build-asan/, the `asan` preset of CMakePresets.json).
 
 BUILD ?= build
 JOBS  ?= $(shell nproc)
@@ -42,16 +42,16 @@ faulttest: build
 	@cd $(BUILD) && ctest --output-on-failure -R 'FaultTest\.|IoErrorTest\.' --timeout 600
 
 # libFuzzer targets with clang-14 + ASan/UBSan in a build dir of their own; not part of make test
-# (its deterministic short form, yiwang_fuzz_smoke_test, is).
+# (its deterministic short form, yiwang_fuzz_smoke_test, and the replay of the committed corpus,
+# yiwang_fuzz_corpus_test, are).
 FUZZ_BUILD ?= build-fuzz
-FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = yiwang_frame_fuzzer yiwang_api_fuzzer yiwang_key_codec_fuzzer yiwang_fuzz_seeds
+FUZZ_TARGETS = $(foreach t,frame api key_codec image open311 case_machine,yiwang_$(t)_fuzzer)
 fuzz:
 	@bash tools/setup.sh --fuzz
 	@cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_CXX_COMPILER=clang++-14 -DYIWANG_FUZZ=ON >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
-	@bash tools/run_fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+	@bash tools/run_fuzz.sh $(FUZZ_BUILD) $(FUZZ_ONLY)
 
 # The live feed's delivery latency (event ingested -> marker on the console's map) with 1,000
 # sensor events/s in the background, in headless Chromium: docs/benchmarks.md. Node 20 needs

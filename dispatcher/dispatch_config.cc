@@ -467,8 +467,10 @@ Status CheckDevices(const v1::DispatchConfig& cfg, const Index& index) {
     // std::map order: messages name the same key on every run.
     const std::map<std::string, double> baselines(b.baselines().begin(), b.baselines().end());
     for (const auto& [metric, value] : baselines) {
+      // A named reference, not the binding: clang 14 (make fuzz) cannot capture a binding.
+      const std::string& name = metric;
       const bool known = std::any_of(std::begin(kReadingKinds), std::end(kReadingKinds),
-                                     [&](v1::SensorKind k) { return FindSensorMetric(metric, k); });
+                                     [&](v1::SensorKind k) { return FindSensorMetric(name, k); });
       if (!known) return Bad(at + ".baselines", "unknown metric " + Quote(metric));
       if (!std::isfinite(value))
         return Bad(at + ".baselines[" + metric + "]", "not a finite number");

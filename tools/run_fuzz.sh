@@ -1,29 +1,48 @@
 #!/usr/bin/env bash
-# make fuzz: runs each libFuzzer target for a bounded time on a freshly generated seed corpus.
-#   tools/run_fuzz.sh BUILD_DIR SECONDS
-# The corpus grows in BUILD_DIR/fuzz-corpus/<target> (kept between runs, never committed);
-# crashes are written to BUILD_DIR/fuzz-artifacts/<target>/ and fail the run.
+# make fuzz: runs each libFuzzer target, one after another, from its committed seed corpus.
+#   tools/run_fuzz.sh BUILD_DIR [TARGET...]
+# Environment:
+#   FUZZ_RUNS=N     inputs per target (libFuzzer -runs; default 10000000)
+#   FUZZ_SECONDS=S  instead: a time budget per target (-max_total_time), when set
+# The working corpus starts as a copy of tests/fuzz/corpus/<target> and grows in
+# BUILD_DIR/fuzz-corpus/<target> (kept between runs, never committed); crashes are written to
+# BUILD_DIR/fuzz-artifacts/<target>/ and fail the run. One line per target reports inputs,
+# edges (cov), corpus size, seconds and inputs/s.
 set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD=${1:-build-fuzz}
-SECONDS_EACH=${2:-60}
+shift || true
+TARGETS=("$@")
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(frame api key_codec image open311 case_machine)
+RUNS=${FUZZ_RUNS:-10000000}
+if [ -n "${FUZZ_SECONDS:-}" ]; then
+  BUDGET=(-max_total_time="$FUZZ_SECONDS")
+  what="${FUZZ_SECONDS}s"
+else
+  BUDGET=(-runs="$RUNS")
+  what="$RUNS inputs"
+fi
 CORPUS="$BUILD/fuzz-corpus"
 ARTIFACTS="$BUILD/fuzz-artifacts"
-"$BUILD/tests/fuzz/yiwang_fuzz_seeds" "$CORPUS" >/dev/null
-# The frame and api targets keep a small RocksDB in TMPDIR (/dev/shm keeps fsyncs cheap);
-# libFuzzer exits without destructors, so the directory is removed here.
-SCRATCH=$(mktemp -d "${FUZZ_TMPDIR:-/dev/shm}/yiwang-fuzz-run-XXXXXX")
+# The harnesses keep their stores on RocksDB's in-memory file system; TMPDIR only gets empty
+# directories, removed here (libFuzzer exits without running destructors).
+SCRATCH=$(mktemp -d "${FUZZ_TMPDIR:-/tmp}/yiwang-fuzz-run-XXXXXX")
 trap 'rm -rf "$SCRATCH"' EXIT
 status=0
-for target in frame api key_codec; do
-  mkdir -p "$ARTIFACTS/$target"
+for target in "${TARGETS[@]}"; do
+  mkdir -p "$ARTIFACTS/$target" "$CORPUS/$target"
+  cp -n "$ROOT/tests/fuzz/corpus/$target/"* "$CORPUS/$target/"
   log="$BUILD/fuzz-$target.log"
-  echo "fuzz: $target for ${SECONDS_EACH}s (log $log)"
+  echo "fuzz: $target for $what (log $log)"
+  start=$(date +%s)
   if TMPDIR=$SCRATCH "$BUILD/tests/fuzz/yiwang_${target}_fuzzer" \
-      -max_total_time="$SECONDS_EACH" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
+      "${BUDGET[@]}" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
       -artifact_prefix="$ARTIFACTS/$target/" "$CORPUS/$target" >"$log" 2>&1; then
+    secs=$(( $(date +%s) - start ))
     runs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
     cov=$(grep -E '^#[0-9]+' "$log" | tail -1 | grep -oE 'cov: [0-9]+' || true)
-    echo "fuzz: $target ok: ${runs:-?} inputs, $cov, corpus $(ls "$CORPUS/$target" | wc -l) files"
+    echo "fuzz: $target ok: ${runs:-?} inputs, $cov, corpus $(ls "$CORPUS/$target" | wc -l)" \
+         "files, ${secs}s ($(( ${runs:-0} / (secs > 0 ? secs : 1) )) inputs/s), 0 findings"
   else
     status=1
     echo "fuzz: $target FAILED; see $log and $ARTIFACTS/$target/" >&2

@@ -33,8 +33,13 @@ HttpResponse ErrorResponse(Metrics* metrics, const HttpRequest& req, unsigned st
 HttpResponse MethodNotAllowedResponse(Metrics* metrics, const HttpRequest& req,
                                       std::string_view allow);
 
-// A JSON string literal of `s` (quoted, escaped).
+// A JSON string literal of `s` (quoted, escaped). JSON is UTF-8 (RFC 8259): a byte of `s` that
+// does not belong to a valid UTF-8 sequence becomes U+FFFD, so echoing a client's bytes (a
+// percent-decoded path, say) never produces a body that JSON parsers refuse.
 std::string JsonEscape(std::string_view s);
+// `s` with every byte that does not belong to a valid UTF-8 sequence (RFC 3629: shortest
+// form, no surrogates, at most U+10FFFF) replaced by U+FFFD.
+std::string ValidUtf8(std::string_view s);
 // protobuf's JSON mapping of `m` (lowerCamelCase; int64 as strings; defaults omitted).
 std::string ToJson(const google::protobuf::Message& m);
 

@@ -90,7 +90,8 @@ std::optional<double> ParseDouble(std::string_view s) {
 
 }  // namespace
 
-std::string XmlEscape(std::string_view s) {
+std::string XmlEscape(std::string_view in) {
+  const std::string s = ValidUtf8(in);  // the documents declare encoding="utf-8"
   std::string out;
   out.reserve(s.size());
   for (char ch : s) {

@@ -80,7 +80,7 @@ class Open311 {
 };
 
 // `s` escaped for XML text and attribute values; characters XML 1.0 cannot carry (controls
-// but tab, newline, carriage return) are dropped.
+// but tab, newline, carriage return) are dropped, bytes that are not valid UTF-8 become U+FFFD.
 std::string XmlEscape(std::string_view s);
 
 }  // namespace yiwang::web

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -14,15 +15,23 @@
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
+#include <rocksdb/env.h>
 
+#include "dispatcher/dispatch_config.h"
+#include "dispatcher/dispatcher.h"
 #include "ingest/frame_codec.h"
 #include "ingest/ingest_service.h"
 #include "ingest/validation.h"
 #include "store/event_store.h"
 #include "store/key_codec.h"
+#include "store/test_hooks.h"
 #include "web/api.h"
 #include "web/auth.h"
+#include "web/citizen_api.h"
+#include "web/district_locator.h"
 #include "web/http_server.h"
+#include "web/http_util.h"
+#include "web/open311.h"
 
 namespace yiwang::fuzz {
 
@@ -49,10 +58,35 @@ const std::set<std::string>& KnownReasons() {
   return reasons;
 }
 
+// A fresh directory under `base` (only a name for RocksDB: the store runs on its in-memory
+// file system, so nothing is written there), or abort.
+std::filesystem::path TempDir(const std::string& base) {
+  std::string templ = base + "/yiwang-fuzz-XXXXXX";
+  if (::mkdtemp(templ.data()) == nullptr) std::abort();
+  return templ;
+}
+
+// Store options for fuzzing: RocksDB's in-memory file system (the store's test hook), sync
+// off, small caches. `mem` holds the Env that owns the file system; it must outlive the store.
+store::StoreOptions FuzzStoreOptions(const std::filesystem::path& dir,
+                                     std::unique_ptr<rocksdb::Env>* mem) {
+  mem->reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
+  store::StoreOptions opts;
+  opts.data_dir = (dir / "data").string();
+  opts.sync = false;
+  opts.block_cache_bytes = 8u << 20;
+  opts.write_buffer_bytes = 8u << 20;
+  opts.max_background_jobs = 1;
+  opts.test_hooks = std::make_shared<store::StoreTestHooks>();
+  opts.test_hooks->file_system = (*mem)->GetFileSystem();
+  return opts;
+}
+
 }  // namespace
 
 struct Harness::Impl {
   std::filesystem::path dir;
+  std::unique_ptr<rocksdb::Env> mem_env;  // owns the store's file system: declared first
   Metrics metrics;
   std::unique_ptr<store::EventStore> store;
   std::unique_ptr<ingest::IngestService> ingest;
@@ -66,14 +100,8 @@ Harness::Harness(const std::string& base_dir) : impl_(std::make_unique<Impl>()) 
   // Protobuf logs every string field with invalid UTF-8 at ERROR; the server sends those lines
   // to a debug logger (tools/serve.cc). Here: nowhere.
   google::protobuf::SetLogHandler(nullptr);
-  std::string templ = base_dir + "/yiwang-fuzz-XXXXXX";
-  if (::mkdtemp(templ.data()) == nullptr) std::abort();
-  impl_->dir = templ;
-  store::StoreOptions opts;
-  opts.data_dir = (impl_->dir / "data").string();
-  opts.sync = false;
-  opts.block_cache_bytes = 8u << 20;
-  opts.write_buffer_bytes = 8u << 20;
+  impl_->dir = TempDir(base_dir);
+  const store::StoreOptions opts = FuzzStoreOptions(impl_->dir, &impl_->mem_env);
   Status s;
   impl_->store = store::EventStore::Open(opts, Quiet("store"), &impl_->metrics, &s);
   if (!impl_->store) std::abort();
@@ -226,6 +254,287 @@ std::string KeyCodec(std::string_view data) {
   if ((EventKey(seq_a) < EventKey(seq_b)) != (seq_a < seq_b)) return "event key order";
   if (ParseEventKey(EventKey(seq_a)) != seq_a) return "event key round trip";
   return "";
+}
+
+
+// --- Open311 ----------------------------------------------------------------------------------
+
+namespace {
+
+// One square around 渝中区, as tests/web/open311_test.cc.
+constexpr char kDistrictMap[] = R"({"type":"FeatureCollection","features":[
+  {"type":"Feature","properties":{"code":"500103","name":"渝中区"},"geometry":{"type":"Polygon",
+   "coordinates":[[[106.5,29.5],[106.6,29.5],[106.6,29.6],[106.5,29.6],[106.5,29.5]]]}}]})";
+
+// Whether `s` is valid UTF-8 (RFC 3629: shortest forms, no surrogates, at most U+10FFFF).
+bool ValidUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
+    if (n < 0 || (n > 0 && i + n >= s.size())) return false;
+    uint32_t cp = n == 0 ? c : c & (0x3f >> n);
+    for (int k = 1; k <= n; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d >> 6) != 2) return false;
+      cp = cp << 6 | (d & 0x3f);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+// Well-formed for the XML Open311 writes: valid UTF-8 (it declares utf-8), a declaration, then elements without attributes,
+// balanced; text with no '<', '&' only in the five predefined entities, no control
+// characters but tab, newline and carriage return. "" if so.
+std::string XmlProblem(std::string_view x) {
+  constexpr std::string_view kDecl = R"(<?xml version="1.0" encoding="utf-8"?>)";
+  if (!x.starts_with(kDecl)) return "no XML declaration";
+  if (!ValidUtf8(x)) return "not valid UTF-8";
+  std::vector<std::string_view> open;
+  size_t i = kDecl.size();
+  bool root_closed = false;
+  while (i < x.size()) {
+    if (x[i] == '<') {
+      const size_t end = x.find('>', i);
+      if (end == std::string_view::npos) return "unterminated tag";
+      std::string_view tag = x.substr(i + 1, end - i - 1);
+      const bool closing = tag.starts_with('/');
+      if (closing) tag.remove_prefix(1);
+      if (tag.empty()) return "empty tag";
+      for (char c : tag)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return "bad tag name";
+      if (closing) {
+        if (open.empty() || open.back() != tag) return "unbalanced </" + std::string(tag) + ">";
+        open.pop_back();
+        root_closed = open.empty();
+      } else {
+        if (root_closed) return "a second root element";
+        open.push_back(tag);
+      }
+      i = end + 1;
+      continue;
+    }
+    if (open.empty()) return "text outside the root element";
+    const auto c = static_cast<unsigned char>(x[i]);
+    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') return "control character in text";
+    if (c == '>') return "unescaped '>' in text";
+    if (c == '&') {
+      bool ok = false;
+      for (std::string_view e : {"&amp;", "&lt;", "&gt;", "&quot;", "&apos;"})
+        if (x.substr(i, e.size()) == e) ok = true;
+      if (!ok) return "bare '&' in text";
+    }
+    ++i;
+  }
+  if (!open.empty() || !root_closed) return "unclosed element";
+  return "";
+}
+
+// The target's bytes as a server would receive them: bytes an HTTP request line cannot carry
+// percent-encoded.
+std::string TargetBytes(std::string_view s) {
+  std::string out;
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c >= 0x7f) {
+      static const char* kHex = "0123456789ABCDEF";
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+void ReplaceAll(std::string* s, std::string_view from, std::string_view to) {
+  for (size_t p = 0; (p = s->find(from, p)) != std::string::npos; p += to.size())
+    s->replace(p, from.size(), to);
+}
+
+}  // namespace
+
+struct Open311Harness::Impl {
+  std::filesystem::path dir;
+  std::unique_ptr<rocksdb::Env> mem_env;
+  std::unique_ptr<Metrics> metrics;
+  std::unique_ptr<store::EventStore> store;
+  std::unique_ptr<dispatcher::Dispatcher> dispatcher;
+  std::unique_ptr<web::Accounts> accounts;
+  web::DistrictLocator districts;
+  std::unique_ptr<web::CitizenApi> citizen;
+  std::unique_ptr<web::Open311> open311;
+  std::string key;
+  int cases = 0;  // 201s since the stack was built
+  int posts = 0;  // POSTs since the stack was built (the api key's rate limit counts them)
+
+  void Close() {
+    open311.reset();
+    citizen.reset();
+    accounts.reset();
+    dispatcher.reset();
+    store.reset();
+  }
+};
+
+Open311Harness::Open311Harness(const std::string& base_dir) : impl_(std::make_unique<Impl>()) {
+  google::protobuf::SetLogHandler(nullptr);
+  impl_->dir = TempDir(base_dir);
+  if (!web::DistrictLocator::Parse(kDistrictMap, &impl_->districts).ok()) std::abort();
+  Rebuild();
+}
+
+Open311Harness::~Open311Harness() {
+  impl_->Close();
+  std::error_code ec;
+  std::filesystem::remove_all(impl_->dir, ec);
+}
+
+void Open311Harness::Rebuild() {
+  Impl& m = *impl_;
+  m.Close();
+  m.metrics = std::make_unique<Metrics>();
+  Status s;
+  m.store = store::EventStore::Open(FuzzStoreOptions(m.dir, &m.mem_env), Quiet("store"),
+                                    m.metrics.get(), &s);
+  if (!m.store) std::abort();
+  dispatcher::DispatcherOptions o;
+  o.clock = [] { return std::chrono::time_point_cast<dispatcher::Duration>(FixedNow()); };
+  m.dispatcher = dispatcher::Dispatcher::Open(m.store.get(), dispatcher::DefaultDispatchConfig(),
+                                              o, Quiet("dispatcher"), m.metrics.get(), &s);
+  if (!m.dispatcher) std::abort();
+  m.accounts = std::make_unique<web::Accounts>(m.store.get(), m.metrics.get(), Quiet("auth"));
+  m.citizen = std::make_unique<web::CitizenApi>(m.dispatcher.get(), m.store.get(), &m.districts,
+                                                m.metrics.get(), Quiet("web"));
+  web::Accounts* accounts = m.accounts.get();
+  m.open311 = std::make_unique<web::Open311>(
+      m.citizen.get(), m.dispatcher.get(),
+      [accounts](const web::HttpRequest& req) { return accounts->Authenticate(req); },
+      m.metrics.get(), Quiet("web"));
+  if (!web::CreateToken(m.store.get(), yiwang::v1::TOKEN_KIND_ADMIN, "fuzz-open311", "", &m.key)
+           .ok())
+    std::abort();
+  m.cases = m.posts = 0;
+}
+
+std::string Open311Harness::Request(std::string_view data, int* status_out) {
+  if (status_out) *status_out = 0;
+  if (data.empty()) return "";
+  if (impl_->cases >= kCasesPerStack || impl_->posts >= 500) Rebuild();
+  const uint8_t b0 = static_cast<uint8_t>(data[0]);
+  static constexpr http::verb kVerbs[] = {http::verb::get, http::verb::post, http::verb::head,
+                                          http::verb::put};
+  const http::verb method = kVerbs[b0 & 3];
+  const bool raw_path = b0 & 8;  // no extension added
+  std::string_view rest = data.substr(1);
+  const size_t nl = rest.find('\n');
+  std::string resource(rest.substr(0, nl));
+  std::string body(nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1));
+  ReplaceAll(&resource, "$KEY", impl_->key);
+  ReplaceAll(&body, "$KEY", impl_->key);
+  const size_t q = resource.find('?');
+  std::string path = resource.substr(0, q);
+  if (!raw_path) path += b0 & 4 ? ".xml" : ".json";
+  const std::string target =
+      "/open311/v2/" + TargetBytes(path) + (q == std::string::npos ? "" : TargetBytes(resource.substr(q)));
+  const bool xml = target.substr(0, target.find('?')).ends_with(".xml");
+
+  web::HttpRequest req{method, target, 11};
+  req.set(http::field::host, "city.example");
+  if (method == http::verb::post || method == http::verb::put) {
+    req.set(http::field::content_type, "application/x-www-form-urlencoded");
+    req.body() = body;
+    req.prepare_payload();
+  }
+  if (method == http::verb::post) ++impl_->posts;
+  std::optional<web::HttpResponse> answer = impl_->open311->Handle(req);
+  if (!answer) return "no answer for " + target;
+  const web::HttpResponse& res = *answer;
+  const unsigned status = res.result_int();
+  if (status_out) *status_out = static_cast<int>(status);
+  static const std::set<unsigned> kDocumented = {200, 201, 400, 403, 404, 405, 429};
+  if (!kDocumented.contains(status)) return "undocumented status " + std::to_string(status);
+  // An unknown format is answered in JSON.
+  const bool known_format = xml || target.substr(0, target.find('?')).ends_with(".json");
+  const bool xml_answer = xml && known_format;
+  if (res[http::field::content_type] !=
+      (xml_answer ? "text/xml; charset=utf-8" : "application/json"))
+    return "Content-Type " + std::string(res[http::field::content_type]);
+  if (method == http::verb::head) return res.body().empty() ? "" : "a body for HEAD";
+  if (res[http::field::content_length] != std::to_string(res.body().size()))
+    return "Content-Length does not match the body";
+  const std::string& b = res.body();
+  if (status == 405 && res[http::field::allow].empty()) return "405 without Allow";
+  if (xml_answer) {
+    if (std::string p = XmlProblem(b); !p.empty()) return "XML: " + p + ": " + b;
+    if (status >= 400) {
+      const std::string head = R"(<?xml version="1.0" encoding="utf-8"?><errors><error><code>)" +
+                               std::to_string(status) + "</code><description>";
+      if (!b.starts_with(head) || !b.ends_with("</description></error></errors>"))
+        return "XML error is not <errors><error><code>" + std::to_string(status) + "...: " + b;
+    }
+    return "";
+  }
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(b, ec);
+  if (ec) return "not JSON (" + ec.message() + "): " + b;
+  if (status >= 400) {
+    const boost::json::array* a = v.if_array();
+    const boost::json::object* e = a && a->size() == 1 ? (*a)[0].if_object() : nullptr;
+    if (!e || e->size() != 2 || !e->contains("code") || !e->at("code").is_int64() ||
+        e->at("code").as_int64() != status || !e->contains("description") ||
+        !e->at("description").is_string() || e->at("description").as_string().empty())
+      return "error is not [{\"code\": " + std::to_string(status) + ", \"description\"}]: " + b;
+    return "";
+  }
+  if (!v.is_array() && !v.is_object()) return "JSON answer neither an array nor an object";
+  if (status == 201) {
+    ++impl_->cases;
+    const boost::json::array* a = v.if_array();
+    const boost::json::object* r = a && a->size() == 1 ? (*a)[0].if_object() : nullptr;
+    const boost::json::string* id = r && r->contains("service_request_id")
+                                         ? r->at("service_request_id").if_string() : nullptr;
+    const boost::json::string* token =
+        r && r->contains("token") ? r->at("token").if_string() : nullptr;
+    if (!id || !token || id->empty() || token->empty())
+      return "201 without service_request_id and token: " + b;
+    web::HttpRequest track{http::verb::get, "/open311/v2/tokens/" + std::string(*token) + ".json",
+                           11};
+    auto t = impl_->open311->Handle(track);
+    if (!t || t->result_int() != 200 ||
+        t->body().find(web::JsonEscape(std::string_view(*id))) == std::string::npos)
+      return "the token of a filed request does not track to its id";
+  }
+  return "";
+}
+
+// --- One input of a named target --------------------------------------------------------------
+
+std::string CheckInput(std::string_view target, std::string_view data) {
+  auto base = [] {
+    const char* tmp = std::getenv("TMPDIR");
+    return std::string(tmp && *tmp ? tmp : "/tmp");
+  };
+  if (target == "frame") {
+    static Harness* h = new Harness(base());  // never destroyed: libFuzzer exits without it
+    if (data.empty()) return "";
+    return h->Frame(data.substr(1), data[0] & 1);
+  }
+  if (target == "api") {
+    static Harness* h = new Harness(base());
+    return h->Http(data);
+  }
+  if (target == "open311") {
+    static Open311Harness* h = new Open311Harness(base());
+    return h->Request(data);
+  }
+  if (target == "key_codec") return KeyCodec(data);
+  if (target == "image") return Image(data);
+  if (target == "case_machine") return CaseMachine(data);
+  return "unknown target";
 }
 
 }  // namespace yiwang::fuzz

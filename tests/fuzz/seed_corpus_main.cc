@@ -1,6 +1,6 @@
-// yiwang_fuzz_seeds DIR: writes the seed corpus of each fuzzer (fuzz_seeds.cc) into
-// DIR/frame, DIR/api and DIR/key_codec, one file per seed. Generated at `make fuzz` time, never
-// committed.
+// yiwang_fuzz_seeds DIR: writes the seeds of each fuzz target (fuzz_seeds.cc) into
+// DIR/<target>, one file per seed (seed-N). tests/fuzz/corpus/ was made with it; run it again
+// after changing the seeds and commit what changed.
 
 #include <cstdio>
 #include <filesystem>
@@ -17,7 +17,10 @@ int main(int argc, char** argv) {
   const std::pair<const char*, std::vector<std::string>> sets[] = {
       {"frame", yiwang::fuzz::FrameSeeds()},
       {"api", yiwang::fuzz::HttpSeeds()},
-      {"key_codec", yiwang::fuzz::KeyCodecSeeds()}};
+      {"key_codec", yiwang::fuzz::KeyCodecSeeds()},
+      {"image", yiwang::fuzz::ImageSeeds()},
+      {"open311", yiwang::fuzz::Open311Seeds()},
+      {"case_machine", yiwang::fuzz::CaseMachineSeeds()}};
   for (const auto& [name, seeds] : sets) {
     std::filesystem::create_directories(dir / name);
     for (size_t i = 0; i < seeds.size(); ++i) {

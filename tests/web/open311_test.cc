@@ -16,6 +16,7 @@
 #include "tests/support/events.h"
 #include "tests/support/temp_dir.h"
 #include "tests/web/test_images.h"
+#include "web/http_util.h"
 
 namespace yiwang::web {
 namespace {
@@ -201,6 +202,29 @@ TEST_F(Open311Test, ARequestIsFiledListedFoundAndTracked) {
   auto t = Json(Get("/open311/v2/tokens/" + token + ".json")).as_array();
   EXPECT_EQ(t[0].at("service_request_id").as_string(), id);
   ExpectError(Get("/open311/v2/tokens/NOPE.json"), 404);
+}
+
+// Found by the open311 fuzzer: a percent-decoded path with bytes that are not UTF-8 was echoed
+// raw into the error, and JSON parsers refused the body.
+TEST_F(Open311Test, ErrorsEchoingClientBytesAreValidUtf8) {
+  auto res = Get("/open311/v2/services/abc%E9%FF.json");
+  ExpectError(res, 404);
+  EXPECT_NE(res.body().find("abc\xef\xbf\xbd\xef\xbf\xbd"), std::string::npos) << res.body();
+  auto xml = Get("/open311/v2/services/abc%E9%FF.xml").body();
+  EXPECT_NE(xml.find("<description>no service abc\xef\xbf\xbd\xef\xbf\xbd</description>"),
+            std::string::npos)
+      << xml;
+}
+
+TEST(ValidUtf8Test, ReplacesEachInvalidByteAndKeepsValidSequences) {
+  EXPECT_EQ(ValidUtf8("plain 渝中区 \xf0\x9f\x98\x80"), "plain 渝中区 \xf0\x9f\x98\x80");
+  EXPECT_EQ(ValidUtf8("a\xe9" "b"), "a\xef\xbf\xbd" "b");
+  EXPECT_EQ(ValidUtf8("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");      // overlong '/'
+  EXPECT_EQ(ValidUtf8("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // surrogate
+  EXPECT_EQ(ValidUtf8("\xf4\x90\x80\x80").size(), 12u);  // beyond U+10FFFF: 4 x U+FFFD
+  EXPECT_EQ(ValidUtf8("\xe6\xb8"), "\xef\xbf\xbd\xef\xbf\xbd");      // truncated
+  EXPECT_EQ(JsonEscape("x\xff"), "\"x\xef\xbf\xbd\"");
+  EXPECT_EQ(XmlEscape("<\xff>"), "&lt;\xef\xbf\xbd&gt;");
 }
 
 TEST(XmlEscapeTest, EscapesMarkupAndDropsControls) {
