@@ -31,7 +31,7 @@ run: build
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
-# The fault tests (also part of make test, label crash): see docs/robustness.md.
+# The fault tests (also part of make test, label crash): see docs/reliability.md.
 # The crash loop at full length: 200 SIGKILL cycles under load (make test runs 10), then the
 # simulated power loss at full length: 100 cuts that drop every unsynced byte (make test runs 10).
 crashtest: build
@@ -62,7 +62,7 @@ BENCH_LIVE = YIWANG_BINARY=$(BUILD)/yiwang node $(NODE_WS_FLAG) --no-warnings te
 # Every test (unit, integration, crash, browser) against binaries built with AddressSanitizer and
 # UndefinedBehaviorSanitizer (UB fatal): the integration and browser tests spawn the sanitized
 # build-asan/yiwang. The sanitizer options are the preset's (CMakePresets.json, testPresets.asan).
-# Not part of make test: about 3x slower; results in docs/robustness.md.
+# Not part of make test: about 3x slower; results in docs/reliability.md.
 asan: setup
 	@cmake --preset asan >/dev/null
 	@cmake --build --preset asan -j $(JOBS)
