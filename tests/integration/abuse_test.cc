@@ -73,15 +73,6 @@ size_t CountFds(pid_t pid) {
   return n;
 }
 
-// VmRSS of `pid` in KiB (0 if unreadable).
-size_t RssKb(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6));
-  return 0;
-}
-
 // A JSON integer that may come as a number or as a string (protobuf's int64 mapping).
 int64_t AsInt(const json::value& v) {
   return v.is_string() ? std::stoll(std::string(v.as_string())) : v.to_number<int64_t>();
@@ -361,7 +352,7 @@ TEST_F(AbuseTest, ConnectionFloodIsCappedAndItsDescriptorsReleased) {
 // where it was.
 TEST_F(AbuseTest, HugeContentLengthIs413WithoutReadingTheBody) {
   Start("{}");
-  const size_t rss_before = RssKb(pid());
+  const uint64_t rss_before = test::RssKib(pid());
   TcpConn c(port(), "127.0.0.2");
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(c.Send("POST /api/v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: "
@@ -371,7 +362,7 @@ TEST_F(AbuseTest, HugeContentLengthIs413WithoutReadingTheBody) {
   size_t sent = 0;
   while (sent < (256u << 20) && c.Send(chunk)) sent += chunk.size();
   const std::string reply = c.ReadAll(kServiceBound);
-  const size_t rss_after = RssKb(pid());
+  const uint64_t rss_after = test::RssKib(pid());
   std::cerr << "1 GiB Content-Length: client pushed " << (sent >> 10) << " KiB before the "
             << "server closed; server RSS " << rss_before << " -> " << rss_after << " KiB\n";
   EXPECT_EQ(reply.rfind("HTTP/1.1 413", 0), 0u) << reply.substr(0, 200);
@@ -383,7 +374,7 @@ TEST_F(AbuseTest, HugeContentLengthIs413WithoutReadingTheBody) {
 // A chunked body (no Content-Length) is read up to the limit only, then refused with 413.
 TEST_F(AbuseTest, EndlessChunkedBodyIs413AtTheLimit) {
   Start("{}");
-  const size_t rss_before = RssKb(pid());
+  const uint64_t rss_before = test::RssKib(pid());
   TcpConn c(port(), "127.0.0.2");
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(c.Send("POST /api/v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: "
@@ -392,7 +383,7 @@ TEST_F(AbuseTest, EndlessChunkedBodyIs413AtTheLimit) {
   size_t sent = 0;
   while (sent < (256u << 20) && !c.Readable(0ms) && c.Send(chunk)) sent += 0x10000;
   const std::string reply = c.ReadAll(kServiceBound);
-  const size_t rss_after = RssKb(pid());
+  const uint64_t rss_after = test::RssKib(pid());
   std::cerr << "chunked: " << (sent >> 10) << " KiB sent when the answer came; server RSS "
             << rss_before << " -> " << rss_after << " KiB\n";
   EXPECT_EQ(reply.rfind("HTTP/1.1 413", 0), 0u) << reply.substr(0, 200);

@@ -127,15 +127,6 @@ double MetricValue(uint16_t port, const std::string& series) {
   return std::stod(r.body.substr(p + needle.size()));
 }
 
-// Resident set size of `pid` in KiB (VmRSS of /proc/PID/status), 0 if unreadable.
-uint64_t RssKib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
-  return 0;
-}
-
 // What a test's devices sent, from the client's side. One connection at a time, no
 // deliberate resends: any "duplicate" in an ack means an event refused earlier was stored
 // after all (stored but not acked), which these tests count as a failure.
@@ -580,7 +571,7 @@ TEST_F(FaultTest, BackpressureThrottlesAFloodingClientAndSparesOthers) {
                           "YIWANG_SHIM_SYNC_GATE=" + gate});
   const std::string data_dir = work_.Sub("data");
   StartAndProvision(data_dir, {"--config", config});
-  const uint64_t rss_before = RssKib(server_->pid());
+  const uint64_t rss_before = test::RssKib(server_->pid());
 
   Ledger flood("fault-flood-", 4, test::WallSeconds() - 7200);
   Ledger polite("fault-polite-", 1, test::WallSeconds() - 7200);
@@ -605,7 +596,7 @@ TEST_F(FaultTest, BackpressureThrottlesAFloodingClientAndSparesOthers) {
   }
   const double frames_read = MetricValue(port(), R"(yiwang_ingest_frames_total{encoding="protobuf"})");
   const double queued = MetricValue(port(), "yiwang_store_queued_events");
-  const uint64_t rss_flooded = RssKib(server_->pid());
+  const uint64_t rss_flooded = test::RssKib(server_->pid());
   EXPECT_TRUE(blocked) << "the flooder sent all " << kFloodFrames << " frames unthrottled";
   // 2 frames of 1,000 reach the limit of 2,000; the server reads no further.
   EXPECT_LE(frames_read, 2) << "the server kept reading a connection over its in-flight limit";

@@ -225,4 +225,12 @@ ExitStatus RunToExit(const std::string& binary, const std::vector<std::string>& 
   return s;
 }
 
+uint64_t RssKib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
+  return 0;
+}
+
 }  // namespace yiwang::test

@@ -80,6 +80,9 @@ class ServerProcess {
 // else `built` (the YIWANG_BINARY compile definition).
 std::string BinaryPath(const char* built);
 
+// Resident set size of process `pid` in KiB (VmRSS of /proc/PID/status), 0 if unreadable.
+uint64_t RssKib(pid_t pid);
+
 // Runs `binary args...` to completion with stdout/stderr captured in *output; SIGKILLs it after
 // `timeout`.
 ExitStatus RunToExit(const std::string& binary, const std::vector<std::string>& args,
