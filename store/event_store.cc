@@ -23,6 +23,7 @@
 #include <rocksdb/statistics.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
 #include <spdlog/spdlog.h>
 
 #include "store/key_codec.h"
@@ -254,11 +255,23 @@ class EventStore::Impl {
                                             "Microseconds writes waited in RocksDB write stalls")),
         m_pending_compaction_bytes_(metrics->GetGauge(
             "yiwang_store_rocksdb_pending_compaction_bytes",
-            "RocksDB's estimate of the bytes compaction must rewrite (all column families)")) {}
+            "RocksDB's estimate of the bytes compaction must rewrite (all column families)")),
+        m_memtable_bytes_(metrics->GetGauge(
+            "yiwang_store_rocksdb_memtable_bytes",
+            "Memory of all memtables, unflushed and being flushed (bounded by the memtable budget)")),
+        m_block_cache_bytes_(metrics->GetGauge(
+            "yiwang_store_rocksdb_block_cache_bytes",
+            "Memory in the block cache: data, index and filter blocks (bounded by its capacity)")),
+        m_block_cache_pinned_bytes_(metrics->GetGauge(
+            "yiwang_store_rocksdb_block_cache_pinned_bytes",
+            "Part of the block cache in use and unevictable (L0 index and filter blocks, reads)")),
+        m_table_readers_bytes_(metrics->GetGauge(
+            "yiwang_store_rocksdb_table_readers_bytes",
+            "Memory of open SST files' readers outside the block cache")) {}
 
-  // On each /metrics scrape (Metrics::AddScrapeHook): copies RocksDB's stall state into the
-  // metrics above. GetProperty reads memory only, no I/O.
-  void ExportRocksDbStalls();
+  // On each /metrics scrape (Metrics::AddScrapeHook): copies RocksDB's stall state and memory
+  // use into the metrics above. GetProperty reads memory only, no I/O.
+  void ExportRocksDbState();
 
   Status Open(bool* created);
   void StartWriter() {
@@ -330,9 +343,13 @@ class EventStore::Impl {
   Gauge& m_delayed_write_rate_;
   Counter& m_stall_micros_;
   Gauge& m_pending_compaction_bytes_;
+  Gauge& m_memtable_bytes_;
+  Gauge& m_block_cache_bytes_;
+  Gauge& m_block_cache_pinned_bytes_;
+  Gauge& m_table_readers_bytes_;
 };
 
-void EventStore::Impl::ExportRocksDbStalls() {
+void EventStore::Impl::ExportRocksDbState() {
   uint64_t v = 0;
   if (db_->GetIntProperty(rocksdb::DB::Properties::kIsWriteStopped, &v))
     m_write_stopped_.Set(static_cast<int64_t>(v));
@@ -340,6 +357,15 @@ void EventStore::Impl::ExportRocksDbStalls() {
     m_delayed_write_rate_.Set(static_cast<int64_t>(v));
   if (db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kEstimatePendingCompactionBytes, &v))
     m_pending_compaction_bytes_.Set(static_cast<int64_t>(v));
+  if (db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kSizeAllMemTables, &v))
+    m_memtable_bytes_.Set(static_cast<int64_t>(v));
+  if (db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kEstimateTableReadersMem, &v))
+    m_table_readers_bytes_.Set(static_cast<int64_t>(v));
+  // One cache for every column family: any handle reports it.
+  if (db_->GetIntProperty(rocksdb::DB::Properties::kBlockCacheUsage, &v))
+    m_block_cache_bytes_.Set(static_cast<int64_t>(v));
+  if (db_->GetIntProperty(rocksdb::DB::Properties::kBlockCachePinnedUsage, &v))
+    m_block_cache_pinned_bytes_.Set(static_cast<int64_t>(v));
   const uint64_t stalled = statistics_->getTickerCount(rocksdb::STALL_MICROS);
   if (stalled > stall_micros_seen_) m_stall_micros_.Inc(stalled - stall_micros_seen_);
   stall_micros_seen_ = stalled;
@@ -371,6 +397,10 @@ Status EventStore::Impl::Open(bool* created) {
   }
 
   auto cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
+  // One memtable budget across all column families (StoreOptions::memtable_budget_bytes):
+  // without it each of the kCfCount column families may hold up to 2 x write_buffer_bytes.
+  db_opts.write_buffer_manager =
+      std::make_shared<rocksdb::WriteBufferManager>(options_.memtable_budget_bytes);
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   for (size_t i = 0; i < kCfCount; ++i) {
     rocksdb::ColumnFamilyOptions cf_opts;
@@ -379,6 +409,12 @@ Status EventStore::Impl::Open(bool* created) {
     cf_opts.bottommost_compression = rocksdb::kZSTD;
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = cache;
+    // Index and filter blocks live in the block cache, under its capacity, instead of beside it
+    // in every open table reader (they grow with the data stored: ~12 bits per key and an index
+    // entry per 4 KiB block). L0's stay pinned: they are read on every lookup.
+    table.cache_index_and_filter_blocks = true;
+    table.cache_index_and_filter_blocks_with_high_priority = true;
+    table.pin_l0_filter_and_index_blocks_in_cache = true;
     const bool point_lookups = i >= kFirstTable && i != CfOf(Table::kCaseIndex) &&
                                i != CfOf(Table::kTimers) && i != CfOf(Table::kJournal) &&
                                i != CfOf(Table::kKpi);
@@ -751,7 +787,7 @@ std::unique_ptr<EventStore> EventStore::Open(const StoreOptions& options,
   }
   impl->created_ = created;
   Impl* raw = impl.get();
-  impl->scrape_hook_ = metrics->AddScrapeHook([raw] { raw->ExportRocksDbStalls(); });
+  impl->scrape_hook_ = metrics->AddScrapeHook([raw] { raw->ExportRocksDbState(); });
   impl->StartWriter();
   return std::unique_ptr<EventStore>(new EventStore(std::move(impl)));
 }

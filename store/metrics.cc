@@ -1,7 +1,11 @@
 #include "store/metrics.h"
 
+#include <malloc.h>
+#include <unistd.h>
+
 #include <cassert>
 #include <cmath>
+#include <cstdio>
 #include <memory>
 
 #include <fmt/format.h>
@@ -174,6 +178,27 @@ std::string Metrics::RenderPrometheus() const {
     }
   }
   return out;
+}
+
+uint64_t ExportProcessMemory(Metrics* metrics) {
+  Gauge& rss = metrics->GetGauge("yiwang_process_resident_bytes", "Resident set size (VmRSS)");
+  Gauge& in_use = metrics->GetGauge("yiwang_process_heap_in_use_bytes",
+                                    "Bytes allocated with malloc and not freed (mallinfo2)");
+  Gauge& free = metrics->GetGauge(
+      "yiwang_process_heap_free_bytes",
+      "Bytes freed but kept by malloc in its arenas, not given back to the system (mallinfo2)");
+  return metrics->AddScrapeHook([&rss, &in_use, &free] {
+    long pages = 0, resident = 0;
+    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+      if (std::fscanf(f, "%ld %ld", &pages, &resident) == 2)
+        rss.Set(static_cast<int64_t>(resident) * ::sysconf(_SC_PAGESIZE));
+      std::fclose(f);
+    }
+    // Walks every arena under its lock: fine once a scrape, not on a hot path.
+    const struct mallinfo2 mi = ::mallinfo2();
+    in_use.Set(static_cast<int64_t>(mi.uordblks + mi.hblkhd));
+    free.Set(static_cast<int64_t>(mi.fordblks));
+  });
 }
 
 }  // namespace yiwang

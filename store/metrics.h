@@ -101,4 +101,10 @@ class Metrics {
   std::deque<Histogram> histograms_;
 };
 
+// Registers the process's memory as gauges, refreshed on each scrape: yiwang_process_resident_bytes
+// (RSS), yiwang_process_heap_in_use_bytes (malloc'd and not freed) and
+// yiwang_process_heap_free_bytes (freed, but kept by malloc rather than given back to the
+// system). Returns the scrape hook's id (Metrics::RemoveScrapeHook).
+uint64_t ExportProcessMemory(Metrics* metrics);
+
 }  // namespace yiwang

@@ -19,8 +19,13 @@ struct StoreOptions {
   // Only benchmarks that measure the cost of durability turn it off.
   bool sync = true;
 
-  // RocksDB block cache shared by all column families. Default 128 MiB.
+  // Memory: RocksDB's share of the process is bounded by these two budgets (docs/architecture.md
+  // "Memory"), whatever the volume stored. The block cache also holds every SST file's index
+  // and filter blocks (L0's pinned), which otherwise grow with the data. Default 128 MiB.
   size_t block_cache_bytes = 128u << 20;
+  // All memtables of all column families together: past 7/8 of it RocksDB flushes the largest
+  // one early (a WriteBufferManager). Default 256 MiB.
+  size_t memtable_budget_bytes = 256u << 20;
   // Memtable size per column family before a flush. Default 64 MiB.
   size_t write_buffer_bytes = 64u << 20;
   // RocksDB background flush/compaction threads. Default 2 (the machine has 2 cores).

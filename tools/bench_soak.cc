@@ -571,6 +571,11 @@ struct IntervalSample {
   std::optional<double> rss_mib;
   std::optional<double> queued_events, write_stopped, delayed_write_rate, stall_micros,
       pending_compaction_bytes;
+  // RocksDB's memory (MiB): memtables, block cache (data, index and filter blocks), table
+  // readers outside the cache. RSS minus these is the rest of the server.
+  std::optional<double> memtable_mib, block_cache_mib, table_readers_mib;
+  // The server's malloc heap (MiB): in use, and freed but kept by malloc.
+  std::optional<double> heap_in_use_mib, heap_free_mib;
   uint64_t live_messages = 0, live_total = 0, live_cases = 0, live_alarms = 0;
   int subscribers_connected = 0;
   uint64_t subscribers_dropped = 0;
@@ -598,6 +603,11 @@ std::string IntervalJson(const IntervalSample& s) {
       .Num("rocksdb_delayed_write_rate", s.delayed_write_rate, 0)
       .Num("rocksdb_stall_micros", s.stall_micros, 0)
       .Num("rocksdb_pending_compaction_bytes", s.pending_compaction_bytes, 0)
+      .Num("rocksdb_memtable_mib", s.memtable_mib, 1)
+      .Num("rocksdb_block_cache_mib", s.block_cache_mib, 1)
+      .Num("rocksdb_table_readers_mib", s.table_readers_mib, 1)
+      .Num("heap_in_use_mib", s.heap_in_use_mib, 1)
+      .Num("heap_free_mib", s.heap_free_mib, 1)
       .Int("live_messages", static_cast<int64_t>(s.live_messages))
       .Int("live_cases", static_cast<int64_t>(s.live_cases))
       .Int("live_alarms", static_cast<int64_t>(s.live_alarms))
@@ -609,10 +619,11 @@ std::string IntervalJson(const IntervalSample& s) {
 
 void PrintIntervalHeader() {
   fmt::print(stderr,
-             "{:>7} {:>8} {:>10} {:>10} {:>9} {:>8} {:>8} {:>9} {:>9} {:>8} {:>7} {:>5} "
-             "{:>9} {:>8} {:>5} {:>5}\n",
+             "{:>7} {:>8} {:>10} {:>10} {:>9} {:>8} {:>8} {:>9} {:>9} {:>8} {:>6} {:>6} {:>6} "
+             "{:>6} {:>7} {:>5} {:>9} {:>8} {:>5} {:>5}\n",
              "t_s", "phase", "sent", "acked", "backlog", "ev/s", "p50_ms", "p99_ms", "max_ms",
-             "rss_mib", "queued", "stop", "stall_ms", "live", "subs", "drops");
+             "rss_mib", "mem", "cache", "rdrs", "hfree", "queued", "stop", "stall_ms", "live",
+             "subs", "drops");
 }
 
 void PrintIntervalLine(const IntervalSample& s) {
@@ -621,9 +632,11 @@ void PrintIntervalLine(const IntervalSample& s) {
   };
   fmt::print(stderr,
              "{:>7.0f} {:>8} {:>10} {:>10} {:>9} {:>8.0f} {:>8.1f} {:>9.1f} {:>9.1f} "
-             "{:>8} {:>7} {:>5} {:>9} {:>8} {:>5} {:>5}\n",
+             "{:>8} {:>6} {:>6} {:>6} {:>6} {:>7} {:>5} {:>9} {:>8} {:>5} {:>5}\n",
              s.elapsed_s, s.phase, s.sent, s.accepted, s.offered > s.sent ? s.offered - s.sent : 0,
              s.events_per_s, s.latency.p50_ms, s.latency.p99_ms, s.latency.max_ms, num(s.rss_mib),
+             num(s.memtable_mib), num(s.block_cache_mib), num(s.table_readers_mib),
+             num(s.heap_free_mib),
              num(s.queued_events), num(s.write_stopped), num(s.stall_micros, 1e-3), s.live_messages,
              s.subscribers_connected, s.subscribers_dropped);
 }
@@ -805,6 +818,15 @@ int RunSoak(const SoakOptions& o) {
         s.stall_micros = Metric(metrics, "yiwang_store_rocksdb_stall_micros_total");
         s.pending_compaction_bytes =
             Metric(metrics, "yiwang_store_rocksdb_pending_compaction_bytes");
+        auto mib = [](std::optional<double> bytes) -> std::optional<double> {
+          if (!bytes) return std::nullopt;
+          return *bytes / (1024.0 * 1024.0);
+        };
+        s.memtable_mib = mib(Metric(metrics, "yiwang_store_rocksdb_memtable_bytes"));
+        s.block_cache_mib = mib(Metric(metrics, "yiwang_store_rocksdb_block_cache_bytes"));
+        s.table_readers_mib = mib(Metric(metrics, "yiwang_store_rocksdb_table_readers_bytes"));
+        s.heap_in_use_mib = mib(Metric(metrics, "yiwang_process_heap_in_use_bytes"));
+        s.heap_free_mib = mib(Metric(metrics, "yiwang_process_heap_free_bytes"));
       }
       s.live_total = live.messages.load();
       s.live_messages = s.live_total - last_live;
@@ -862,6 +884,10 @@ int RunSoak(const SoakOptions& o) {
   // Summary.
   std::optional<double> rss_max, rss_steady_first, rss_steady_last, rss_before_burst, rss_max_burst;
   std::vector<std::pair<double, double>> steady_pts;
+  // RSS minus RocksDB's memory (memtables, block cache, table readers): the rest of the server,
+  // whose growth would be a leak, where RocksDB's is bounded by its budgets.
+  std::vector<std::pair<double, double>> steady_rest_pts;
+  std::optional<double> memtable_max, block_cache_max, table_readers_max, heap_free_max;
   uint64_t backlog_max = 0;
   std::optional<double> recovered_after_s;
   double burst_end_s = o.duration_s + o.burst_s;
@@ -872,11 +898,22 @@ int RunSoak(const SoakOptions& o) {
   std::string p99_series = "[";
   for (const auto& s : samples) {
     if (s.rss_mib) rss_max = std::max(rss_max.value_or(0), *s.rss_mib);
+    auto track_max = [](std::optional<double>* max, std::optional<double> v) {
+      if (v) *max = std::max(max->value_or(0), *v);
+    };
+    track_max(&memtable_max, s.memtable_mib);
+    track_max(&block_cache_max, s.block_cache_mib);
+    track_max(&table_readers_max, s.table_readers_mib);
+    track_max(&heap_free_max, s.heap_free_mib);
     p99_series += fmt::format("{}{:.2f}", p99_series.size() > 1 ? "," : "", s.latency.p99_ms);
     const uint64_t backlog = s.offered > s.sent ? s.offered - s.sent : 0;
     if (s.phase == "steady") {
       if (!rss_steady_first && s.rss_mib) rss_steady_first = s.rss_mib;
       if (s.rss_mib) rss_steady_last = s.rss_mib, steady_pts.push_back({s.elapsed_s, *s.rss_mib});
+      if (s.rss_mib && s.memtable_mib && s.block_cache_mib && s.table_readers_mib)
+        steady_rest_pts.push_back(
+            {s.elapsed_s,
+             *s.rss_mib - *s.memtable_mib - *s.block_cache_mib - *s.table_readers_mib});
       rss_before_burst = s.rss_mib;
       accepted_before_burst = s.accepted;
       refused_before_burst = s.refused;
@@ -903,7 +940,17 @@ int RunSoak(const SoakOptions& o) {
   // Drop the first steady point (start-up, caches filling) from the growth fit when there are
   // enough.
   if (steady_pts.size() > 3) steady_pts.erase(steady_pts.begin());
+  if (steady_rest_pts.size() > 3) steady_rest_pts.erase(steady_rest_pts.begin());
   const std::optional<double> slope = Slope(steady_pts);
+  const std::optional<double> rest_slope = Slope(steady_rest_pts);
+  // The second half of the steady phase alone: whether RSS has levelled off once caches, heap
+  // and memtables have grown to their working size.
+  auto second_half = [](const std::vector<std::pair<double, double>>& pts) {
+    return Slope(std::vector<std::pair<double, double>>(
+        pts.begin() + static_cast<std::ptrdiff_t>(pts.size() / 2), pts.end()));
+  };
+  const std::optional<double> late_slope = second_half(steady_pts);
+  const std::optional<double> late_rest_slope = second_half(steady_rest_pts);
   const uint64_t burst_refused = refused_after_burst - refused_before_burst;
   const uint64_t burst_offered = offered_burst_end - offered_burst_start;
   const uint64_t burst_sent = sent_burst_end - sent_burst_start;
@@ -957,6 +1004,16 @@ int RunSoak(const SoakOptions& o) {
            1)
       .Num("rss_steady_slope_mib_per_hour",
            slope ? std::optional<double>(*slope * 3600) : std::nullopt, 1)
+      .Num("rss_rest_steady_slope_mib_per_hour",
+           rest_slope ? std::optional<double>(*rest_slope * 3600) : std::nullopt, 1)
+      .Num("rss_steady_second_half_slope_mib_per_hour",
+           late_slope ? std::optional<double>(*late_slope * 3600) : std::nullopt, 1)
+      .Num("rss_rest_steady_second_half_slope_mib_per_hour",
+           late_rest_slope ? std::optional<double>(*late_rest_slope * 3600) : std::nullopt, 1)
+      .Num("rocksdb_memtable_max_mib", memtable_max, 1)
+      .Num("rocksdb_block_cache_max_mib", block_cache_max, 1)
+      .Num("rocksdb_table_readers_max_mib", table_readers_max, 1)
+      .Num("heap_free_max_mib", heap_free_max, 1)
       .Num("rss_before_burst_mib", rss_before_burst, 1)
       .Num("rss_max_burst_mib", rss_max_burst, 1)
       .Str("burst_outcome", outcome)

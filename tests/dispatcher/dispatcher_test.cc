@@ -363,6 +363,32 @@ TEST_F(DispatcherTest, ASilentDeviceRaisesOneOfflineCase) {
   EXPECT_TRUE(Get(cases[0].id()).telemetry_normal());
 }
 
+// A device that keeps reporting moves its offline deadline with every batch; the dispatcher
+// keeps one timer for it (not one per batch, which grew without bound in a long soak) and still
+// raises the offline case on time once it goes silent.
+TEST_F(DispatcherTest, AReportingDeviceKeepsOneOfflineTimer) {
+  Gauge& timers = stack_.metrics.GetGauge("yiwang_dispatch_offline_timers", "");
+  uint64_t seq = 0;
+  int64_t t = kNowSeconds;
+  for (int i = 0; i < 40; ++i, t += 20) {  // 20 s apart: never 3 intervals of 60 s silent
+    AdvanceTo(t);
+    Ingest({test::GasEvent(kGas, ++seq, 5, t)});
+    disp_->Sync();
+  }
+  const int64_t last = t - 20;
+  EXPECT_LE(timers.Value(), 2);  // the device's one entry, and at most one stale one
+  EXPECT_TRUE(All().empty());
+  AdvanceTo(last + 3 * 60 - 1);
+  disp_->Sync();
+  EXPECT_TRUE(All().empty()) << "offline before 3 silent intervals";
+  AdvanceTo(last + 3 * 60 + 1);
+  disp_->Sync();
+  auto cases = All();
+  ASSERT_EQ(cases.size(), 1u);
+  EXPECT_EQ(cases[0].category(), "sys:device_offline");
+  EXPECT_EQ(timers.Value(), 0);
+}
+
 TEST_F(DispatcherTest, AuditFindsATamperedJournal) {
   uint64_t seq = 0;
   GasEpisode(&seq, 0, 30);
