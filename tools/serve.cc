@@ -231,12 +231,13 @@ int RunServe(const ServeOptions& o) {
     }
     log->info("open-file limit {}", rl.rlim_cur);
   }
-  // Blocks of 4 MiB and more (memtable arena blocks: 8 MiB) come from mmap and go back to the
-  // system when freed. glibc's default threshold rises to the size of the largest block freed,
-  // after which those blocks came from the heap and their memory stayed with malloc: up to
-  // 155 MiB kept in a soak at 10,000 events/s (docs/architecture.md, "Memory"). Not lower:
-  // a group commit's WriteBatch (up to a few MiB) is allocated for every commit.
-  if (::mallopt(M_MMAP_THRESHOLD, 4 << 20) != 1) log->warn("mallopt(M_MMAP_THRESHOLD) refused");
+  // Blocks of 1 MiB and more (memtable arena blocks: 8 MiB; RocksDB's file buffers: 1 MiB; big
+  // group commits) come from mmap and go back to the system when freed. glibc's default
+  // threshold rises to the size of the largest block freed, after which such blocks came from
+  // the heap and their memory stayed with malloc: up to 155 MiB kept after 4 minutes at 10,000
+  // events/s. A 4 MiB threshold still let 1-4 MiB blocks pile up (196 MiB free in the heap
+  // after 17 minutes); 1 MiB kept it near 10 MiB (docs/architecture.md, "Memory").
+  if (::mallopt(M_MMAP_THRESHOLD, 1 << 20) != 1) log->warn("mallopt(M_MMAP_THRESHOLD) refused");
 
   yiwang::v1::ServerConfig config;
   if (Status s = LoadServerConfig(o.config_file, &config); !s.ok()) {
