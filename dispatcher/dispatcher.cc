@@ -191,6 +191,7 @@ class Dispatcher::Impl {
   bool stopping_ = false;
   std::thread thread_;
   std::atomic<uint64_t> committed_{0};
+  uint64_t observer_id_ = 0;  // EventStore::AddCommitObserver; 0 once removed
   std::atomic<uint64_t> cursor_{0};
 
   // Dispatcher thread only.
@@ -986,15 +987,20 @@ std::unique_ptr<Dispatcher> Dispatcher::Open(store::EventStore* store,
   *status = impl->Init();
   if (!status->ok()) return nullptr;
   impl->Start();
+  Impl* raw = impl.get();
+  impl->observer_id_ =
+      store->AddCommitObserver([raw](const std::vector<const v1::StoredEvent*>& events) {
+        if (!events.empty()) raw->NotifyCommitted(events.back()->arrival_id());
+      });
   return std::unique_ptr<Dispatcher>(new Dispatcher(std::move(impl)));
 }
 
-void Dispatcher::Stop() { impl_->Stop(); }
-
-store::CommitObserver Dispatcher::Observer() {
-  return [impl = impl_.get()](const std::vector<const v1::StoredEvent*>& events) {
-    if (!events.empty()) impl->NotifyCommitted(events.back()->arrival_id());
-  };
+void Dispatcher::Stop() {
+  if (impl_->observer_id_ != 0) {
+    impl_->store_->RemoveCommitObserver(impl_->observer_id_);
+    impl_->observer_id_ = 0;
+  }
+  impl_->Stop();
 }
 
 CommandOutcome Dispatcher::Execute(std::string_view case_id, v1::CaseCommand cmd) {

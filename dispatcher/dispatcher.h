@@ -150,8 +150,8 @@ class Dispatcher {
   // Finishes the task at hand and joins the thread. Later calls fail with Unavailable.
   void Stop();
 
-  // The commit observer to register with EventStore::AddCommitObserver: wakes the thread.
-  store::CommitObserver Observer();
+  // (Open registers the dispatcher as the store's commit observer, which wakes its thread on
+  // every commit; Stop removes it, so the store may outlive the dispatcher.)
 
   // --- commands (dispatcher thread; the caller waits) ---
   // Applies `cmd` to case `case_id`. For CLOSE of a sensor case, telemetry_normal is taken

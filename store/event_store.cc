@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -313,7 +314,10 @@ class EventStore::Impl {
   size_t queued_events_ = 0;
   bool stopping_ = false;
   std::thread writer_;
-  std::vector<CommitObserver> observers_;
+  // Held while the writer calls the observers, so that RemoveCommitObserver waits for a call.
+  std::mutex observers_mu_;
+  std::map<uint64_t, CommitObserver> observers_;
+  uint64_t next_observer_id_ = 1;
 
   // Recovery from a full disk: guarded by rmu_. Resume() runs on recovery_, never on the
   // writer, because RocksDB's Resume() can hang (see StoreOptions::resume_stuck_warning): the
@@ -751,7 +755,8 @@ void EventStore::Impl::Commit(std::vector<IngestRequest>& batch) {
       device_cache_.clear();  // crude but bounded; misses cost one Get per device per commit
     }
     for (auto& [id, st] : working) device_cache_[id] = std::move(st);
-    for (const auto& obs : observers_) obs(committed);
+    std::lock_guard observers(observers_mu_);
+    for (const auto& [id, obs] : observers_) obs(committed);
   } else {
     // Nothing to write (only duplicates and replays): the states are unchanged; keep them.
     for (auto& [id, st] : working) device_cache_[id] = std::move(st);
@@ -794,8 +799,15 @@ std::unique_ptr<EventStore> EventStore::Open(const StoreOptions& options,
 
 bool EventStore::created() const { return impl_->created_; }
 void EventStore::SubmitIngest(IngestRequest req) { impl_->Submit(std::move(req)); }
-void EventStore::AddCommitObserver(CommitObserver observer) {
-  impl_->observers_.push_back(std::move(observer));
+uint64_t EventStore::AddCommitObserver(CommitObserver observer) {
+  std::lock_guard lock(impl_->observers_mu_);
+  const uint64_t id = impl_->next_observer_id_++;
+  impl_->observers_.emplace(id, std::move(observer));
+  return id;
+}
+void EventStore::RemoveCommitObserver(uint64_t id) {
+  std::lock_guard lock(impl_->observers_mu_);
+  impl_->observers_.erase(id);
 }
 void EventStore::StopWriter() { impl_->Stop(); }
 bool EventStore::storage_full() const { return impl_->storage_full_.load(); }

@@ -84,8 +84,11 @@ class EventStore {
   // Queues `req` for the writer. Never blocks. If the queue is full or the store is stopping,
   // req.done is called at once with kOverloaded / kStopped for every event.
   void SubmitIngest(IngestRequest req);
-  // Registers an observer of committed events. REQUIRES: called before the first SubmitIngest.
-  void AddCommitObserver(CommitObserver observer);
+  // Registers an observer of committed events; returns its id for RemoveCommitObserver.
+  uint64_t AddCommitObserver(CommitObserver observer);
+  // Removes an observer; once it returns the observer is not running and will not run again
+  // (an observer that is destroyed before the store must be removed first).
+  void RemoveCommitObserver(uint64_t id);
   // Stops accepting submissions, completes everything already queued, joins the writer.
   // Idempotent; the destructor calls it.
   void StopWriter();

@@ -339,7 +339,6 @@ int RunServe(const ServeOptions& o) {
       log->error("cannot start the dispatcher: {}", st.ToString());
       return 1;
     }
-    store->AddCommitObserver(dispatch->Observer());
   } else {
     log->warn("--no-dispatcher: no case workflow, no live feed (ingest and device API only)");
   }

@@ -19,7 +19,6 @@ Status DispatchStack::Open() {
   dispatcher = dispatcher::Dispatcher::Open(store.get(), dispatcher::DefaultDispatchConfig(), o,
                                             NullLogger(), &metrics, &s);
   if (!dispatcher) return s;
-  store->AddCommitObserver(dispatcher->Observer());
   return Status::Ok();
 }
 
