@@ -574,7 +574,6 @@ TEST_F(EventStoreTest, CommitObserverSeesEachCommittedEventOnce) {
   opts.data_dir = dir_.Sub("db2");
   metrics_ = std::make_unique<Metrics>();
   Status s;
-  // AddCommitObserver must come before the first submission.
   store_ = EventStore::Open(opts, test::NullLogger(), metrics_.get(), &s);
   ASSERT_TRUE(store_);
   std::vector<std::pair<std::string, uint64_t>> seen;
@@ -585,6 +584,58 @@ TEST_F(EventStoreTest, CommitObserverSeesEachCommittedEventOnce) {
   Submit({Stored(GasEvent("obs", 2)), Stored(GasEvent("obs", 2, 99))});
   store_->StopWriter();
   EXPECT_EQ(seen, (std::vector<std::pair<std::string, uint64_t>>{{"obs", 1}, {"obs", 2}}));
+}
+
+// An observer removed is never called again, so its owner (the dispatcher) may be destroyed
+// before the store (ASan caught the writer calling a destroyed dispatcher's observer).
+TEST_F(EventStoreTest, RemovedCommitObserverIsNotCalledAgain) {
+  std::vector<uint64_t> first, second;
+  const uint64_t a = store_->AddCommitObserver([&](const std::vector<const StoredEvent*>& events) {
+    for (const auto* e : events) first.push_back(e->event().seq());
+  });
+  store_->AddCommitObserver([&](const std::vector<const StoredEvent*>& events) {
+    for (const auto* e : events) second.push_back(e->event().seq());
+  });
+  SubmitOne(GasEvent("obs", 1));
+  store_->RemoveCommitObserver(a);
+  SubmitOne(GasEvent("obs", 2));
+  store_->StopWriter();
+  EXPECT_EQ(first, (std::vector<uint64_t>{1}));
+  EXPECT_EQ(second, (std::vector<uint64_t>{1, 2}));
+}
+
+// StoreOptions::memtable_budget_bytes bounds all memtables together: with 64 MiB per column
+// family and no budget, the ~16 MiB written here would stay in memtables (no flush is due);
+// with a 4 MiB budget RocksDB flushes early and the memtables shrink under it.
+TEST_F(EventStoreTest, MemtablesStayWithinTheBudget) {
+  Close();
+  StoreOptions opts;
+  opts.memtable_budget_bytes = 4u << 20;
+  Open(opts);
+  auto memtable_bytes = [&] {
+    const std::string text = metrics_->RenderPrometheus();  // runs the store's scrape hook
+    const std::string key = "\nyiwang_store_rocksdb_memtable_bytes ";
+    const size_t at = text.find(key);
+    return at == std::string::npos ? ~uint64_t{0} : std::stoull(text.substr(at + key.size()));
+  };
+  const std::string pad(100, 'x');  // longer keys: ~16 MiB of memtables in 40,000 events
+  uint64_t seq = 0;
+  for (int r = 0; r < 40; ++r) {
+    std::vector<StoredEvent> batch;
+    for (int k = 0; k < 1000; ++k) {
+      SensorEvent e = GasEvent("budget-" + std::to_string(k % 50), ++seq);
+      e.set_device_id(e.device_id() + pad);
+      batch.push_back(Stored(e));
+    }
+    for (Outcome o : Submit(std::move(batch))) ASSERT_EQ(o, Outcome::kAccepted);
+  }
+  // Flushes run in the background: wait for them, not for a time.
+  uint64_t bytes = memtable_bytes();
+  for (int i = 0; i < 300 && bytes > (8u << 20); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    bytes = memtable_bytes();
+  }
+  EXPECT_LE(bytes, 8u << 20) << "memtables hold " << bytes << " bytes with a 4 MiB budget";
 }
 
 TEST_F(EventStoreTest, FingerprintIsDeterministicAndCoversTheEvent) {
