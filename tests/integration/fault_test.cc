@@ -6,11 +6,11 @@
 //   DiskFull*          a 48 MiB tmpfs or loop-mounted ext4 image the test mounts (real ENOSPC),
 //                      filled by ingest after a filler file took most of it; then the filler
 //                      is deleted.
-//   IoError*           fiu-run's POSIX preload makes fdatasync or write fail with EIO.
+//   IoError*           libfiu's POSIX preload (as fiu-run -x) makes fdatasync or write fail with EIO.
 //   Backpressure*      an LD_PRELOAD shim (tests/support/sync_gate_shim.cc) holds every fsync
 //                      while a gate file exists: the disk stalls at a moment the test picks.
 //
-// A test that needs something the machine lacks (root for mount(2), fiu-run) skips with the
+// A test that needs something the machine lacks (root for mount(2), libfiu) skips with the
 // precise reason; `make test` runs as root with fiu-utils installed (tools/setup.sh).
 //
 // How each test was checked to be able to fail is noted at the test.
@@ -453,9 +453,22 @@ INSTANTIATE_TEST_SUITE_P(Fs, DiskFullTest,
 // ---------------------------------------------------------------------------------------------
 // I/O errors: fail-stop.
 
-constexpr const char* kFiuRun = "/usr/bin/fiu-run";
 constexpr const char* kFiuCtrl = "/usr/bin/fiu-ctrl";
+constexpr const char* kFiuRunPreload = "/usr/lib/fiu/fiu_run_preload.so";
 constexpr const char* kFiuPosixPreload = "/usr/lib/fiu/fiu_posix_preload.so";
+
+// What `fiu-run -x -f FIFO` sets before it execs the program, set here directly so that an
+// ASan build can put its runtime first: fiu's POSIX preload wraps malloc, and ASan's start-up
+// (which runs before fiu's constructor) mallocs through that wrapper before it has found the
+// real malloc, a jump to address 0. With the runtime first, malloc is ASan's and the wrapped
+// write/fdatasync still reach fiu (ASan's own interceptors call the next definition, fiu's).
+std::vector<std::string> FiuEnvironment(const std::string& fifo) {
+  std::string preload = std::string(kFiuRunPreload) + " " + kFiuPosixPreload;
+#ifdef YIWANG_ASAN_RUNTIME
+  preload = std::string(YIWANG_ASAN_RUNTIME) + " " + preload;
+#endif
+  return {"FIU_ENABLE=", "FIU_CTRL_FIFO=" + fifo, "LD_PRELOAD=" + preload};
+}
 
 struct IoFault {
   const char* name;
@@ -473,12 +486,13 @@ class IoErrorTest : public FaultTest, public ::testing::WithParamInterface<IoFau
 // fail: with Commit's `if (!s.ok())` fail-stop branch replaced by acking the batch, the server
 // keeps running (no exit) and the acked events of the failed batches are lost after restart.
 TEST_P(IoErrorTest, FailsStopWithoutAckingAndRecoversEveryAckedEvent) {
-  if (::access(kFiuRun, X_OK) != 0 || ::access(kFiuPosixPreload, R_OK) != 0)
-    GTEST_SKIP() << kFiuRun << " or " << kFiuPosixPreload
+  if (::access(kFiuCtrl, X_OK) != 0 || ::access(kFiuRunPreload, R_OK) != 0 ||
+      ::access(kFiuPosixPreload, R_OK) != 0)
+    GTEST_SKIP() << kFiuCtrl << ", " << kFiuRunPreload << " or " << kFiuPosixPreload
                  << " missing: install fiu-utils (tools/setup.sh does)";
   const std::string data_dir = work_.Sub("data");
   const std::string fifo = work_.Sub("fiu");
-  server_->set_command_prefix({kFiuRun, "-x", "-f", fifo});
+  server_->set_extra_env(FiuEnvironment(fifo));
   StartAndProvision(data_dir);
 
   Ledger ledger("fault-io-", 8, test::WallSeconds() - 7200);
@@ -531,7 +545,7 @@ TEST_P(IoErrorTest, FailsStopWithoutAckingAndRecoversEveryAckedEvent) {
 
   // Restart without faults; resend what was never acked (it may have reached the WAL: then it
   // is a duplicate, stored once).
-  server_->set_command_prefix({});
+  server_->set_extra_env({});
   ASSERT_TRUE(server_->Start(data_dir)) << server_->error() << server_->Log();
   c = Connect();
   ASSERT_TRUE(c);

@@ -141,15 +141,12 @@ bool ServerProcess::Start(const std::string& data_dir, const std::vector<std::st
   std::filesystem::remove(ready);
   port_ = 0;
   ready_content_.clear();
-  std::vector<std::string> args(prefix_.empty() ? prefix_.begin() : prefix_.begin() + 1,
-                                prefix_.end());
-  if (!prefix_.empty()) args.push_back(binary_);
-  for (const char* a : {"serve", "--data-dir"}) args.emplace_back(a);
+  std::vector<std::string> args{"serve", "--data-dir"};
   args.push_back(data_dir);
   for (const char* a : {"--listen", "127.0.0.1:0", "--ready-file"}) args.emplace_back(a);
   args.push_back(ready);
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  pid_ = Spawn(prefix_.empty() ? binary_ : prefix_.front(), args, log_path_, &error_, extra_env_);
+  pid_ = Spawn(binary_, args, log_path_, &error_, extra_env_);
   if (pid_ < 0) return false;
 
   const auto deadline = Clock::now() + timeout;

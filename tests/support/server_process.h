@@ -36,9 +36,7 @@ class ServerProcess {
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
-  // Runs the server under a wrapper: `prefix... BINARY serve ...` (e.g. {"fiu-run", "-x"}).
-  void set_command_prefix(std::vector<std::string> prefix) { prefix_ = std::move(prefix); }
-  // Extra "NAME=value" environment entries for the next Start (e.g. an LD_PRELOAD shim).
+  // Extra "NAME=value" environment entries for the next Start (e.g. an LD_PRELOAD shim or libfiu).
   void set_extra_env(std::vector<std::string> env) { extra_env_ = std::move(env); }
 
   // Starts a server on a fresh port. Returns false (see error() and Log()) if it did not get
@@ -66,7 +64,6 @@ class ServerProcess {
  private:
   std::string binary_;
   std::string work_dir_;
-  std::vector<std::string> prefix_;
   std::vector<std::string> extra_env_;
   pid_t pid_ = -1;
   std::atomic<uint16_t> port_{0};
