@@ -87,43 +87,59 @@ store::StoreOptions FuzzStoreOptions(const std::filesystem::path& dir,
 struct Harness::Impl {
   std::filesystem::path dir;
   std::unique_ptr<rocksdb::Env> mem_env;  // owns the store's file system: declared first
-  Metrics metrics;
+  std::unique_ptr<Metrics> metrics;
   std::unique_ptr<store::EventStore> store;
   std::unique_ptr<ingest::IngestService> ingest;
   std::unique_ptr<web::Accounts> accounts;
   std::unique_ptr<web::Api> api;
   yiwang::v1::TokenRecord device_token;
   std::string admin;
+  // The frame target starts over on a fresh store after this many stored events: the in-memory
+  // file system keeps everything written, so a 10-million-input run would otherwise grow by
+  // ~350 MiB per million inputs and reach libFuzzer's RSS limit.
+  uint64_t events_per_stack = 0;
+  uint64_t stored = 0;  // events accepted since the stack was built
+
+  void Close() {
+    api.reset();
+    accounts.reset();
+    ingest.reset();
+    store.reset();
+  }
+
+  void Build() {
+    Close();
+    metrics = std::make_unique<Metrics>();
+    const store::StoreOptions opts = FuzzStoreOptions(dir, &mem_env);
+    Status s;
+    store = store::EventStore::Open(opts, Quiet("store"), metrics.get(), &s);
+    if (!store) std::abort();
+    ingest = std::make_unique<ingest::IngestService>(store.get(), ingest::IngestLimits{},
+                                                     metrics.get(), Quiet("ingest"), FixedNow);
+    accounts = std::make_unique<web::Accounts>(store.get(), metrics.get(), Quiet("auth"));
+    api = std::make_unique<web::Api>(store.get(), metrics.get(), accounts.get(), Quiet("web"));
+    device_token.set_name("fuzz");
+    device_token.set_kind(yiwang::v1::TOKEN_KIND_DEVICE);
+    admin.clear();
+    if (!web::CreateToken(store.get(), yiwang::v1::TOKEN_KIND_ADMIN, "fuzz-admin", "", &admin)
+             .ok())
+      std::abort();
+    stored = 0;
+  }
 };
 
-Harness::Harness(const std::string& base_dir) : impl_(std::make_unique<Impl>()) {
+Harness::Harness(const std::string& base_dir, uint64_t events_per_stack)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->events_per_stack = events_per_stack;
   // Protobuf logs every string field with invalid UTF-8 at ERROR; the server sends those lines
   // to a debug logger (tools/serve.cc). Here: nowhere.
   google::protobuf::SetLogHandler(nullptr);
   impl_->dir = TempDir(base_dir);
-  const store::StoreOptions opts = FuzzStoreOptions(impl_->dir, &impl_->mem_env);
-  Status s;
-  impl_->store = store::EventStore::Open(opts, Quiet("store"), &impl_->metrics, &s);
-  if (!impl_->store) std::abort();
-  impl_->ingest = std::make_unique<ingest::IngestService>(
-      impl_->store.get(), ingest::IngestLimits{}, &impl_->metrics, Quiet("ingest"), FixedNow);
-  impl_->accounts =
-      std::make_unique<web::Accounts>(impl_->store.get(), &impl_->metrics, Quiet("auth"));
-  impl_->api = std::make_unique<web::Api>(impl_->store.get(), &impl_->metrics,
-                                          impl_->accounts.get(), Quiet("web"));
-  impl_->device_token.set_name("fuzz");
-  impl_->device_token.set_kind(yiwang::v1::TOKEN_KIND_DEVICE);
-  if (!web::CreateToken(impl_->store.get(), yiwang::v1::TOKEN_KIND_ADMIN, "fuzz-admin", "",
-                        &impl_->admin)
-           .ok())
-    std::abort();
+  impl_->Build();
 }
 
 Harness::~Harness() {
-  impl_->api.reset();
-  impl_->accounts.reset();
-  impl_->ingest.reset();
-  impl_->store.reset();
+  impl_->Close();
   std::error_code ec;
   std::filesystem::remove_all(impl_->dir, ec);
 }
@@ -131,6 +147,7 @@ Harness::~Harness() {
 const std::string& Harness::admin_token() const { return impl_->admin; }
 
 std::string Harness::Frame(std::string_view data, bool binary, yiwang::v1::IngestAck* out) {
+  if (impl_->stored >= impl_->events_per_stack) impl_->Build();
   std::promise<std::string> replied;
   auto future = replied.get_future();
   int calls = 0;
@@ -149,6 +166,7 @@ std::string Harness::Frame(std::string_view data, bool binary, yiwang::v1::Inges
              : !google::protobuf::util::JsonStringToMessage(raw, &ack).ok())
     return "the ack does not decode: " + raw;
   if (out) *out = ack;
+  impl_->stored += ack.accepted();
 
   const ingest::DecodedFrame frame = ingest::DecodeFrame(data, binary, impl_->ingest->limits());
   if (!ack.error().empty()) {

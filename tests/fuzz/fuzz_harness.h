@@ -23,8 +23,10 @@ class Harness {
  public:
   // Opens a store (sync off, on RocksDB's in-memory file system: fuzzing measures parsing and
   // the write path, not the disk; `base_dir` only names the database), with an IngestService and an Api around it, and an admin token. The clock is
-  // fixed at 2024-05-01T00:00:00Z.
-  explicit Harness(const std::string& base_dir);
+  // fixed at 2024-05-01T00:00:00Z. Frame starts over on a fresh stack (new store, new admin
+  // token) once `events_per_stack` events were stored, so that memory stays bounded in long
+  // runs (the in-memory file system keeps every byte written).
+  explicit Harness(const std::string& base_dir, uint64_t events_per_stack = 100'000);
   ~Harness();
 
   // One WebSocket frame from a device whose token allows every device id: decode, validate,

@@ -4,11 +4,13 @@
 // check the contract of every answer. Deterministic: a fixed seed, no clock. The long,
 // coverage-guided runs are `make fuzz`.
 //
-// Checked that it can fail: the same two breaks as in corpus_replay_test.cc failed the image
-// and command-sequence tests; the Open311 test failed on the bug it found (errors echoing bytes
-// that are not UTF-8, fixed in web/http_util.cc). Earlier it failed on the bug it found then (a
-// frame whose events were all refused listed malformed events before invalid ones, out of
-// frame order; regression test in tests/ingest/ingest_service_test.cc).
+// Checked that it can fail: FramesStartOverOnAFreshStoreAfterTheLimit fails (duplicates, the
+// old token) with the rebuild in Harness::Frame switched off. The same two breaks as in
+// corpus_replay_test.cc failed the image and command-sequence tests; the Open311 test failed
+// on the bug it found (errors echoing bytes that are not UTF-8, fixed in web/http_util.cc).
+// Earlier it failed on the bug it found then (a frame whose events were all refused listed
+// malformed events before invalid ones, out of frame order; regression test in
+// tests/ingest/ingest_service_test.cc).
 
 #include <gtest/gtest.h>
 
@@ -100,6 +102,29 @@ TEST_F(FuzzSmokeTest, SeedFramesGetTheExpectedAcks) {
                                                "missing_device_id"}));
   ASSERT_EQ(harness_.Frame("[1,2,3]", false, &ack), "");
   EXPECT_EQ(ack.error(), "malformed_frame");
+}
+
+// Long runs stay bounded: once the limit of stored events is reached, the next frame goes to a
+// fresh store (the same events are stored again, not duplicates) and the admin token is new.
+TEST(FuzzHarnessTest, FramesStartOverOnAFreshStoreAfterTheLimit) {
+  test::TempDir dir;
+  Harness harness(dir.path().string(), /*events_per_stack=*/4);
+  const auto seeds = FrameSeeds();
+  const std::string_view good = std::string_view(seeds[0]).substr(1);
+  const std::string first_admin = harness.admin_token();
+  yiwang::v1::IngestAck ack;
+  ASSERT_EQ(harness.Frame(good, true, &ack), "");
+  EXPECT_EQ(ack.accepted(), 4u) << ack.ShortDebugString();
+  EXPECT_EQ(harness.admin_token(), first_admin);
+  ASSERT_EQ(harness.Frame(good, true, &ack), "");
+  EXPECT_EQ(ack.accepted(), 4u) << "not a fresh store: " << ack.ShortDebugString();
+  EXPECT_NE(harness.admin_token(), first_admin);
+  int status = 0;
+  ASSERT_EQ(harness.Http("GET /api/v1/devices/cq-seed-0 HTTP/1.1\r\nAuthorization: Bearer "
+                         "$ADMIN\r\n\r\n",
+                         &status),
+            "");
+  EXPECT_EQ(status, 200) << "the new stack's admin token and its stored device";
 }
 
 TEST_F(FuzzSmokeTest, MutatedFramesAreEachAnsweredByContract) {
