@@ -95,8 +95,9 @@ struct Harness::Impl {
   yiwang::v1::TokenRecord device_token;
   std::string admin;
   // The frame target starts over on a fresh store after this many stored events: the in-memory
-  // file system keeps everything written, so a 10-million-input run would otherwise grow by
-  // ~350 MiB per million inputs and reach libFuzzer's RSS limit.
+  // file system keeps everything written, so memory would grow with every stored event of a
+  // long run. (The fast RSS growth once seen in that target was ASan's stack depot, though:
+  // see tools/run_fuzz.sh.)
   uint64_t events_per_stack = 0;
   uint64_t stored = 0;  // events accepted since the stack was built
 
