@@ -4,6 +4,9 @@
 # Environment:
 #   FUZZ_RUNS=N     inputs per target (libFuzzer -runs; default 10000000)
 #   FUZZ_SECONDS=S  instead: a time budget per target (-max_total_time), when set
+#   FUZZ_WORKERS=W  processes per target (default 1), sharing its corpus directory (each
+#                   reloads what the others add); with FUZZ_RUNS each runs FUZZ_RUNS/W inputs,
+#                   and the reported inputs are their sum. Logs: BUILD_DIR/fuzz-<target>.<w>.log
 # The working corpus starts as a copy of tests/fuzz/corpus/<target> and grows in
 # BUILD_DIR/fuzz-corpus/<target> (kept between runs, never committed); crashes are written to
 # BUILD_DIR/fuzz-artifacts/<target>/ and fail the run. One line per target reports inputs,
@@ -15,13 +18,15 @@ shift || true
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(frame api key_codec image open311 case_machine)
 RUNS=${FUZZ_RUNS:-10000000}
+WORKERS=${FUZZ_WORKERS:-1}
 if [ -n "${FUZZ_SECONDS:-}" ]; then
   BUDGET=(-max_total_time="$FUZZ_SECONDS")
   what="${FUZZ_SECONDS}s"
 else
-  BUDGET=(-runs="$RUNS")
+  BUDGET=(-runs="$(( RUNS / WORKERS ))")
   what="$RUNS inputs"
 fi
+[ "$WORKERS" -eq 1 ] || what="$what, $WORKERS workers"
 # ASan keeps the stack of every allocation and free in a depot that only grows. Inputs that
 # recurse to ever new depths (nested protobuf groups, JSON) add new stacks all the time: the
 # frame target grew ~350 MiB per million inputs with the default 30 frames, toward the RSS limit,
@@ -31,28 +36,43 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-malloc_context_size=0}"
 CORPUS="$BUILD/fuzz-corpus"
 ARTIFACTS="$BUILD/fuzz-artifacts"
 # The harnesses keep their stores on RocksDB's in-memory file system; TMPDIR only gets empty
-# directories, removed here (libFuzzer exits without running destructors).
+# directories, removed here (a fuzzer that crashes exits without running destructors).
 SCRATCH=$(mktemp -d "${FUZZ_TMPDIR:-/tmp}/yiwang-fuzz-run-XXXXXX")
 trap 'rm -rf "$SCRATCH"' EXIT
 status=0
 for target in "${TARGETS[@]}"; do
   mkdir -p "$ARTIFACTS/$target" "$CORPUS/$target"
   cp -n "$ROOT/tests/fuzz/corpus/$target/"* "$CORPUS/$target/"
-  log="$BUILD/fuzz-$target.log"
-  echo "fuzz: $target for $what (log $log)"
+  logs=()
+  if [ "$WORKERS" -eq 1 ]; then logs=("$BUILD/fuzz-$target.log")
+  else for w in $(seq 1 "$WORKERS"); do logs+=("$BUILD/fuzz-$target.$w.log"); done; fi
+  echo "fuzz: $target for $what (log ${logs[*]})"
   start=$(date +%s)
-  if TMPDIR=$SCRATCH "$BUILD/tests/fuzz/yiwang_${target}_fuzzer" \
-      "${BUDGET[@]}" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
-      -artifact_prefix="$ARTIFACTS/$target/" "$CORPUS/$target" >"$log" 2>&1; then
-    secs=$(( $(date +%s) - start ))
-    runs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
-    cov=$(grep -E '^#[0-9]+' "$log" | tail -1 | grep -oE 'cov: [0-9]+' || true)
-    echo "fuzz: $target ok: ${runs:-?} inputs, $cov, corpus $(ls "$CORPUS/$target" | wc -l)" \
-         "files, ${secs}s ($(( ${runs:-0} / (secs > 0 ? secs : 1) )) inputs/s), 0 findings"
+  pids=()
+  for log in "${logs[@]}"; do
+    TMPDIR=$SCRATCH "$BUILD/tests/fuzz/yiwang_${target}_fuzzer" \
+        "${BUDGET[@]}" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
+        -artifact_prefix="$ARTIFACTS/$target/" "$CORPUS/$target" >"$log" 2>&1 &
+    pids+=($!)
+  done
+  failed=0
+  for _ in "${pids[@]}"; do  # the first worker to fail stops the others
+    wait -n || { failed=1; kill "${pids[@]}" 2>/dev/null || true; }
+  done
+  secs=$(( $(date +%s) - start ))
+  runs=0
+  for log in "${logs[@]}"; do
+    n=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}' || true)
+    runs=$(( runs + ${n:-0} ))
+  done
+  if [ "$failed" -eq 0 ]; then
+    cov=$(grep -hE '^#[0-9]+' "${logs[@]}" | tail -1 | grep -oE 'cov: [0-9]+' || true)
+    echo "fuzz: $target ok: $runs inputs, $cov, corpus $(ls "$CORPUS/$target" | wc -l)" \
+         "files, ${secs}s ($(( runs / (secs > 0 ? secs : 1) )) inputs/s), 0 findings"
   else
     status=1
-    echo "fuzz: $target FAILED; see $log and $ARTIFACTS/$target/" >&2
-    grep -E 'ERROR|violated|SUMMARY' "$log" | head -5 >&2 || true
+    echo "fuzz: $target FAILED after $runs inputs; see ${logs[*]} and $ARTIFACTS/$target/" >&2
+    grep -hE 'ERROR|violated|SUMMARY' "${logs[@]}" | head -5 >&2 || true
   fi
 done
 exit $status
