@@ -137,6 +137,8 @@ class Dispatcher {
   // Opens the dispatcher over `store` with a validated `config`: loads alarm states, SLA
   // timers and open cases, and starts the thread, which first judges the events stored after
   // its cursor and fires the timers that fell due while the server was down (each once).
+  // It registers the dispatcher as the store's commit observer, which wakes its thread on every
+  // commit; Stop removes it, so the store may outlive the dispatcher.
   // InvalidArgument if the config does not compile (alarm rules, SLA policy).
   static std::unique_ptr<Dispatcher> Open(store::EventStore* store,
                                           const yiwang::v1::DispatchConfig& config,
@@ -149,9 +151,6 @@ class Dispatcher {
 
   // Finishes the task at hand and joins the thread. Later calls fail with Unavailable.
   void Stop();
-
-  // (Open registers the dispatcher as the store's commit observer, which wakes its thread on
-  // every commit; Stop removes it, so the store may outlive the dispatcher.)
 
   // --- commands (dispatcher thread; the caller waits) ---
   // Applies `cmd` to case `case_id`. For CLOSE of a sensor case, telemetry_normal is taken

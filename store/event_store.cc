@@ -129,7 +129,9 @@ constexpr const char* kSchemaVersion = "1";
 // The memtable keeps an insert hint per prefix (memtable_insert_with_hint_prefix_extractor):
 // keys that arrive in order under one prefix are appended next to the previous one instead of
 // being searched for from the top of the skip list. For `events` every key shares the prefix
-// (arrival ids ascend); for `device_seq` the prefix is the device (its seqs ascend).
+// (arrival ids ascend); for `device_seq` the prefix is the device (its seqs ascend); for
+// `devices` it is the whole key (each commit writes a new version of a device's state, which
+// goes right before the previous one).
 class DeviceSeqHintPrefix final : public rocksdb::SliceTransform {
  public:
   const char* Name() const override { return "yiwang.DeviceSeqHintPrefix"; }
@@ -139,6 +141,13 @@ class DeviceSeqHintPrefix final : public rocksdb::SliceTransform {
   bool InDomain(const rocksdb::Slice& key) const override {
     return !key.empty() && key.size() >= 1u + static_cast<uint8_t>(key[0]);
   }
+};
+
+class WholeKeyPrefix final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "yiwang.WholeKeyPrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override { return key; }
+  bool InDomain(const rocksdb::Slice&) const override { return true; }
 };
 
 class WholeKeyspacePrefix final : public rocksdb::SliceTransform {
@@ -432,6 +441,8 @@ Status EventStore::Impl::Open(bool* created) {
           std::make_shared<WholeKeyspacePrefix>();
     } else if (i == kDeviceSeq) {
       cf_opts.memtable_insert_with_hint_prefix_extractor = std::make_shared<DeviceSeqHintPrefix>();
+    } else if (i == kDevices) {
+      cf_opts.memtable_insert_with_hint_prefix_extractor = std::make_shared<WholeKeyPrefix>();
     }
     if (i == CfOf(Table::kBlobs)) {
       // Photos (up to megabytes each) go to blob files: compaction moves their keys, not them.
