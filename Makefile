@@ -3,7 +3,8 @@
 #   make test  install what is missing, build, run every test suite
 # Long runs are separate: make bench, make bench-live (the live map's delivery latency alone),
 # make fuzz (FUZZ_RUNS inputs per target, default 10 million, or FUZZ_SECONDS each;
-# FUZZ_ONLY="image open311" picks targets), make faulttest (the fault tests alone: disk full,
+# FUZZ_ONLY="image open311" picks targets, FUZZ_WORKERS=2 runs each in 2 processes on one
+# corpus), make faulttest (the fault tests alone: disk full,
 # I/O errors, backpressure), make soak (SOAK_MINUTES at 10,000 events/s from 2,000 sensors,
 # 50 live-feed subscribers, a 10x burst), make asan (the whole suite built with ASan+UBSan in
 # build-asan/, the `asan` preset of CMakePresets.json).
