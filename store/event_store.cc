@@ -143,9 +143,9 @@ class DeviceSeqHintPrefix final : public rocksdb::SliceTransform {
   }
 };
 
-class WholeKeyPrefix final : public rocksdb::SliceTransform {
+class DeviceStateHintPrefix final : public rocksdb::SliceTransform {
  public:
-  const char* Name() const override { return "yiwang.WholeKeyPrefix"; }
+  const char* Name() const override { return "yiwang.DeviceStateHintPrefix"; }
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override { return key; }
   bool InDomain(const rocksdb::Slice&) const override { return true; }
 };
@@ -442,7 +442,8 @@ Status EventStore::Impl::Open(bool* created) {
     } else if (i == kDeviceSeq) {
       cf_opts.memtable_insert_with_hint_prefix_extractor = std::make_shared<DeviceSeqHintPrefix>();
     } else if (i == kDevices) {
-      cf_opts.memtable_insert_with_hint_prefix_extractor = std::make_shared<WholeKeyPrefix>();
+      cf_opts.memtable_insert_with_hint_prefix_extractor =
+          std::make_shared<DeviceStateHintPrefix>();
     }
     if (i == CfOf(Table::kBlobs)) {
       // Photos (up to megabytes each) go to blob files: compaction moves their keys, not them.

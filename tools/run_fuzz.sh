@@ -5,8 +5,9 @@
 #   FUZZ_RUNS=N     inputs per target (libFuzzer -runs; default 10000000)
 #   FUZZ_SECONDS=S  instead: a time budget per target (-max_total_time), when set
 #   FUZZ_WORKERS=W  processes per target (default 1), sharing its corpus directory (each
-#                   reloads what the others add); with FUZZ_RUNS each runs FUZZ_RUNS/W inputs,
-#                   and the reported inputs are their sum. Logs: BUILD_DIR/fuzz-<target>.<w>.log
+#                   reloads what the others add); with FUZZ_RUNS each runs FUZZ_RUNS/W inputs
+#                   (rounded up), the reported inputs are their sum and the edges the most any
+#                   worker reached. Logs: BUILD_DIR/fuzz-<target>.<w>.log
 # The working corpus starts as a copy of tests/fuzz/corpus/<target> and grows in
 # BUILD_DIR/fuzz-corpus/<target> (kept between runs, never committed); crashes are written to
 # BUILD_DIR/fuzz-artifacts/<target>/ and fail the run. One line per target reports inputs,
@@ -23,7 +24,7 @@ if [ -n "${FUZZ_SECONDS:-}" ]; then
   BUDGET=(-max_total_time="$FUZZ_SECONDS")
   what="${FUZZ_SECONDS}s"
 else
-  BUDGET=(-runs="$(( RUNS / WORKERS ))")
+  BUDGET=(-runs="$(( (RUNS + WORKERS - 1) / WORKERS ))")
   what="$RUNS inputs"
 fi
 [ "$WORKERS" -eq 1 ] || what="$what, $WORKERS workers"
@@ -66,7 +67,8 @@ for target in "${TARGETS[@]}"; do
     runs=$(( runs + ${n:-0} ))
   done
   if [ "$failed" -eq 0 ]; then
-    cov=$(grep -hE '^#[0-9]+' "${logs[@]}" | tail -1 | grep -oE 'cov: [0-9]+' || true)
+    cov=$(for log in "${logs[@]}"; do grep -E '^#[0-9]+' "$log" | tail -1 | grep -oE 'cov: [0-9]+'
+          done | sort -t' ' -k2 -n | tail -1 || true)
     echo "fuzz: $target ok: $runs inputs, $cov, corpus $(ls "$CORPUS/$target" | wc -l)" \
          "files, ${secs}s ($(( runs / (secs > 0 ? secs : 1) )) inputs/s), 0 findings"
   else
