@@ -72,6 +72,40 @@ std::string TokenHash(std::string_view token) {
   return std::string(reinterpret_cast<char*>(md), len);
 }
 
+namespace {
+
+uint64_t Fnv1a64(std::string_view bytes) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// The bytes of field 1 (`event`) at the start of a serialised StoredEvent, or nullopt if it
+// does not start with it. Protobuf writes known fields in field-number order, and a message
+// nested in another is written exactly as it would be alone (deterministic serialisation
+// differs only in map order, and SensorEvent has no maps): these are the bytes
+// EventFingerprint hashes.
+std::optional<std::string_view> LeadingEventBytes(std::string_view stored) {
+  constexpr unsigned char kEventTag = (StoredEvent::kEventFieldNumber << 3) | 2;  // length-delimited
+  if (stored.empty() || static_cast<unsigned char>(stored[0]) != kEventTag) return std::nullopt;
+  uint64_t len = 0;
+  size_t i = 1;
+  for (int shift = 0; i < stored.size() && shift < 64; shift += 7) {
+    const auto b = static_cast<unsigned char>(stored[i++]);
+    len |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      if (len > stored.size() - i) return std::nullopt;
+      return stored.substr(i, len);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 uint64_t EventFingerprint(const yiwang::v1::SensorEvent& event) {
   std::string bytes;
   {
@@ -80,12 +114,7 @@ uint64_t EventFingerprint(const yiwang::v1::SensorEvent& event) {
     cos.SetSerializationDeterministic(true);
     event.SerializeToCodedStream(&cos);
   }
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
+  return Fnv1a64(bytes);
 }
 
 void PrepareIngest(IngestRequest* req) {
@@ -95,8 +124,10 @@ void PrepareIngest(IngestRequest* req) {
   req->serialized.reserve(req->events.size());
   req->fingerprints.reserve(req->events.size());
   for (const auto& se : req->events) {
-    req->fingerprints.push_back(EventFingerprint(se.event()));
-    req->serialized.push_back(se.SerializeAsString());
+    std::string& bytes = req->serialized.emplace_back(se.SerializeAsString());
+    // The event is serialised once: its fingerprint hashes its bytes inside the StoredEvent's.
+    const auto event_bytes = se.has_event() ? LeadingEventBytes(bytes) : std::nullopt;
+    req->fingerprints.push_back(event_bytes ? Fnv1a64(*event_bytes) : EventFingerprint(se.event()));
   }
 }
 

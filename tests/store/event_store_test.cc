@@ -646,6 +646,38 @@ TEST_F(EventStoreTest, FingerprintIsDeterministicAndCoversTheEvent) {
   EXPECT_NE(EventFingerprint(a), EventFingerprint(GasEvent("fp", 1, 5, test::kNowSeconds)));
 }
 
+// PrepareIngest hashes the event's bytes inside the StoredEvent's instead of serialising the
+// event a second time: the marks it writes must carry the same fingerprint EventFingerprint
+// gives (marks stored before this change are compared with new resends), for every payload,
+// for long events (a multi-byte length), and for events carrying fields this build does not
+// know (kept and serialised by protobuf).
+TEST(PrepareIngestTest, FingerprintsEqualEventFingerprint) {
+  std::vector<SensorEvent> events = {GasEvent("p-gas", 1, 5), HealthEvent("p-health", 2),
+                                     ManholeEvent("p-cover", 3, 12.5)};
+  SensorEvent long_id = GasEvent(std::string(300, 'x'), 4);
+  events.push_back(long_id);
+  SensorEvent unknown = GasEvent("p-unknown", 5);
+  unknown.GetReflection()->MutableUnknownFields(&unknown)->AddVarint(999, 42);
+  events.push_back(unknown);
+  events.emplace_back();  // empty: no field set at all
+
+  IngestRequest req;
+  for (const auto& e : events) {
+    StoredEvent se = Stored(e);
+    se.add_flags(yiwang::v1::EVENT_FLAG_FUTURE_OBSERVED_AT);
+    req.events.push_back(std::move(se));
+  }
+  PrepareIngest(&req);
+  ASSERT_EQ(req.fingerprints.size(), events.size());
+  ASSERT_EQ(req.serialized.size(), events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(req.fingerprints[i], EventFingerprint(events[i])) << "event " << i;
+    StoredEvent back;
+    ASSERT_TRUE(back.ParseFromString(req.serialized[i]));
+    EXPECT_EQ(back.SerializeAsString(), req.events[i].SerializeAsString());
+  }
+}
+
 TEST(OutcomeTest, Names) {
   EXPECT_STREQ(OutcomeName(Outcome::kAccepted), "accepted");
   EXPECT_STREQ(OutcomeName(Outcome::kDuplicate), "duplicate");
