@@ -630,14 +630,21 @@ bool Dispatcher::Impl::JudgeEvents() {
   uint64_t signals = 0;
   for (const v1::StoredEvent& se : events) {
     const std::string& device = se.event().device_id();
+    // The batch's state of the device, else its committed one (read, not copied: Evaluate
+    // builds the next state; alarm_states_ changes only once the batch is committed).
     auto it = b.alarms.find(device);
-    if (it == b.alarms.end()) {
-      auto stored = alarm_states_.find(device);
-      it = b.alarms.emplace(device, stored != alarm_states_.end() ? stored->second
-                                                                  : v1::AlarmState{}).first;
+    const v1::AlarmState* prev = &v1::AlarmState::default_instance();
+    if (it != b.alarms.end()) {
+      prev = &it->second;
+    } else if (auto stored = alarm_states_.find(device); stored != alarm_states_.end()) {
+      prev = &stored->second;
     }
-    AlarmDecision d = Evaluate(it->second, se.event(), FromProto(se.received_at()), rules_);
-    it->second = std::move(d.next);
+    AlarmDecision d = Evaluate(*prev, se.event(), FromProto(se.received_at()), rules_);
+    if (it != b.alarms.end()) {
+      it->second = std::move(d.next);
+    } else {
+      b.alarms.emplace(device, std::move(d.next));
+    }
     for (const v1::AlarmSignal& sig : d.signals) {
       OnSignal(b, sig, now);
       ++signals;
