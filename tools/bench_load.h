@@ -382,13 +382,16 @@ struct LoadTarget {
 // yet acked; acks come back in frame order, so the send times wait in a FIFO. One read is
 // always outstanding, one write at most (Beast's rule), and with --rate a timer paces sends.
 //
-// Thread safety: everything runs on the connection's strand; Start and Stop may be called from
-// any thread. stats() only after the io_context's threads are joined.
+// Thread safety: everything runs on the connection's strand (with one client thread, the
+// io_context's own executor: one thread is a strand already, and a strand per connection
+// would cost a lock and often an extra queue hop per completion); Start and Stop may be
+// called from any thread. stats() only after the io_context's threads are joined.
 class LoadConnection : public std::enable_shared_from_this<LoadConnection> {
  public:
   LoadConnection(net::io_context& ioc, const LoadTarget& target, const LoadSettings& settings,
                  int index, RunControl* control)
-      : ws_(net::make_strand(ioc)),
+      : ws_(settings.client_threads > 1 ? net::any_io_executor(net::make_strand(ioc))
+                                        : net::any_io_executor(ioc.get_executor())),
         timer_(ws_.get_executor()),
         target_(target),
         settings_(settings),
