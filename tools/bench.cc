@@ -713,9 +713,11 @@ std::vector<Scenario> AllScenarios(const LoadSettings& base) {
   small.batch = kSmallFrameBatch;
   small.inflight = kSmallFrameInflight;
   small.rate = 0;
-  // Single-reading sensors as fast as acks come back: the events/s target.
-  out.push_back({"sensors_1_event_max", small, kSmallFrameTargetEventsPerS,
-                 kSmallFrameTargetAckP99Ms, std::nullopt});
+  // Single-reading sensors as fast as acks come back: the events/s target. Its p99 is printed
+  // but not judged: with each connection sending as soon as its ack arrives, the latency is
+  // the 200 frames in flight divided by the throughput (Little's law), whatever the target.
+  out.push_back({"sensors_1_event_max", small, kSmallFrameTargetEventsPerS, std::nullopt,
+                 std::nullopt});
   // The same fleet at exactly the target rate: the ack latency target at the target load.
   small.rate = kSmallFrameTargetEventsPerS;
   out.push_back({"sensors_1_event_at_target_rate", small, kSmallFrameTargetEventsPerS,
