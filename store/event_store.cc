@@ -16,6 +16,7 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/wire_format_lite.h>
 #include <openssl/evp.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
@@ -89,19 +90,17 @@ uint64_t Fnv1a64(std::string_view bytes) {
 // differs only in map order, and SensorEvent has no maps): these are the bytes
 // EventFingerprint hashes.
 std::optional<std::string_view> LeadingEventBytes(std::string_view stored) {
-  constexpr unsigned char kEventTag = (StoredEvent::kEventFieldNumber << 3) | 2;  // length-delimited
-  if (stored.empty() || static_cast<unsigned char>(stored[0]) != kEventTag) return std::nullopt;
-  uint64_t len = 0;
-  size_t i = 1;
-  for (int shift = 0; i < stored.size() && shift < 64; shift += 7) {
-    const auto b = static_cast<unsigned char>(stored[i++]);
-    len |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (!(b & 0x80)) {
-      if (len > stored.size() - i) return std::nullopt;
-      return stored.substr(i, len);
-    }
-  }
-  return std::nullopt;
+  using google::protobuf::internal::WireFormatLite;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(stored.data()),
+                                            static_cast<int>(stored.size()));
+  uint32_t len = 0;
+  if (in.ReadTag() != WireFormatLite::MakeTag(StoredEvent::kEventFieldNumber,
+                                              WireFormatLite::WIRETYPE_LENGTH_DELIMITED) ||
+      !in.ReadVarint32(&len))
+    return std::nullopt;
+  const auto start = static_cast<size_t>(in.CurrentPosition());
+  if (len > stored.size() - start) return std::nullopt;
+  return stored.substr(start, len);
 }
 
 }  // namespace
@@ -126,7 +125,7 @@ void PrepareIngest(IngestRequest* req) {
   for (const auto& se : req->events) {
     std::string& bytes = req->serialized.emplace_back(se.SerializeAsString());
     // The event is serialised once: its fingerprint hashes its bytes inside the StoredEvent's.
-    const auto event_bytes = se.has_event() ? LeadingEventBytes(bytes) : std::nullopt;
+    const auto event_bytes = LeadingEventBytes(bytes);
     req->fingerprints.push_back(event_bytes ? Fnv1a64(*event_bytes) : EventFingerprint(se.event()));
   }
 }
