@@ -2,7 +2,6 @@
 
 #include <deque>
 
-#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -106,9 +105,8 @@ class SensorSession : public std::enable_shared_from_this<SensorSession> {
     if (inflight_ >= limits().max_inflight_events || pending_.size() >= kMaxWriteQueueFrames)
       return;  // backpressure: resumed from OnAckReady / OnWrite
     reading_ = true;
-    ws_.async_read(buffer_, net::bind_allocator(HandlerAllocator<char, kReadChainBytes>(read_memory_),
-                                                beast::bind_front_handler(&SensorSession::OnRead,
-                                                                          shared_from_this())));
+    ws_.async_read(buffer_, WithMemory(read_memory_, beast::bind_front_handler(
+                                                         &SensorSession::OnRead, shared_from_this())));
   }
 
   void OnRead(beast::error_code ec, std::size_t n) {
@@ -148,9 +146,8 @@ class SensorSession : public std::enable_shared_from_this<SensorSession> {
     writing_ = true;
     ws_.binary(pending_.front().binary);
     ws_.async_write(net::buffer(pending_.front().ack),
-                    net::bind_allocator(HandlerAllocator<char, kWriteChainBytes>(write_memory_),
-                                        beast::bind_front_handler(&SensorSession::OnWrite,
-                                                                  shared_from_this())));
+                    WithMemory(write_memory_, beast::bind_front_handler(&SensorSession::OnWrite,
+                                                                        shared_from_this())));
   }
 
   void OnWrite(beast::error_code ec, std::size_t) {
@@ -191,12 +188,9 @@ class SensorSession : public std::enable_shared_from_this<SensorSession> {
   }
 
   // Memory for the operations of the read chain and of the write chain (ingest/handler_memory.h).
-  // With Boost 1.81 they take 752 and 1,272 bytes; a bigger one would go to the heap.
   // Declared before ws_, so that they outlive any operation ws_ still holds when destroyed.
-  static constexpr std::size_t kReadChainBytes = 1024;
-  static constexpr std::size_t kWriteChainBytes = 1536;
-  HandlerMemory<kReadChainBytes> read_memory_;
-  HandlerMemory<kWriteChainBytes> write_memory_;
+  HandlerMemory<kWsReadChainBytes> read_memory_;
+  HandlerMemory<kWsWriteChainBytes> write_memory_;
   websocket::stream<beast::tcp_stream> ws_;
   beast::flat_buffer buffer_;
   yiwang::v1::TokenRecord token_;

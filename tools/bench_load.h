@@ -20,7 +20,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -487,9 +486,8 @@ class LoadConnection : public std::enable_shared_from_this<LoadConnection> {
     if (control_->observer) control_->observer->OnSent(index_, frames_.seq());
     writing_ = true;
     ws_.async_write(net::buffer(out_),
-                    net::bind_allocator(
-                        ingest::HandlerAllocator<char, kWriteChainBytes>(write_memory_),
-                        beast::bind_front_handler(&LoadConnection::OnWrite, shared_from_this())));
+                    ingest::WithMemory(write_memory_, beast::bind_front_handler(
+                                                          &LoadConnection::OnWrite, shared_from_this())));
   }
 
   void OnWrite(beast::error_code ec, std::size_t) {
@@ -513,9 +511,8 @@ class LoadConnection : public std::enable_shared_from_this<LoadConnection> {
   }
 
   void DoRead() {
-    ws_.async_read(in_, net::bind_allocator(
-                            ingest::HandlerAllocator<char, kReadChainBytes>(read_memory_),
-                            beast::bind_front_handler(&LoadConnection::OnRead, shared_from_this())));
+    ws_.async_read(in_, ingest::WithMemory(read_memory_, beast::bind_front_handler(
+                                                             &LoadConnection::OnRead, shared_from_this())));
   }
 
   void OnRead(beast::error_code ec, std::size_t) {
@@ -583,10 +580,8 @@ class LoadConnection : public std::enable_shared_from_this<LoadConnection> {
 
   // The read and write chains' operations reuse these (ingest/handler_memory.h), as the
   // server's sessions do: the client shares the cores with the server it measures.
-  static constexpr std::size_t kReadChainBytes = 1024;
-  static constexpr std::size_t kWriteChainBytes = 1536;
-  ingest::HandlerMemory<kReadChainBytes> read_memory_;
-  ingest::HandlerMemory<kWriteChainBytes> write_memory_;
+  ingest::HandlerMemory<ingest::kWsReadChainBytes> read_memory_;
+  ingest::HandlerMemory<ingest::kWsWriteChainBytes> write_memory_;
   websocket::stream<beast::tcp_stream> ws_;
   net::steady_timer timer_;
   beast::flat_buffer in_;
