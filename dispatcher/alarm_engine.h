@@ -60,9 +60,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/status.h"
 #include "dispatcher/sensor_metrics.h"
 #include "dispatcher/sla.h"
-#include "store/status.h"
 #include "yiwang/v1/dispatch_config.pb.h"
 #include "yiwang/v1/sensor.pb.h"
 

@@ -20,8 +20,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/status.h"
 #include "dispatcher/sla.h"
-#include "store/status.h"
 #include "yiwang/v1/config.pb.h"
 #include "yiwang/v1/dispatch_config.pb.h"
 

@@ -42,9 +42,6 @@ constexpr std::string_view kUnlocatedDistrict = "500000";
 
 int64_t Ms(Timestamp t) { return t.time_since_epoch().count(); }
 
-Timestamp SystemNow() {
-  return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
-}
 
 std::string U64Bytes(uint64_t v) {
   std::string s;
@@ -112,7 +109,6 @@ class Dispatcher::Impl {
         m_offline_timers_(metrics->GetGauge(
             "yiwang_dispatch_offline_timers",
             "Offline timers armed (about one per device that reports; stale ones included)")) {
-    if (!opts_.clock) opts_.clock = SystemNow;
   }
 
   Status Init();
@@ -327,7 +323,7 @@ void Dispatcher::Impl::Loop() {
         if (!sla_timers_.empty()) next_ms = sla_timers_.begin()->first;
         if (!offline_.empty()) next_ms = std::min(next_ms, offline_.top().first);
         if (next_ms != INT64_MAX) {
-          const auto until = Duration(next_ms - Ms(opts_.clock()));
+          const auto until = Duration(next_ms - Ms(opts_.clock.NowMillis()));
           if (until < opts_.poll_interval)
             wake = std::chrono::steady_clock::now() + std::max(until, Duration(0));
         }
@@ -346,7 +342,7 @@ void Dispatcher::Impl::Loop() {
     for (auto& t : tasks) t();
     // Events in bounded batches, so commands queued meanwhile wait at most one batch.
     JudgeEvents();
-    FireTimers(opts_.clock());
+    FireTimers(opts_.clock.NowMillis());
     m_lag_.Set(static_cast<int64_t>(committed_.load() - std::min(committed_.load(), cursor_.load())));
   }
 }
@@ -625,7 +621,7 @@ bool Dispatcher::Impl::JudgeEvents() {
     if (!s.ok()) log_->error("reading events after {}: {}", from - 1, s.ToString());
     return false;
   }
-  const Timestamp now = opts_.clock();
+  const Timestamp now = opts_.clock.NowMillis();
   PendingBatch b;
   uint64_t signals = 0;
   for (const v1::StoredEvent& se : events) {
@@ -784,7 +780,7 @@ void Dispatcher::Impl::FireTimers(Timestamp now) {
 CommandOutcome Dispatcher::Impl::ExecuteOnThread(const std::string& id, v1::CaseCommand cmd) {
   CommandOutcome out;
   PendingBatch b;
-  const Timestamp now = opts_.clock();
+  const Timestamp now = opts_.clock.NowMillis();
   v1::Case current;
   Status s = WorkingCase(b, id, &current);
   if (!s.ok()) {
@@ -813,7 +809,7 @@ CommandOutcome Dispatcher::Impl::ExecuteOnThread(const std::string& id, v1::Case
 CommandOutcome Dispatcher::Impl::FileOnThread(v1::Case filing, const v1::CaseCommand& actor) {
   CommandOutcome out;
   PendingBatch b;
-  ApplyResult r = FileStaged(b, std::move(filing), actor, opts_.clock());
+  ApplyResult r = FileStaged(b, std::move(filing), actor, opts_.clock.NowMillis());
   if (!r.ok()) {
     out.error = r.error();
     return out;
@@ -843,7 +839,7 @@ Status Dispatcher::Impl::FindNearby(std::string_view category, double lat, doubl
 
 ReportOutcome Dispatcher::Impl::FileReportOnThread(const ReportFiling& f) {
   ReportOutcome out;
-  const Timestamp now = opts_.clock();
+  const Timestamp now = opts_.clock.NowMillis();
   const v1::Category* cat = FindCategory(config_, f.category);
   if (!cat) {
     out.status = Status::InvalidArgument("category: unknown category " + f.category);
@@ -932,7 +928,7 @@ CommandOutcome Dispatcher::Impl::RateOnThread(const std::string& code, uint32_t 
     return out;
   }
   PendingBatch b;
-  const Timestamp now = opts_.clock();
+  const Timestamp now = opts_.clock.NowMillis();
   v1::Case c;
   if (Status cs = WorkingCase(b, report.case_id(), &c); !cs.ok()) {
     out.status = cs;
@@ -1056,7 +1052,7 @@ void Dispatcher::Sync() {
         [this, target] {
           while (impl_->cursor_.load() < target && impl_->JudgeEvents()) {
           }
-          impl_->FireTimers(impl_->opts_.clock());
+          impl_->FireTimers(impl_->opts_.clock.NowMillis());
           return impl_->cursor_.load() >= target;
         },
         true);
@@ -1161,7 +1157,7 @@ Status Dispatcher::ListCases(const CaseQuery& q, CasePage* out) const {
   out->cases.clear();
   out->total = 0;
   out->next_cursor.clear();
-  const int64_t now_ms = Ms(impl_->opts_.clock());
+  const int64_t now_ms = Ms(impl_->opts_.clock.NowMillis());
   auto matches = [&](const v1::CaseSummary& s) { return Matches(q, now_ms, s); };
   const std::vector<std::string> prefixes = IndexPrefixes(q);
 
@@ -1211,7 +1207,7 @@ Status Dispatcher::MatchingCases(const CaseQuery& q, size_t max,
                                  std::vector<v1::CaseSummary>* out, uint64_t* total) const {
   out->clear();
   *total = 0;
-  const int64_t now_ms = Ms(impl_->opts_.clock());
+  const int64_t now_ms = Ms(impl_->opts_.clock.NowMillis());
   Status parse = Status::Ok();
   for (const std::string& prefix : IndexPrefixes(q)) {
     std::string end = prefix;
@@ -1248,7 +1244,7 @@ Status Dispatcher::NearbyOpenCases(std::string_view category, double lat, double
     out->clear();
     return Status::Ok();
   }
-  return impl_->FindNearby(category, lat, lon, radius_m, window, impl_->opts_.clock(), out);
+  return impl_->FindNearby(category, lat, lon, radius_m, window, impl_->opts_.clock.NowMillis(), out);
 }
 
 Status Dispatcher::Stats(const KpiFilter& filter, KpiDimension by, std::vector<KpiRow>* out,
@@ -1283,7 +1279,7 @@ Status Dispatcher::Stats(const KpiFilter& filter, KpiDimension by, std::vector<K
 
 OpenCaseStats Dispatcher::OpenStats(const KpiFilter& f) const {
   OpenCaseStats out;
-  const int64_t now_ms = Ms(impl_->opts_.clock());
+  const int64_t now_ms = Ms(impl_->opts_.clock.NowMillis());
   std::lock_guard lock(impl_->open_mu_);
   for (const auto& [id, s] : impl_->open_) {
     if (!In(f.districts, s.district()) || !In(f.departments, s.department()) ||

@@ -46,21 +46,20 @@
 
 #include <spdlog/logger.h>
 
+#include "base/clock.h"
+#include "base/metrics.h"
+#include "base/status.h"
 #include "dispatcher/alarm_engine.h"
 #include "dispatcher/case_machine.h"
 #include "dispatcher/kpi.h"
 #include "dispatcher/sla.h"
 #include "store/event_store.h"
-#include "store/metrics.h"
-#include "store/status.h"
 #include "yiwang/v1/case.pb.h"
 #include "yiwang/v1/dispatch_config.pb.h"
 #include "yiwang/v1/kpi.pb.h"
 #include "yiwang/v1/live.pb.h"
 
 namespace yiwang::dispatcher {
-
-using Clock = std::function<Timestamp()>;
 
 struct DispatcherOptions {
   // Server time. Default: the system clock. Tests inject their own.

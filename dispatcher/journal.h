@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
 #include "dispatcher/sla.h"
-#include "store/status.h"
 #include "yiwang/v1/case.pb.h"
 
 namespace yiwang::dispatcher {

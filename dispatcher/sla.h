@@ -26,7 +26,7 @@
 #include <string_view>
 #include <vector>
 
-#include "store/status.h"
+#include "base/status.h"
 #include "yiwang/v1/case.pb.h"
 
 namespace yiwang::dispatcher {

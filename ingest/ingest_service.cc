@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include <google/protobuf/util/time_util.h>
-
+#include "base/text.h"
+#include "base/time.h"
 #include "ingest/frame_codec.h"
 
 namespace yiwang::ingest {
@@ -14,11 +14,6 @@ using yiwang::v1::TokenRecord;
 
 namespace {
 constexpr int kRejectCount = static_cast<int>(Reject::kShuttingDown) + 1;
-
-google::protobuf::Timestamp ToTimestamp(std::chrono::system_clock::time_point t) {
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(ns);
-}
 }  // namespace
 
 IngestService::IngestService(store::EventStore* store, IngestLimits limits, Metrics* metrics,
@@ -27,7 +22,7 @@ IngestService::IngestService(store::EventStore* store, IngestLimits limits, Metr
       limits_(limits),
       metrics_(metrics),
       log_(std::move(logger)),
-      clock_(clock ? std::move(clock) : Clock([] { return std::chrono::system_clock::now(); })),
+      clock_(std::move(clock)),
       m_accepted_(metrics->GetCounter("yiwang_ingest_events_total", "Sensor events by result",
                                       {{"result", "accepted"}})),
       m_duplicates_(metrics->GetCounter("yiwang_ingest_events_total", "Sensor events by result",
@@ -61,7 +56,7 @@ void IngestService::CountFrameError(const std::string& error) {
 }
 
 Status IngestService::Authenticate(std::string_view authorization, TokenRecord* token) const {
-  auto raw = store::BearerToken(authorization);
+  auto raw = BearerToken(authorization);
   if (!raw) return Status::InvalidArgument("missing bearer token");
   Status s = store_->LookupToken(*raw, token);
   if (!s.ok()) return Status::NotFound("unknown token");
@@ -73,7 +68,7 @@ Status IngestService::Authenticate(std::string_view authorization, TokenRecord* 
 size_t IngestService::HandleFrame(std::string_view data, bool binary, const TokenRecord& token,
                                   Reply reply) {
   const auto t0 = std::chrono::steady_clock::now();
-  const auto now = clock_();
+  const auto now = clock_.Now();
   (binary ? m_frames_binary_ : m_frames_text_).Inc();
 
   IngestAck ack;
@@ -112,7 +107,7 @@ size_t IngestService::HandleFrame(std::string_view data, bool binary, const Toke
   store::IngestRequest req;
   std::vector<uint32_t> indexes;  // position in the frame of each submitted event
   req.events.reserve(frame.batch.events_size());
-  const google::protobuf::Timestamp received_at = ToTimestamp(now);
+  const google::protobuf::Timestamp received_at = ToProtoTime(now);
   std::vector<bool> flagged;  // per submitted event
   for (int i = 0; i < frame.batch.events_size(); ++i) {
     if (malformed[i]) {

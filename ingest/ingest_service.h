@@ -12,15 +12,14 @@
 
 #include <spdlog/logger.h>
 
+#include "base/clock.h"
+#include "base/metrics.h"
 #include "ingest/limits.h"
 #include "ingest/validation.h"
 #include "store/event_store.h"
-#include "store/metrics.h"
 #include "yiwang/v1/store.pb.h"
 
 namespace yiwang::ingest {
-
-using Clock = std::function<std::chrono::system_clock::time_point()>;
 
 class IngestService {
  public:

@@ -17,7 +17,6 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/wire_format_lite.h>
-#include <openssl/evp.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/listener.h>
@@ -28,6 +27,8 @@
 #include <rocksdb/write_buffer_manager.h>
 #include <spdlog/spdlog.h>
 
+#include "base/digest.h"
+#include "base/fail_stop.h"
 #include "store/key_codec.h"
 #include "store/test_hooks.h"
 
@@ -50,39 +51,9 @@ const char* OutcomeName(Outcome o) {
   return "unknown";
 }
 
-std::optional<std::string_view> BearerToken(std::string_view authorization) {
-  constexpr std::string_view kScheme = "bearer";
-  if (authorization.size() <= kScheme.size() + 1) return std::nullopt;
-  for (size_t i = 0; i < kScheme.size(); ++i) {
-    char c = authorization[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != kScheme[i]) return std::nullopt;
-  }
-  if (authorization[kScheme.size()] != ' ') return std::nullopt;
-  std::string_view token = authorization.substr(kScheme.size() + 1);
-  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-  if (token.empty()) return std::nullopt;
-  return token;
-}
-
-std::string TokenHash(std::string_view token) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(token.data(), token.size(), md, &len, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<char*>(md), len);
-}
+std::string TokenHash(std::string_view token) { return Sha256(token); }
 
 namespace {
-
-uint64_t Fnv1a64(std::string_view bytes) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 // The bytes of field 1 (`event`) at the start of a serialised StoredEvent, or nullopt if it
 // does not start with it. Protobuf writes known fields in field-number order, and a message
@@ -556,9 +527,7 @@ void EventStore::Impl::Stop() {
   if (!rcv_.wait_for(lock, std::chrono::seconds(5), [&] { return !resuming_; })) {
     // Resume() hangs (a RocksDB bug): the database cannot be closed cleanly. Everything acked
     // is on disk; a restart recovers it.
-    log_->critical("RocksDB Resume() does not return; stopping without closing the database");
-    spdlog::shutdown();
-    std::_Exit(3);
+    FailStop(*log_, "RocksDB Resume() does not return: stopping without closing the database");
   }
   lock.unlock();
   if (recovery_.joinable()) recovery_.join();
@@ -644,9 +613,7 @@ DeviceState* EventStore::Impl::WorkingState(
   if (s.ok()) {
     if (!st.ParseFromString(value)) log_->error("corrupt device state for a device; resetting");
   } else if (!s.IsNotFound()) {
-    log_->critical("reading device state failed: {}; stopping (fail-stop)", s.ToString());
-    spdlog::shutdown();
-    std::_Exit(3);
+    FailStop(*log_, "reading device state failed: " + s.ToString());
   }
   st.set_device_id(device_id);
   return &st;
@@ -696,10 +663,7 @@ void EventStore::Impl::Commit(std::vector<IngestRequest>& batch) {
             m.ParseFromString(value);
             existing = m;
           } else if (!s.IsNotFound()) {
-            log_->critical("reading idempotency mark failed: {}; stopping (fail-stop)",
-                           s.ToString());
-            spdlog::shutdown();
-            std::_Exit(3);
+            FailStop(*log_, "reading idempotency mark failed: " + s.ToString());
           }
         }
         if (existing) {
@@ -790,9 +754,7 @@ void EventStore::Impl::Commit(std::vector<IngestRequest>& batch) {
     if (!s.ok()) {
       // The WAL may or may not hold the batch; nothing is acked and the process stops so that a
       // restart recovers from what is really on disk.
-      log_->critical("write failed: {}; stopping without acknowledging (fail-stop)", s.ToString());
-      spdlog::shutdown();
-      std::_Exit(3);
+      FailStop(*log_, "write failed, nothing of it acknowledged: " + s.ToString());
     }
     if (storage_full_.exchange(false)) log_->warn("disk space is back: ingest resumed");
     next_arrival_id_.store(next_id, std::memory_order_relaxed);
@@ -999,9 +961,7 @@ Status EventStore::Write(const WriteSet& changes, bool sync) {
     impl_->RequestResume();
     return Status::NoSpace(s.ToString());
   }
-  impl_->log_->critical("table write failed: {}; stopping (fail-stop)", s.ToString());
-  spdlog::shutdown();
-  std::_Exit(3);
+  FailStop(*impl_->log_, "table write failed: " + s.ToString());
 }
 
 Status EventStore::Get(Table table, std::string_view key, std::string* value) const {

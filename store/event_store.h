@@ -27,9 +27,9 @@
 
 #include <spdlog/logger.h>
 
-#include "store/metrics.h"
+#include "base/metrics.h"
+#include "base/status.h"
 #include "store/options.h"
-#include "store/status.h"
 #include "store/tables.h"
 #include "yiwang/v1/store.pb.h"
 
@@ -141,9 +141,6 @@ class EventStore {
   std::unique_ptr<Impl> impl_;
 };
 
-// The token of an `Authorization: Bearer <token>` header value (scheme case-insensitive, as
-// RFC 7235 says), or nullopt if the header is absent, of another scheme, or empty.
-std::optional<std::string_view> BearerToken(std::string_view authorization);
 // Serialises and fingerprints `req`'s events (see IngestRequest). Call it on an I/O thread
 // before SubmitIngest; idempotent.
 void PrepareIngest(IngestRequest* req);

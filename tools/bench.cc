@@ -77,9 +77,9 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "base/metrics.h"
 #include "ingest/limits.h"
 #include "store/event_store.h"
-#include "store/metrics.h"
 #include "tools/bench_load.h"
 #include "tools/commands.h"
 #include "yiwang/v1/sensor.pb.h"

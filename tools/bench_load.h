@@ -49,9 +49,10 @@
 #include <utility>
 #include <vector>
 
+#include "base/file.h"
+#include "base/status.h"
 #include "ingest/handler_memory.h"
 #include "ingest/limits.h"
-#include "store/status.h"
 #include "yiwang/v1/sensor.pb.h"
 
 namespace yiwang::tools::bench {
@@ -749,13 +750,6 @@ inline Status ProvisionDeviceToken(const std::string& host, uint16_t port, const
       ec || !v.is_object() ? nullptr : v.get_object().if_contains("token");
   if (!t || !t->is_string()) return Status::Corruption("device token: no \"token\" in " + body);
   *token = std::string(t->get_string());
-  return Status::Ok();
-}
-
-inline Status ReadFirstLine(const std::filesystem::path& path, std::string* line) {
-  std::ifstream in(path);
-  if (!in || !std::getline(in, *line) || line->empty())
-    return Status::NotFound("cannot read " + path.string());
   return Status::Ok();
 }
 

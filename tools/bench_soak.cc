@@ -45,8 +45,8 @@
 #include <map>
 #include <set>
 
+#include "base/metrics.h"
 #include "store/event_store.h"
-#include "store/metrics.h"
 #include "tools/bench_load.h"
 #include "tools/commands.h"
 #include "tools/stored_events.h"

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "store/status.h"
+#include "base/status.h"
 #include "yiwang/v1/config.pb.h"
 
 namespace yiwang::tools {

@@ -52,6 +52,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "base/digest.h"
+#include "base/file.h"
 #include "tools/commands.h"
 #include "tools/ws_client.h"
 #include "yiwang/v1/sensor.pb.h"
@@ -207,11 +209,6 @@ uint64_t SplitMix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-uint64_t Fnv1a(std::string_view s) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
-  return h;
-}
 
 // xoshiro256**, seeded through SplitMix64.
 class Rng {
@@ -500,7 +497,7 @@ Device MakeDevice(const District& district, Kind kind, int serial, uint64_t seed
           ? fmt::format("sim-cover-{}{}{:06d}", district.code,
                         kCoverOwners[static_cast<size_t>(serial) % std::size(kCoverOwners)], serial)
           : fmt::format("sim-{}-{}-{:04d}", KindName(kind), district.code, serial);
-  Rng rng(SplitMix64(seed) ^ Fnv1a(id));
+  Rng rng(SplitMix64(seed) ^ Fnv1a64(id));
   // Uniform over a disc around the centre.
   const double r_km = district.radius_km * std::sqrt(rng.Uniform());
   const double angle = rng.Uniform(0, 2 * std::numbers::pi);
@@ -995,15 +992,6 @@ void Gateway::Run() {
 // ---------------------------------------------------------------------------------------------
 // Tokens
 
-// The first line of a file, trimmed.
-bool ReadFirstLine(const std::string& path, std::string* out) {
-  std::ifstream in(path);
-  if (!in || !std::getline(in, *out)) return false;
-  while (!out->empty() && std::isspace(static_cast<unsigned char>(out->back()))) out->pop_back();
-  out->erase(0, out->find_first_not_of(" \t"));
-  return !out->empty();
-}
-
 // POSTs {"name":"sim","devicePrefix":"sim-"} to /api/v1/admin/device-tokens with the admin
 // token. Errors: Status::NotFound when the admin token is refused (401/403), Status::IOError
 // when the server cannot be reached, Status::Corruption on any other answer.
@@ -1065,12 +1053,12 @@ int ObtainToken(const SimOptions& o, const std::string& host, uint16_t port,
     return kExitOk;
   }
   if (!o.token_file.empty()) {
-    if (ReadFirstLine(o.token_file, token)) return kExitOk;
+    if (ReadFirstLine(o.token_file, token).ok()) return kExitOk;
     log.error("cannot read a token from {}", o.token_file);
     return kExitUsage;
   }
   std::string admin;
-  if (!ReadFirstLine(o.admin_token_file, &admin)) {
+  if (!ReadFirstLine(o.admin_token_file, &admin).ok()) {
     log.error("cannot read a token from {}", o.admin_token_file);
     return kExitUsage;
   }

@@ -8,8 +8,8 @@
 #include <map>
 #include <string>
 
+#include "base/status.h"
 #include "store/event_store.h"
-#include "store/status.h"
 
 namespace yiwang::tools {
 

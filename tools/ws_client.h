@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include "store/status.h"
+#include "base/status.h"
 #include "yiwang/v1/sensor.pb.h"
 
 namespace yiwang::tools {

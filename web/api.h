@@ -29,10 +29,10 @@
 
 #include <spdlog/logger.h>
 
+#include "base/metrics.h"
 #include "dispatcher/dispatcher.h"
 #include "store/event_store.h"
 #include "store/key_codec.h"
-#include "store/metrics.h"
 #include "web/auth.h"
 #include "web/http_server.h"
 #include "web/http_util.h"

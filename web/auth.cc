@@ -14,6 +14,9 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "base/digest.h"
+#include "base/text.h"
+#include "base/time.h"
 #include "dispatcher/dispatch_config.h"
 #include "store/key_codec.h"
 #include "web/api.h"
@@ -48,48 +51,6 @@ constexpr std::chrono::seconds kTouchInterval{60};
 constexpr char kSessionPrefix = '\x01';    // 0x01 | sha256(id)               -> SessionRecord
 constexpr char kUserIndexPrefix = '\x02';  // 0x02 | u8 len | user | sha256(id) -> u64 BE created ms
 
-// --- time ------------------------------------------------------------------------------------
-
-google::protobuf::Timestamp ToProto(TimePoint t) {
-  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
-}
-
-TimePoint FromProto(const google::protobuf::Timestamp& ts) {
-  return TimePoint(std::chrono::duration_cast<system_clock::duration>(
-      std::chrono::nanoseconds(google::protobuf::util::TimeUtil::TimestampToNanoseconds(ts))));
-}
-
-std::string Rfc3339(const google::protobuf::Timestamp& ts) {
-  return google::protobuf::util::TimeUtil::ToString(ts);
-}
-
-uint64_t Millis(TimePoint t) {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
-}
-
-// --- small helpers ---------------------------------------------------------------------------
-
-size_t CodePoints(std::string_view s) {
-  return static_cast<size_t>(std::count_if(
-      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
-}
-
-bool HasControlChars(std::string_view s) {
-  return std::any_of(s.begin(), s.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return u < 0x20 || u == 0x7f;
-  });
-}
-
-std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
 bool ValidUserName(std::string_view s) {
   if (s.empty() || s.size() > kMaxNameChars) return false;
   auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
@@ -98,16 +59,6 @@ bool ValidUserName(std::string_view s) {
                      [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
 }
 
-std::string Hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (char c : bytes) {
-    const auto u = static_cast<unsigned char>(c);
-    out += kDigits[u >> 4];
-    out += kDigits[u & 15];
-  }
-  return out;
-}
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
@@ -347,7 +298,7 @@ class Accounts::Impl {
   Status EnsureUser(const NewUser& user, std::string* generated_password);
 
  private:
-  TimePoint Now() const { return opts_.clock ? opts_.clock() : system_clock::now(); }
+  TimePoint Now() const { return opts_.clock.Now(); }
 
   HttpResponse Error(const HttpRequest& req, unsigned status, std::string_view code,
                      std::string_view message) {
@@ -460,7 +411,7 @@ Status Accounts::Impl::ReadUser(std::string_view name, v1::UserRecord* out) cons
 AuthResult Accounts::Impl::Authenticate(const HttpRequest& req, SessionInfo* session) {
   const std::string_view authorization = req[http::field::authorization];
   if (!authorization.empty()) {
-    auto token = store::BearerToken(authorization);
+    auto token = BearerToken(authorization);
     if (!token)
       return Error(req, 401, "unauthorized", "the Authorization header must be 'Bearer <token>'");
     return AuthenticateBearer(req, *token);
@@ -515,7 +466,7 @@ HttpResponse Accounts::Impl::SessionRefused(const HttpRequest& req, std::string_
 AuthResult Accounts::Impl::AuthenticateSession(const HttpRequest& req, std::string_view id,
                                                SessionInfo* session) {
   if (id.size() != kSecretChars) return SessionRefused(req, "session expired or signed out");
-  const std::string key = SessionKey(store::TokenHash(id));
+  const std::string key = SessionKey(Sha256(id));
   std::string value;
   Status s = store_->Get(store::Table::kSessions, key, &value);
   if (s.code() == Status::Code::kNotFound)
@@ -526,9 +477,9 @@ AuthResult Accounts::Impl::AuthenticateSession(const HttpRequest& req, std::stri
     return Internal(req, "could not read the session", Status::Corruption("session record"));
 
   const TimePoint now = Now();
-  const TimePoint created = FromProto(rec.created_at());
-  const TimePoint last_seen = FromProto(rec.last_seen_at());
-  if (now >= FromProto(rec.expires_at()) || now - last_seen >= opts_.session_idle) {
+  const TimePoint created = FromProtoTime(rec.created_at());
+  const TimePoint last_seen = FromProtoTime(rec.last_seen_at());
+  if (now >= FromProtoTime(rec.expires_at()) || now - last_seen >= opts_.session_idle) {
     // Expired: forget it now rather than keep a dead record.
     store::WriteSet ws;
     ws.Delete(store::Table::kSessions, key);
@@ -544,7 +495,7 @@ AuthResult Accounts::Impl::AuthenticateSession(const HttpRequest& req, std::stri
   if (s.code() == Status::Code::kNotFound) return SessionRefused(req, "the account was deleted");
   if (!s.ok()) return Internal(req, "could not read the user", s);
   if (user.disabled()) return SessionRefused(req, "the account is disabled");
-  if (user.has_password_changed_at() && FromProto(user.password_changed_at()) > created)
+  if (user.has_password_changed_at() && FromProtoTime(user.password_changed_at()) > created)
     return SessionRefused(req, "the password was changed; sign in again");
 
   if (IsStateChanging(req.method()) && !ConstantTimeEquals(req[kCsrfHeader], rec.csrf_token()))
@@ -557,7 +508,7 @@ AuthResult Accounts::Impl::AuthenticateSession(const HttpRequest& req, std::stri
     std::lock_guard lock(sessions_mu_);
     std::string again;
     if (store_->Get(store::Table::kSessions, key, &again).ok()) {
-      *rec.mutable_last_seen_at() = ToProto(now);
+      *rec.mutable_last_seen_at() = ToProtoTime(now);
       store::WriteSet ws;
       ws.Put(store::Table::kSessions, key, rec.SerializeAsString());
       // Unsynced: losing a last-seen time in a crash only shortens the idle window.
@@ -597,10 +548,10 @@ Status Accounts::Impl::CreateSession(const v1::UserRecord& user, std::string* id
   const TimePoint now = Now();
   rec->set_user(user.name());
   rec->set_csrf_token(csrf);
-  *rec->mutable_created_at() = ToProto(now);
-  *rec->mutable_last_seen_at() = ToProto(now);
-  *rec->mutable_expires_at() = ToProto(now + opts_.session_absolute);
-  const std::string hash = store::TokenHash(*id);
+  *rec->mutable_created_at() = ToProtoTime(now);
+  *rec->mutable_last_seen_at() = ToProtoTime(now);
+  *rec->mutable_expires_at() = ToProtoTime(now + opts_.session_absolute);
+  const std::string hash = Sha256(*id);
   const std::string prefix = UserIndexPrefix(user.name());
 
   std::lock_guard lock(sessions_mu_);
@@ -615,7 +566,7 @@ Status Accounts::Impl::CreateSession(const v1::UserRecord& user, std::string* id
   if (!s.ok()) return s;
   std::sort(existing.begin(), existing.end());
   store::WriteSet ws;
-  const uint64_t now_ms = Millis(now);
+  const uint64_t now_ms = static_cast<uint64_t>(UnixMillis(now));
   const uint64_t absolute_ms = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(opts_.session_absolute).count());
   size_t keep = existing.size();
@@ -876,7 +827,7 @@ std::optional<FieldError> Accounts::Impl::ApplyFields(const json::object& body, 
   }
   if (const auto* v = body.if_contains("displayName")) {
     if (!v->is_string() || v->get_string().empty() ||
-        CodePoints(v->get_string()) > kMaxNameChars || HasControlChars(v->get_string()))
+        Utf8Length(v->get_string()).value_or(0) > kMaxNameChars || HasControlChars(v->get_string()))
       return FieldError{"bad_display_name",
                         "displayName: a string of 1..64 characters without control characters"};
     rec->set_display_name(std::string(v->get_string()));
@@ -887,7 +838,7 @@ std::optional<FieldError> Accounts::Impl::ApplyFields(const json::object& body, 
   if (const auto* v = body.if_contains("password")) {
     if (!v->is_string() || v->get_string().size() > kMaxPasswordBytes)
       return FieldError{"bad_password", "password: a string of at most 1024 bytes"};
-    if (CodePoints(v->get_string()) < kMinPasswordChars)
+    if (Utf8Length(v->get_string()).value_or(0) < kMinPasswordChars)
       return FieldError{"weak_password",
                         fmt::format("password: at least {} characters", kMinPasswordChars)};
     *new_password = std::string(v->get_string());
@@ -982,7 +933,7 @@ unsigned Accounts::Impl::CreateUserRecord(const json::object& body, v1::UserReco
     log_->error("hashing a password: {}", s.ToString());
     return 500;
   }
-  const auto now = ToProto(Now());
+  const auto now = ToProtoTime(Now());
   *rec->mutable_created_at() = now;
   *rec->mutable_updated_at() = now;
   *rec->mutable_password_changed_at() = now;
@@ -1071,7 +1022,7 @@ HttpResponse Accounts::Impl::PatchUser(const HttpRequest& req, const std::string
   std::string password;
   if (auto e = ApplyFields(body.get_object(), /*create=*/false, &rec, &password))
     return Error(req, 400, e->code, e->message);
-  const auto now = ToProto(Now());
+  const auto now = ToProtoTime(Now());
   if (!password.empty()) {
     s = HashPassword(password, opts_.scrypt, rec.mutable_password());
     if (!s.ok()) return Internal(req, "could not hash the password", s);
@@ -1137,7 +1088,7 @@ HttpResponse Accounts::Impl::CreateUserToken(const HttpRequest& req, const std::
                      fmt::format("{}: not a field of a token", std::string(kv.key())));
     if (const auto* v = body.get_object().if_contains("name")) {
       if (!v->is_string() || v->get_string().empty() ||
-          CodePoints(v->get_string()) > kMaxNameChars || HasControlChars(v->get_string()))
+          Utf8Length(v->get_string()).value_or(0) > kMaxNameChars || HasControlChars(v->get_string()))
         return Error(req, 400, "bad_name", "name: a string of 1..64 characters");
       label = std::string(v->get_string());
     }
@@ -1157,7 +1108,7 @@ HttpResponse Accounts::Impl::CreateUserToken(const HttpRequest& req, const std::
   auto* ref = rec.add_tokens();
   ref->set_token_hash(store::TokenHash(token));
   ref->set_label(label);
-  *ref->mutable_created_at() = ToProto(Now());
+  *ref->mutable_created_at() = ToProtoTime(Now());
   *rec.mutable_updated_at() = ref->created_at();
   store::WriteSet ws;
   ws.Put(store::Table::kUsers, rec.name(), rec.SerializeAsString());
@@ -1186,7 +1137,7 @@ HttpResponse Accounts::Impl::RevokeUserToken(const HttpRequest& req, const std::
   if (it == tokens->end())
     return Error(req, 404, "token_not_found", "this user has no API token with this id");
   tokens->erase(it);
-  *rec.mutable_updated_at() = ToProto(Now());
+  *rec.mutable_updated_at() = ToProtoTime(Now());
   store::WriteSet ws;
   ws.Put(store::Table::kUsers, rec.name(), rec.SerializeAsString());
   s = store_->Write(ws);

@@ -54,8 +54,9 @@
 
 #include <spdlog/logger.h>
 
+#include "base/clock.h"
+#include "base/metrics.h"
 #include "store/event_store.h"
-#include "store/metrics.h"
 #include "web/http_server.h"
 #include "yiwang/v1/account.pb.h"
 #include "yiwang/v1/case.pb.h"
@@ -82,8 +83,6 @@ using AuthResult = std::variant<Principal, HttpResponse>;
 // The seam the case API and the live feed authenticate through (Accounts::Authenticate in the
 // server; tests plug in their own).
 using Authenticator = std::function<AuthResult(const HttpRequest&)>;
-
-using WallClock = std::function<std::chrono::system_clock::time_point()>;
 
 struct ScryptParams {
   uint32_t log2_n = 15;  // N = 32768: 128 * r * N = 32 MiB of memory per hash
@@ -117,8 +116,8 @@ struct AccountsOptions {
   // Departments and districts a user may be given. nullptr: the built-in default config.
   // Must outlive the Accounts.
   const yiwang::v1::DispatchConfig* dispatch_config = nullptr;
-  // The wall clock of sessions, throttle and record times. Default std::chrono::system_clock.
-  WallClock clock;
+  // The clock of sessions, throttle and record times. Default: the system clock.
+  Clock clock;
 };
 
 // A user for EnsureUser.

@@ -11,6 +11,7 @@
 #include <boost/json.hpp>
 #include <google/protobuf/util/time_util.h>
 
+#include "base/text.h"
 #include "dispatcher/dispatch_config.h"
 #include "web/http_util.h"
 
@@ -26,15 +27,6 @@ namespace {
 constexpr std::string_view kCases = "/api/v1/cases";
 constexpr std::string_view kCasePoints = "/api/v1/cases/points";
 
-std::string Hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
 
 std::optional<std::string> Unhex(std::string_view s) {
   if (s.size() % 2) return std::nullopt;

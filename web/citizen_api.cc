@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <google/protobuf/util/time_util.h>
 
+#include "base/text.h"
+#include "base/time.h"
 #include "dispatcher/dispatch_config.h"
 #include "store/tables.h"
 #include "web/api.h"
@@ -40,8 +42,6 @@ bool IsTrackingCode(std::string_view s) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
   return true;
 }
-
-std::string Rfc3339(const google::protobuf::Timestamp& t) { return TimeUtil::ToString(t); }
 
 std::string Trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -103,13 +103,6 @@ std::optional<double> NumberMember(const json::object& o, std::string_view key) 
   return d;
 }
 
-std::optional<double> ParseDouble(std::string_view s) {
-  double d = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-  if (ec != std::errc() || p != s.data() + s.size() || !std::isfinite(d)) return std::nullopt;
-  return d;
-}
-
 }  // namespace
 
 std::string PhotoKey(std::string_view id) { return "photo/" + std::string(id); }
@@ -119,26 +112,6 @@ bool IsPhotoId(std::string_view id) {
   for (char c : id)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
   return true;
-}
-
-std::optional<size_t> Utf8Length(std::string_view s) {
-  size_t n = 0;
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return std::nullopt;
-    uint32_t cp = len == 1 ? c : c & (0x7f >> len);
-    for (size_t k = 1; k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return std::nullopt;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return std::nullopt;
-    i += len;
-    ++n;
-  }
-  return n;
 }
 
 std::string_view PublicStateText(v1::CaseState state, bool english) {

@@ -36,9 +36,9 @@
 
 #include <spdlog/logger.h>
 
+#include "base/metrics.h"
 #include "dispatcher/dispatcher.h"
 #include "store/event_store.h"
-#include "store/metrics.h"
 #include "web/district_locator.h"
 #include "web/http_server.h"
 #include "web/image_sanitizer.h"
@@ -138,7 +138,5 @@ std::string PhotoKey(std::string_view id);
 bool IsPhotoId(std::string_view id);
 // Plain-words state of a case for citizens: zh, en.
 std::string_view PublicStateText(yiwang::v1::CaseState state, bool english = false);
-// The number of Unicode code points in valid UTF-8 `s`; nullopt if `s` is not valid UTF-8.
-std::optional<size_t> Utf8Length(std::string_view s);
 
 }  // namespace yiwang::web

@@ -26,8 +26,8 @@
 #include <boost/beast/http/string_body.hpp>
 #include <spdlog/logger.h>
 
-#include "store/metrics.h"
-#include "store/status.h"
+#include "base/metrics.h"
+#include "base/status.h"
 
 namespace yiwang::web {
 

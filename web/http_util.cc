@@ -52,46 +52,6 @@ HttpResponse MethodNotAllowedResponse(Metrics* metrics, const HttpRequest& req,
   return res;
 }
 
-namespace {
-
-// The length of the valid UTF-8 sequence at s[i], or 0 if none starts there (RFC 3629's
-// table of well-formed byte sequences).
-size_t Utf8SequenceAt(std::string_view s, size_t i) {
-  auto at = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
-  auto in = [&](size_t k, unsigned lo, unsigned hi) {
-    return i + k < s.size() && at(k) >= lo && at(k) <= hi;
-  };
-  const unsigned c = at(0);
-  if (c < 0x80) return 1;
-  if (c >= 0xc2 && c <= 0xdf) return in(1, 0x80, 0xbf) ? 2 : 0;
-  if (c >= 0xe0 && c <= 0xef) {
-    const unsigned lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-    return in(1, lo, hi) && in(2, 0x80, 0xbf) ? 3 : 0;
-  }
-  if (c >= 0xf0 && c <= 0xf4) {
-    const unsigned lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-    return in(1, lo, hi) && in(2, 0x80, 0xbf) && in(3, 0x80, 0xbf) ? 4 : 0;
-  }
-  return 0;
-}
-
-}  // namespace
-
-std::string ValidUtf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    if (const size_t n = Utf8SequenceAt(s, i); n > 0) {
-      out.append(s.substr(i, n));
-      i += n;
-    } else {
-      out += "\xef\xbf\xbd";  // U+FFFD REPLACEMENT CHARACTER
-      ++i;
-    }
-  }
-  return out;
-}
-
 std::string JsonEscape(std::string_view s) {
   return boost::json::serialize(boost::json::string(ValidUtf8(s)));
 }

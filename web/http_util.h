@@ -12,7 +12,8 @@
 
 #include <google/protobuf/message.h>
 
-#include "store/metrics.h"
+#include "base/metrics.h"
+#include "base/text.h"
 #include "web/http_server.h"
 
 namespace yiwang::web {
@@ -37,9 +38,6 @@ HttpResponse MethodNotAllowedResponse(Metrics* metrics, const HttpRequest& req,
 // does not belong to a valid UTF-8 sequence becomes U+FFFD, so echoing a client's bytes (a
 // percent-decoded path, say) never produces a body that JSON parsers refuse.
 std::string JsonEscape(std::string_view s);
-// `s` with every byte that does not belong to a valid UTF-8 sequence (RFC 3629: shortest
-// form, no surrogates, at most U+10FFFF) replaced by U+FFFD.
-std::string ValidUtf8(std::string_view s);
 // protobuf's JSON mapping of `m` (lowerCamelCase; int64 as strings; defaults omitted).
 std::string ToJson(const google::protobuf::Message& m);
 

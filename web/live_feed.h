@@ -34,9 +34,9 @@
 
 #include <spdlog/logger.h>
 
+#include "base/metrics.h"
 #include "dispatcher/dispatcher.h"
 #include "store/event_store.h"
-#include "store/metrics.h"
 #include "web/auth.h"
 #include "web/http_server.h"
 

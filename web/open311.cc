@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <google/protobuf/util/time_util.h>
 
+#include "base/text.h"
 #include "dispatcher/dispatch_config.h"
 #include "web/http_util.h"
 #include "web/static_files.h"
@@ -80,13 +81,6 @@ bool IsClosed(v1::CaseState s) {
   return s == v1::CASE_STATE_CLOSED || s == v1::CASE_STATE_REJECTED;
 }
 
-std::optional<double> ParseDouble(std::string_view s) {
-  double d = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-  if (s.empty() || ec != std::errc() || p != s.data() + s.size() || !std::isfinite(d))
-    return std::nullopt;
-  return d;
-}
 
 }  // namespace
 

@@ -36,8 +36,8 @@
 
 #include <spdlog/logger.h>
 
+#include "base/metrics.h"
 #include "dispatcher/dispatcher.h"
-#include "store/metrics.h"
 #include "web/auth.h"
 #include "web/citizen_api.h"
 #include "web/http_server.h"

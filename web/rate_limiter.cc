@@ -10,10 +10,10 @@ RateLimiter::RateLimiter(uint32_t max_events, std::chrono::seconds window, size_
     : max_events_(max_events),
       window_(window),
       max_keys_(std::max<size_t>(max_keys, 1)),
-      clock_(clock ? std::move(clock) : Clock([] { return std::chrono::steady_clock::now(); })) {}
+      clock_(std::move(clock)) {}
 
 uint64_t RateLimiter::Acquire(std::string_view key) {
-  const auto now = clock_();
+  const auto now = clock_.Steady();
   std::lock_guard lock(mu_);
   auto it = entries_.find(std::string(key));
   if (it != entries_.end() && now - it->second.start >= window_) {

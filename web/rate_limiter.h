@@ -10,20 +10,19 @@
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
+#include "base/clock.h"
+
 namespace yiwang::web {
 
 class RateLimiter {
  public:
-  using Clock = std::function<std::chrono::steady_clock::time_point()>;
-
-  // `clock` default: std::chrono::steady_clock::now.
+  // Windows are measured on clock.Steady().
   RateLimiter(uint32_t max_events, std::chrono::seconds window, size_t max_keys = 100000,
               Clock clock = {});
 

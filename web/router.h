@@ -25,7 +25,7 @@
 
 #include <spdlog/logger.h>
 
-#include "store/metrics.h"
+#include "base/metrics.h"
 #include "web/http_server.h"
 
 namespace yiwang::web {

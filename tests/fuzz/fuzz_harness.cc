@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 #include <rocksdb/env.h>
 
+#include "base/text.h"
 #include "dispatcher/dispatch_config.h"
 #include "dispatcher/dispatcher.h"
 #include "ingest/frame_codec.h"
@@ -116,7 +117,8 @@ struct Harness::Impl {
     store = store::EventStore::Open(opts, Quiet("store"), metrics.get(), &s);
     if (!store) std::abort();
     ingest = std::make_unique<ingest::IngestService>(store.get(), ingest::IngestLimits{},
-                                                     metrics.get(), Quiet("ingest"), FixedNow);
+                                                     metrics.get(), Quiet("ingest"),
+                                                     Clock(FixedNow));
     accounts = std::make_unique<web::Accounts>(store.get(), metrics.get(), Quiet("auth"));
     api = std::make_unique<web::Api>(store.get(), metrics.get(), accounts.get(), Quiet("web"));
     device_token.set_name("fuzz");
@@ -286,31 +288,13 @@ constexpr char kDistrictMap[] = R"({"type":"FeatureCollection","features":[
    "coordinates":[[[106.5,29.5],[106.6,29.5],[106.6,29.6],[106.5,29.6],[106.5,29.5]]]}}]})";
 
 // Whether `s` is valid UTF-8 (RFC 3629: shortest forms, no surrogates, at most U+10FFFF).
-bool ValidUtf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
-    if (n < 0 || (n > 0 && i + n >= s.size())) return false;
-    uint32_t cp = n == 0 ? c : c & (0x3f >> n);
-    for (int k = 1; k <= n; ++k) {
-      const auto d = static_cast<unsigned char>(s[i + k]);
-      if ((d >> 6) != 2) return false;
-      cp = cp << 6 | (d & 0x3f);
-    }
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += n + 1;
-  }
-  return true;
-}
-
 // Well-formed for the XML Open311 writes: valid UTF-8 (it declares utf-8), a declaration, then elements without attributes,
 // balanced; text with no '<', '&' only in the five predefined entities, no control
 // characters but tab, newline and carriage return. "" if so.
 std::string XmlProblem(std::string_view x) {
   constexpr std::string_view kDecl = R"(<?xml version="1.0" encoding="utf-8"?>)";
   if (!x.starts_with(kDecl)) return "no XML declaration";
-  if (!ValidUtf8(x)) return "not valid UTF-8";
+  if (!IsValidUtf8(x)) return "not valid UTF-8";
   std::vector<std::string_view> open;
   size_t i = kDecl.size();
   bool root_closed = false;
@@ -421,7 +405,7 @@ void Open311Harness::Rebuild() {
                                     m.metrics.get(), &s);
   if (!m.store) std::abort();
   dispatcher::DispatcherOptions o;
-  o.clock = [] { return std::chrono::time_point_cast<dispatcher::Duration>(FixedNow()); };
+  o.clock = Clock([] { return FixedNow(); });
   m.dispatcher = dispatcher::Dispatcher::Open(m.store.get(), dispatcher::DefaultDispatchConfig(),
                                               o, Quiet("dispatcher"), m.metrics.get(), &s);
   if (!m.dispatcher) std::abort();

@@ -37,7 +37,7 @@ class IngestServiceTest : public ::testing::Test {
     store_ = store::EventStore::Open(opts, test::NullLogger(), metrics_.get(), &s);
     ASSERT_TRUE(store_) << s.ToString();
     service_ = std::make_unique<IngestService>(store_.get(), limits, metrics_.get(),
-                                               test::NullLogger(), [this] { return now_; });
+                                               test::NullLogger(), Clock([this] { return now_; }));
     token_.set_name("gw-cq");
     token_.set_kind(yiwang::v1::TOKEN_KIND_DEVICE);
     token_.set_device_prefix("cq-");

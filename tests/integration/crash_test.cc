@@ -30,8 +30,8 @@
 #include "tests/support/events.h"
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"
-#include "tools/stored_events.h"
 #include "tests/support/temp_dir.h"
+#include "tools/stored_events.h"
 #include "tools/ws_client.h"
 #include "yiwang/v1/case.pb.h"
 

@@ -33,8 +33,8 @@
 #include "tests/support/events.h"
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"
-#include "tools/stored_events.h"
 #include "tests/support/temp_dir.h"
+#include "tools/stored_events.h"
 #include "tools/ws_client.h"
 
 #ifndef YIWANG_BINARY

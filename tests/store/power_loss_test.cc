@@ -50,8 +50,8 @@
 #include "store/test_hooks.h"
 #include "tests/support/events.h"
 #include "tests/support/lossy_fs.h"
-#include "tools/stored_events.h"
 #include "tests/support/temp_dir.h"
+#include "tools/stored_events.h"
 
 namespace yiwang::store {
 namespace {

@@ -14,7 +14,9 @@ Status DispatchStack::Open() {
   if (!store) return s;
   dispatcher::DispatcherOptions o;
   if (now_ms.load() != 0)
-    o.clock = [this] { return dispatcher::Timestamp(dispatcher::Duration(now_ms.load())); };
+    o.clock = Clock([this] {
+      return Clock::TimePoint(std::chrono::milliseconds(now_ms.load()));
+    });
   o.poll_interval = std::chrono::milliseconds(20);
   dispatcher = dispatcher::Dispatcher::Open(store.get(), dispatcher::DefaultDispatchConfig(), o,
                                             NullLogger(), &metrics, &s);

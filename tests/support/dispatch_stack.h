@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "base/metrics.h"
 #include "dispatcher/dispatcher.h"
 #include "store/event_store.h"
-#include "store/metrics.h"
 #include "tests/support/events.h"
 
 namespace yiwang::test {

@@ -200,7 +200,7 @@ class AccessMatrixTest : public ::testing::Test {
 
     AccountsOptions opts;
     opts.scrypt.log2_n = 10;
-    opts.clock = [this] { return now_; };
+    opts.clock = Clock([this] { return now_; });
     accounts_ = std::make_unique<Accounts>(store(), &metrics(), test::NullLogger(), opts);
     Authenticator auth = [this](const HttpRequest& r) { return accounts_->Authenticate(r); };
     api_ = std::make_unique<Api>(store(), &metrics(), accounts_.get(), test::NullLogger(),

@@ -48,7 +48,7 @@ class AuthTest : public ::testing::Test {
           CreateToken(store_.get(), yiwang::v1::TOKEN_KIND_DEVICE, "gw", "", &device_token_).ok());
     }
     opts.scrypt.log2_n = 10;  // fast; production parameters are tested in the integration test
-    opts.clock = [this] { return now_; };
+    opts.clock = Clock([this] { return now_; });
     accounts_ = std::make_unique<Accounts>(store_.get(), &metrics_, test::NullLogger(), opts);
     api_ = std::make_unique<Api>(store_.get(), &metrics_, accounts_.get(), test::NullLogger());
   }

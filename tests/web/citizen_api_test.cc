@@ -418,13 +418,5 @@ TEST_F(CitizenApiTest, OtherPathsAreNotItsBusiness) {
   EXPECT_EQ(Do(http::verb::get, "/api/v1/reports").result_int(), 405);
 }
 
-TEST(Utf8LengthTest, CountsCodePointsAndRefusesInvalid) {
-  EXPECT_EQ(Utf8Length("abc"), 3u);
-  EXPECT_EQ(Utf8Length("积水"), 2u);
-  EXPECT_FALSE(Utf8Length("\xff"));
-  EXPECT_FALSE(Utf8Length("\xc0\xaf"));  // overlong '/'
-  EXPECT_FALSE(Utf8Length("\xe6\xb0"));  // truncated
-}
-
 }  // namespace
 }  // namespace yiwang::web

@@ -1,7 +1,7 @@
 // Metrics registry: series identity, the Prometheus text exposition format (0.0.4), histogram
 // buckets (upper bounds inclusive, cumulative, +Inf) and the quantile estimate.
 
-#include "store/metrics.h"
+#include "base/metrics.h"
 
 #include <gtest/gtest.h>
 

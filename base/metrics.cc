@@ -1,4 +1,4 @@
-#include "store/metrics.h"
+#include "base/metrics.h"
 
 #include <malloc.h>
 #include <unistd.h>

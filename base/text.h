@@ -1,0 +1,40 @@
+#pragma once
+// Text helpers every layer shares: UTF-8 (RFC 3629), hex, numbers, header values. Pure
+// functions, no allocation beyond their results.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace yiwang {
+
+// --- UTF-8 (RFC 3629: shortest form, no surrogates, at most U+10FFFF) ---
+// The length of the well-formed UTF-8 sequence starting at s[i], or 0 if none starts there.
+// REQUIRES: i < s.size().
+size_t Utf8SequenceAt(std::string_view s, size_t i);
+// True if all of `s` is well-formed UTF-8.
+bool IsValidUtf8(std::string_view s);
+// `s` with every byte that does not belong to a well-formed sequence replaced by U+FFFD.
+std::string ValidUtf8(std::string_view s);
+// The number of code points of `s`, or nullopt if `s` is not well-formed UTF-8.
+std::optional<size_t> Utf8Length(std::string_view s);
+// True if `s` holds a C0 control character or DEL.
+bool HasControlChars(std::string_view s);
+
+// --- ASCII ---
+std::string AsciiLower(std::string_view s);
+// Lower-case hex of `bytes` ("\x01\xab" -> "01ab").
+std::string Hex(std::string_view bytes);
+
+// --- numbers ---
+// The whole of `s` as a finite double (std::from_chars: no spaces, no "+", no hex floats), or
+// nullopt.
+std::optional<double> ParseDouble(std::string_view s);
+
+// --- HTTP header values ---
+// The token of an `Authorization: Bearer <token>` header value (scheme case-insensitive, as
+// RFC 7235 says), or nullopt if the header is absent, of another scheme, or empty.
+std::optional<std::string_view> BearerToken(std::string_view authorization);
+
+}  // namespace yiwang
