@@ -444,15 +444,14 @@ HttpResponse CitizenApi::Nearby(const HttpRequest& req, std::string_view query) 
   const v1::Category* cat = dispatcher::FindCategory(dispatcher_->config(), *category);
   if (!cat || cat->kind() == v1::CATEGORY_KIND_SYSTEM)
     return Error(req, 400, "unknown_category", "no citizen category " + *category, "category");
-  const auto lat_s = QueryParam(query, "lat");
-  const auto lon_s = QueryParam(query, "lon");
-  const auto lat = lat_s ? ParseDouble(*lat_s) : std::nullopt;
-  const auto lon = lon_s ? ParseDouble(*lon_s) : std::nullopt;
-  if (!lat || !lon || *lat < -90 || *lat > 90 || *lon < -180 || *lon > 180)
+  // An absent parameter parses as "": not a number.
+  const double lat = ParseDouble(QueryParam(query, "lat").value_or("")).value_or(NAN);
+  const double lon = ParseDouble(QueryParam(query, "lon").value_or("")).value_or(NAN);
+  if (!(lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180))  // false for NaN
     return Error(req, 400, "location_invalid", "lat and lon must be numbers", "location");
   std::vector<std::pair<v1::CaseSummary, double>> near;
   if (cat->dedup().radius_m() > 0) {
-    Status s = dispatcher_->NearbyOpenCases(*category, *lat, *lon, 0, &near);
+    Status s = dispatcher_->NearbyOpenCases(*category, lat, lon, 0, &near);
     if (!s.ok()) return Error(req, 503, "unavailable", s.ToString());
   }
   json::array cases;
