@@ -1,7 +1,19 @@
 #pragma once
-// Keys of the dispatcher's tables (layout in dispatcher/dispatcher.h and docs/architecture.md).
-// Private to dispatcher/: built and parsed only here and in dispatcher.cc.
+// Keys of the dispatcher's tables, built and parsed only here (private to dispatcher/; the same
+// layout is in docs/architecture.md). All integers big-endian (store/key_codec.h).
 //
+// Key layout (tables of store/tables.h):
+//   cases       id                                   -> Case
+//   journal     u8 len | id | u64 seq                -> JournalEntry
+//   case_index  dim | value | 0x00 | u64 ~created_ms | id -> CaseSummary
+//               dims: 'a' all, 's' state, 'd' district, 'p' department, 'c' category,
+//               'o' source, 'g' spatial cell (0.01 deg)
+//               'w' | asset | 0x00 | alarm type      -> case id of the open sensor case
+//   timers      u64 due_ms | 's' | id                -> empty (SLA check of case id)
+//   alarms      device id                            -> AlarmState
+//   kpi         day | 0 | district | 0 | department | 0 | category | 0 | u8 source -> KpiCounters
+//   reports     tracking code                        -> CitizenReport
+//   dispatch    "cursor" -> u64 arrival id; "case_seq/<day>" -> u64
 // Thread safety: pure functions.
 
 #include <cstdint>

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <iostream>
 #include <iterator>
 #include <sstream>
 
@@ -89,7 +88,5 @@ int RunConfigCheck(const std::string& path, std::ostream& out, std::ostream& err
   out << path << ": ok" << (bare ? " (dispatch section)" : "") << ": " << Summary(resolved) << "\n";
   return kConfigCheckOk;
 }
-
-int RunConfigCheck(const std::string& path) { return RunConfigCheck(path, std::cout, std::cerr); }
 
 }  // namespace yiwang::dispatcher

@@ -6,7 +6,8 @@
 // e.g. dispatcher/default_config.json, checked as if it were that section). A JSON object with
 // any of ServerConfig's keys (ingest, http, store, ioThreads, dispatch) is a server config.
 //
-// Thread safety: reads the file and writes to the given streams; call from one thread.
+// The one function of dispatcher/ that does I/O: it reads the file it is given and writes to the
+// streams it is given (the command wires std::cout and std::cerr). Call from one thread.
 
 #include <ostream>
 #include <string>
@@ -22,7 +23,5 @@ inline constexpr int kConfigCheckUnreadable = 2;  // the file cannot be read
 //   out: "<path>: ok: 38 districts, 22 categories, ... "
 //   err: "<path>: dispatch.routing[3].department: unknown department 'xyz'"
 int RunConfigCheck(const std::string& path, std::ostream& out, std::ostream& err);
-// As above, on std::cout and std::cerr.
-int RunConfigCheck(const std::string& path);
 
 }  // namespace yiwang::dispatcher

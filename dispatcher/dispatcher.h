@@ -18,18 +18,7 @@
 // judged again, which rebuilds the same states and, since no case changed after the
 // checkpoint, changes no case twice.
 //
-// Key layout (tables of store/tables.h; see docs/architecture.md):
-//   cases       id                                   -> Case
-//   journal     u8 len | id | u64 seq                -> JournalEntry
-//   case_index  dim | value | 0x00 | u64 ~created_ms | id -> CaseSummary
-//               dims: 'a' all, 's' state, 'd' district, 'p' department, 'c' category,
-//               'o' source, 'g' spatial cell (0.01 deg)
-//               'w' | asset | 0x00 | alarm type      -> case id of the open sensor case
-//   timers      u64 due_ms | 's' | id                -> empty (SLA check of case id)
-//   alarms      device id                            -> AlarmState
-//   kpi         day | 0 | district | 0 | department | 0 | category | 0 | u8 source -> KpiCounters
-//   reports     tracking code                        -> CitizenReport
-//   dispatch    "cursor" -> u64 arrival id; "case_seq/<day>" -> u64
+// Key layout: dispatcher/case_keys.h and docs/architecture.md.
 //
 // Thread safety: all public methods may be called from any thread. Commands, reports and
 // timers run on the dispatcher thread, one at a time; the calling thread waits for the result
@@ -190,7 +179,8 @@ class Dispatcher {
                                                  std::string_view department,
                                                  std::string_view actor_id) const;
 
-  // Checks every case: hash chain, replay reproduces the stored case, indexes present.
+  // Checks every case: hash chain, replay reproduces the stored case, indexes present
+  // (AuditCases of dispatcher/audit.h under this dispatcher's policy).
   // Problems are appended to *problems (one line each); returns the number of cases checked.
   Status Audit(std::vector<std::string>* problems, uint64_t* cases_checked) const;
 
@@ -215,11 +205,6 @@ class Dispatcher {
 // The journal of case `id`, oldest first, read straight from the store.
 Status ReadJournal(const store::EventStore& store, std::string_view id,
                    std::vector<yiwang::v1::JournalEntry>* out);
-// The audit of Dispatcher::Audit over a store without a running dispatcher (`yiwang audit
-// verify`): every case's hash chain, its replay under `policy` against the stored case, and
-// its index entries. One line per problem in *problems.
-Status AuditCases(const store::EventStore& store, const SlaPolicy& policy,
-                  std::vector<std::string>* problems, uint64_t* cases_checked);
 
 // The computed spatial cell of a point (0.01 degree grid): "g:<lat index>:<lon index>".
 std::string SpatialCell(double lat, double lon);

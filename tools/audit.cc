@@ -11,8 +11,8 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "dispatcher/audit.h"
 #include "dispatcher/dispatch_config.h"
-#include "dispatcher/dispatcher.h"
 #include "store/event_store.h"
 #include "tools/commands.h"
 #include "tools/serve.h"

@@ -16,6 +16,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -537,7 +538,7 @@ CLI::App* AddConfigCommand(CLI::App& app, int* exit_code) {
   auto* check = c->add_subcommand(
       "check", "Check a configuration file offline as `serve --config` would at start-up");
   check->add_option("FILE", *path, "Server config (JSON) or a bare dispatch section")->required();
-  check->callback([path, exit_code] { *exit_code = dispatcher::RunConfigCheck(*path); });
+  check->callback([path, exit_code] { *exit_code = dispatcher::RunConfigCheck(*path, std::cout, std::cerr); });
   return c;
 }
 
