@@ -121,7 +121,7 @@ Status AlarmRules::Create(const v1::DispatchConfig& cfg, AlarmRules* out) {
     rule.repeat = seconds(spec.repeat_seconds());
     Kind& kind = r.kinds_[spec.sensor()];
     for (const v1::AlarmCondition& c : spec.conditions()) {
-      const SensorMetric* metric = FindSensorMetric(c.metric(), spec.sensor());
+      const store::SensorMetric* metric = store::FindSensorMetric(c.metric(), spec.sensor());
       rule.conditions.push_back({c, metric, ConditionKey(c)});
       if (c.from_baseline() && std::find(kind.baseline_metrics.begin(), kind.baseline_metrics.end(),
                                          metric) == kind.baseline_metrics.end())
@@ -261,7 +261,7 @@ const AssetFacts& AlarmEvaluator::FactsOf(Judging* j) {
 
 void AlarmEvaluator::UpdateBaselines(const AlarmRules::Kind& kind, const v1::SensorEvent& ev,
                                      const v1::DeviceBinding* binding, v1::AlarmState* st) {
-  for (const SensorMetric* m : kind.baseline_metrics) {
+  for (const store::SensorMetric* m : kind.baseline_metrics) {
     const std::string name(m->name);
     if (binding && binding->baselines().count(name)) continue;  // configured: nothing to learn
     v1::BaselineState* b = nullptr;
@@ -333,7 +333,7 @@ std::string AlarmEvaluator::NewAlarmId(const std::string& alarm_type, v1::AlarmS
 
 std::string AlarmEvaluator::FiringSummary(const AlarmRules::Condition& c, const Reading& r,
                                           Duration held) {
-  const SensorMetric& m = *c.metric;
+  const store::SensorMetric& m = *c.metric;
   std::string out(m.label);
   if (!m.boolean) {
     out += " " + WithUnit(r.raw, m.unit);
@@ -468,7 +468,7 @@ AlarmDecision AlarmEvaluator::Evaluate(const v1::AlarmState& prev, const v1::Sen
     st.clear_offline();
   }
 
-  const v1::SensorKind kind = SensorKindOf(ev);
+  const v1::SensorKind kind = store::SensorKindOf(ev);
   if (kind == v1::SENSOR_KIND_UNSPECIFIED) {
     d.use = EventUse::kNoPayload;
     return d;

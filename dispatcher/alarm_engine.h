@@ -61,8 +61,9 @@
 #include <vector>
 
 #include "base/status.h"
-#include "dispatcher/sensor_metrics.h"
+#include "dispatcher/condition_text.h"
 #include "dispatcher/sla.h"
+#include "store/sensor_catalogue.h"
 #include "yiwang/v1/dispatch_config.pb.h"
 #include "yiwang/v1/sensor.pb.h"
 
@@ -93,7 +94,7 @@ class AlarmRules {
 
   struct Condition {
     yiwang::v1::AlarmCondition spec;
-    const SensorMetric* metric = nullptr;
+    const store::SensorMetric* metric = nullptr;
     std::string key;  // ConditionKey(spec)
   };
   struct Rule {
@@ -109,7 +110,7 @@ class AlarmRules {
     Duration reporting_interval{0};  // zero: no offline detection
     uint32_t baseline_samples = 3;
     std::vector<size_t> rules;                          // indexes into rules_
-    std::vector<const SensorMetric*> baseline_metrics;  // used by from_baseline conditions
+    std::vector<const store::SensorMetric*> baseline_metrics;  // used by from_baseline conditions
   };
 
   // The binding of `device_id` (exact, else the longest prefix); nullptr if none.

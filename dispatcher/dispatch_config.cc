@@ -15,7 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "dispatcher/sensor_metrics.h"
+#include "dispatcher/condition_text.h"
+#include "store/sensor_catalogue.h"
 
 namespace yiwang::dispatcher {
 
@@ -362,10 +363,10 @@ Status CheckSensorKinds(const v1::DispatchConfig& cfg, const Index& index) {
 }
 
 Status CheckCondition(const std::string& at, const v1::AlarmCondition& c, v1::SensorKind kind) {
-  const SensorMetric* metric = FindSensorMetric(c.metric(), kind);
+  const store::SensorMetric* metric = store::FindSensorMetric(c.metric(), kind);
   if (!metric)
     return Bad(at + ".metric", "unknown metric " + Quote(c.metric()) + " for " +
-                                   std::string(SensorKindJsonName(kind)));
+                                   std::string(store::SensorKindJsonName(kind)));
   if (c.comparator() == v1::COMPARATOR_UNSPECIFIED || !v1::Comparator_IsValid(c.comparator()))
     return Bad(at + ".comparator", "required");
   if (metric->boolean != (c.comparator() == v1::COMPARATOR_IS_TRUE))
@@ -470,7 +471,7 @@ Status CheckDevices(const v1::DispatchConfig& cfg, const Index& index) {
       // A named reference, not the binding: clang 14 (make fuzz) cannot capture a binding.
       const std::string& name = metric;
       const bool known = std::any_of(std::begin(kReadingKinds), std::end(kReadingKinds),
-                                     [&](v1::SensorKind k) { return FindSensorMetric(name, k); });
+                                     [&](v1::SensorKind k) { return store::FindSensorMetric(name, k); });
       if (!known) return Bad(at + ".baselines", "unknown metric " + Quote(metric));
       if (!std::isfinite(value))
         return Bad(at + ".baselines[" + metric + "]", "not a finite number");

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "store/key_codec.h"
+#include "store/sensor_catalogue.h"
 
 namespace yiwang::ingest {
 
@@ -39,65 +40,24 @@ namespace {
 // 2000-01-01T00:00:00Z: nothing observed earlier belongs to this platform.
 constexpr int64_t kEarliestObservedSeconds = 946684800;
 
-struct Range {
-  const char* field;
-  double lo, hi;
-};
-
-// Checks one optional reading; returns kNone if absent or fine.
-Verdict CheckReading(bool has, double v, Range r, int* present) {
-  if (!has) return {};
-  ++*present;
-  if (!std::isfinite(v)) return {Reject::kReadingNotFinite, r.field};
-  if (v < r.lo || v > r.hi) return {Reject::kReadingOutOfRange, r.field};
-  return {};
-}
-
-#define YW_CHECK(has, v, field, lo, hi)                                  \
-  do {                                                                   \
-    Verdict vr = CheckReading((has), (v), Range{field, lo, hi}, &present); \
-    if (vr.reject != Reject::kNone) return vr;                           \
-  } while (0)
-
+// Checks the payload against the sensor catalogue: a known kind, at least one reading, every
+// reading finite and within its range. The detail names the field ("septicTankGas.h2sPpm").
 Verdict CheckPayload(const yiwang::v1::SensorEvent& e) {
+  const store::SensorKindInfo* kind = store::KindOf(e);
+  if (!kind) return {Reject::kMissingPayload, "payload"};
   int present = 0;
-  switch (e.payload_case()) {
-    case yiwang::v1::SensorEvent::kSepticTankGas: {
-      const auto& p = e.septic_tank_gas();
-      YW_CHECK(p.has_ch4_percent_lel(), p.ch4_percent_lel(), "septicTankGas.ch4PercentLel", 0, 100);
-      YW_CHECK(p.has_h2s_ppm(), p.h2s_ppm(), "septicTankGas.h2sPpm", 0, 1000);
-      YW_CHECK(p.has_nh3_ppm(), p.nh3_ppm(), "septicTankGas.nh3Ppm", 0, 1000);
-      break;
-    }
-    case yiwang::v1::SensorEvent::kManholeCover: {
-      const auto& p = e.manhole_cover();
-      YW_CHECK(p.has_tilt_deg(), p.tilt_deg(), "manholeCover.tiltDeg", 0, 180);
-      YW_CHECK(p.has_water_level_cm(), p.water_level_cm(), "manholeCover.waterLevelCm", -100, 10000);
-      present += p.has_displaced() + p.has_lid_open();
-      break;
-    }
-    case yiwang::v1::SensorEvent::kAncientTree: {
-      const auto& p = e.ancient_tree();
-      YW_CHECK(p.has_tilt_deg(), p.tilt_deg(), "ancientTree.tiltDeg", 0, 90);
-      YW_CHECK(p.has_vibration_mg(), p.vibration_mg(), "ancientTree.vibrationMg", 0, 100000);
-      YW_CHECK(p.has_soil_moisture_pct(), p.soil_moisture_pct(), "ancientTree.soilMoisturePct", 0, 100);
-      YW_CHECK(p.has_soil_temp_c(), p.soil_temp_c(), "ancientTree.soilTempC", -50, 80);
-      break;
-    }
-    case yiwang::v1::SensorEvent::kDeviceHealth: {
-      const auto& p = e.device_health();
-      YW_CHECK(p.has_battery_pct(), p.battery_pct(), "deviceHealth.batteryPct", 0, 100);
-      YW_CHECK(p.has_rssi_dbm(), p.rssi_dbm(), "deviceHealth.rssiDbm", -150, 0);
-      break;
-    }
-    case yiwang::v1::SensorEvent::PAYLOAD_NOT_SET:
-      return {Reject::kMissingPayload, "payload"};
+  for (const store::SensorMetric& m : kind->metrics) {
+    const std::optional<double> v = m.read(e);
+    if (!v) continue;
+    ++present;
+    if (!std::isfinite(*v))
+      return {Reject::kReadingNotFinite, std::string(kind->json_name) + "." + std::string(m.name)};
+    if (*v < m.min || *v > m.max)
+      return {Reject::kReadingOutOfRange, std::string(kind->json_name) + "." + std::string(m.name)};
   }
   if (present == 0) return {Reject::kEmptyPayload, "payload"};
   return {};
 }
-
-#undef YW_CHECK
 
 }  // namespace
 

@@ -30,6 +30,7 @@
 #include "base/digest.h"
 #include "base/fail_stop.h"
 #include "store/key_codec.h"
+#include "store/sensor_catalogue.h"
 #include "store/test_hooks.h"
 
 namespace yiwang::store {
@@ -170,16 +171,6 @@ Status FromRocks(const rocksdb::Status& s) {
   return Status::IOError(s.ToString());
 }
 
-const char* PayloadKind(const yiwang::v1::SensorEvent& e) {
-  switch (e.payload_case()) {
-    case yiwang::v1::SensorEvent::kSepticTankGas: return "septicTankGas";
-    case yiwang::v1::SensorEvent::kManholeCover: return "manholeCover";
-    case yiwang::v1::SensorEvent::kAncientTree: return "ancientTree";
-    case yiwang::v1::SensorEvent::kDeviceHealth: return "deviceHealth";
-    default: return "";
-  }
-}
-
 // RocksDB's own log goes to the store's spdlog logger instead of a LOG file in the data dir.
 // A LOG file on the data disk breaks disk-full handling: once one of its writes fails with
 // ENOSPC, the next line RocksDB logs (the SstFileManager's recovery thread logs as soon as
@@ -227,6 +218,35 @@ class ManualNoSpaceRecovery final : public rocksdb::EventListener {
 
 bool TimestampLess(const google::protobuf::Timestamp& a, const google::protobuf::Timestamp& b) {
   return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.nanos() < b.nanos());
+}
+
+// One group commit being assembled on the writer thread.
+struct CommitWork {
+  std::vector<std::vector<Outcome>> outcomes;  // per request, per event
+  std::unordered_map<std::string, DeviceState> working;  // the devices of this commit
+  std::unordered_set<const DeviceState*> changed;        // states with an accepted event
+  std::unordered_map<std::string, SeqMark> marks;        // idempotency marks of this commit
+  std::vector<const StoredEvent*> committed;              // accepted, in arrival order
+  uint64_t next_id = 0;                                   // the next arrival id
+  std::string value;                                      // read buffer, reused
+};
+
+// An accepted event's mark on its device's state: counts, times and, unless it fills a gap
+// (out of order: older than the newest), its position and reading (the sensor catalogue's).
+void KeepInDeviceState(const StoredEvent& se, bool out_of_order, DeviceState* st) {
+  const auto& ev = se.event();
+  st->set_event_count(st->event_count() + 1);
+  if (!st->has_last_seen() || TimestampLess(st->last_seen(), se.received_at()))
+    *st->mutable_last_seen() = se.received_at();
+  if (out_of_order) return;
+  st->set_last_seq(ev.seq());
+  *st->mutable_last_observed() = ev.observed_at();
+  *st->mutable_location() = ev.location();
+  if (const SensorKindInfo* kind = KindOf(ev)) {
+    kind->keep_latest(ev, st);
+    if (kind->kind != yiwang::v1::SENSOR_KIND_DEVICE_HEALTH)
+      st->set_kind(std::string(kind->json_name));
+  }
 }
 
 }  // namespace
@@ -296,7 +316,23 @@ class EventStore::Impl {
   void Submit(IngestRequest req);
   void Stop();
   void WriterLoop();
+  // One group commit (writer thread): the steps below, in order.
   void Commit(std::vector<IngestRequest>& batch);
+  // While the disk is full and no Resume() has succeeded since: refuses the whole batch with
+  // storage_full and returns true.
+  bool RefuseWhileFull(std::vector<IngestRequest>& batch);
+  // Decides one event (duplicate, replay, or accepted: new or filling a gap) and, if accepted,
+  // adds its record to the WriteBatch, its idempotency mark to w->marks and its reading to its
+  // device's state.
+  Outcome AddEvent(CommitWork* w, IngestRequest& req, size_t i);
+  // The marks and changed device states into the WriteBatch, sorted by key.
+  void AddMarksAndStates(CommitWork* w);
+  // Writes the WriteBatch (fsynced when options_.sync); *seconds is how long it took.
+  rocksdb::Status WriteGroup(double* seconds);
+  // After a write refused for lack of space: every accepted event becomes storage_full.
+  void OnDiskFull(const rocksdb::Status& s, CommitWork* w);
+  // After a durable write: counters, the device cache, the commit observers.
+  void OnCommitted(CommitWork* w, double seconds);
   // Loads a device's state for the current commit (working set, then cache, then DB).
   DeviceState* WorkingState(const std::string& device_id,
                             std::unordered_map<std::string, DeviceState>* working);
@@ -620,160 +656,141 @@ DeviceState* EventStore::Impl::WorkingState(
 }
 
 void EventStore::Impl::Commit(std::vector<IngestRequest>& batch) {
-  std::vector<std::vector<Outcome>> outcomes(batch.size());
-  // After a disk-full error: refuse at once until the recovery thread's Resume() succeeded,
-  // then try to write again (which may fail again and start another round).
-  if (storage_full_.load() && !resumed_.exchange(false)) {
-    RequestResume();
-    for (size_t r = 0; r < batch.size(); ++r)
-      batch[r].done(std::vector<Outcome>(batch[r].events.size(), Outcome::kStorageFull));
-    return;
-  }
-
-  rocksdb::WriteBatch& wb = wb_;
-  wb.Clear();
-  std::unordered_map<std::string, DeviceState> working;
-  std::unordered_map<std::string, SeqMark> pending_marks;
-  std::unordered_set<const DeviceState*> changed;  // states with an accepted event
-  std::vector<const StoredEvent*> committed;
-  uint64_t next_id = next_arrival_id_.load(std::memory_order_relaxed);
-  std::string value;
-
+  if (RefuseWhileFull(batch)) return;
+  CommitWork w;
+  w.outcomes.resize(batch.size());
+  w.next_id = next_arrival_id_.load(std::memory_order_relaxed);
+  wb_.Clear();
   for (size_t r = 0; r < batch.size(); ++r) {
     IngestRequest& req = batch[r];
     PrepareIngest(&req);  // a no-op when the caller prepared it
-    auto& events = req.events;
-    outcomes[r].reserve(events.size());
-    for (size_t i = 0; i < events.size(); ++i) {
-      StoredEvent& se = events[i];
-      const auto& ev = se.event();
-      DeviceState* st = WorkingState(ev.device_id(), &working);
-      const uint64_t fp = req.fingerprints[i];
-      std::string mark_key = DeviceSeqKey(ev.device_id(), ev.seq());
-      bool out_of_order = false;
-      if (ev.seq() <= st->last_seq()) {
-        // Possibly a resend: look for the idempotency mark (this commit first, then the DB).
-        std::optional<SeqMark> existing;
-        if (auto p = pending_marks.find(mark_key); p != pending_marks.end()) {
-          existing = p->second;
-        } else {
-          rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kDeviceSeq), mark_key, &value);
-          if (s.ok()) {
-            SeqMark m;
-            m.ParseFromString(value);
-            existing = m;
-          } else if (!s.IsNotFound()) {
-            FailStop(*log_, "reading idempotency mark failed: " + s.ToString());
-          }
-        }
-        if (existing) {
-          outcomes[r].push_back(existing->fingerprint() == fp ? Outcome::kDuplicate
-                                                              : Outcome::kReplay);
-          continue;
-        }
-        out_of_order = true;  // a gap being filled: stored, flagged
-      }
-      se.set_arrival_id(next_id++);
-      std::string& bytes = req.serialized[i];
-      AppendVarintField(&bytes, StoredEvent::kArrivalIdFieldNumber, se.arrival_id());
-      if (out_of_order) {
-        se.add_flags(yiwang::v1::EVENT_FLAG_OUT_OF_ORDER);
-        AppendVarintField(&bytes, StoredEvent::kFlagsFieldNumber,
-                          yiwang::v1::EVENT_FLAG_OUT_OF_ORDER);
-      }
-      SeqMark mark;
-      mark.set_arrival_id(se.arrival_id());
-      mark.set_fingerprint(fp);
-      // Arrival ids ascend, so event keys go into the memtable in order.
-      wb.Put(cf(kEvents), EventKey(se.arrival_id()), bytes);
-      pending_marks[std::move(mark_key)] = mark;
-
-      changed.insert(st);
-      st->set_event_count(st->event_count() + 1);
-      if (!st->has_last_seen() || TimestampLess(st->last_seen(), se.received_at()))
-        *st->mutable_last_seen() = se.received_at();
-      if (!out_of_order) {
-        st->set_last_seq(ev.seq());
-        *st->mutable_last_observed() = ev.observed_at();
-        *st->mutable_location() = ev.location();
-        switch (ev.payload_case()) {
-          case yiwang::v1::SensorEvent::kSepticTankGas:
-            *st->mutable_septic_tank_gas() = ev.septic_tank_gas();
-            break;
-          case yiwang::v1::SensorEvent::kManholeCover:
-            *st->mutable_manhole_cover() = ev.manhole_cover();
-            break;
-          case yiwang::v1::SensorEvent::kAncientTree:
-            *st->mutable_ancient_tree() = ev.ancient_tree();
-            break;
-          case yiwang::v1::SensorEvent::kDeviceHealth:
-            *st->mutable_device_health() = ev.device_health();
-            break;
-          default: break;
-        }
-        if (ev.payload_case() != yiwang::v1::SensorEvent::kDeviceHealth)
-          st->set_kind(PayloadKind(ev));
-      }
-      outcomes[r].push_back(Outcome::kAccepted);
-      committed.push_back(&se);
-    }
+    w.outcomes[r].reserve(req.events.size());
+    for (size_t i = 0; i < req.events.size(); ++i) w.outcomes[r].push_back(AddEvent(&w, req, i));
   }
-
-  if (!committed.empty()) {
-    // Marks and device states go into the batch sorted by key: sorted memtable inserts cost
-    // markedly less than scattered ones (measured in docs/benchmarks.md).
-    std::vector<const std::pair<const std::string, SeqMark>*> marks;
-    marks.reserve(pending_marks.size());
-    for (const auto& kv : pending_marks) marks.push_back(&kv);
-    std::sort(marks.begin(), marks.end(), [](auto* a, auto* b) { return a->first < b->first; });
-    for (const auto* kv : marks) wb.Put(cf(kDeviceSeq), kv->first, kv->second.SerializeAsString());
-    std::vector<std::pair<const std::string, DeviceState>*> states;
-    states.reserve(working.size());
-    for (auto& kv : working)
-      if (changed.contains(&kv.second)) states.push_back(&kv);
-    std::sort(states.begin(), states.end(), [](auto* a, auto* b) { return a->first < b->first; });
-    for (const auto* kv : states) wb.Put(cf(kDevices), kv->first, kv->second.SerializeAsString());
-    rocksdb::WriteOptions wo;
-    wo.sync = options_.sync;
-    const auto t0 = std::chrono::steady_clock::now();
-    rocksdb::Status s = db_->Write(wo, &wb);
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (wb.GetDataSize() > kMaxKeptBatchBytes) wb = rocksdb::WriteBatch();
+  if (w.committed.empty()) {
+    // Nothing to write (only duplicates and replays): the states are unchanged; keep them.
+    for (auto& [id, st] : w.working) device_cache_[id] = std::move(st);
+  } else {
+    AddMarksAndStates(&w);
+    double seconds = 0;
+    const rocksdb::Status s = WriteGroup(&seconds);
     if (s.IsNoSpace() || (!s.ok() && storage_full_.load())) {
-      if (!storage_full_.exchange(true)) log_->error("disk full: refusing ingest ({})", s.ToString());
-      m_storage_full_.Inc();
-      resumed_ = false;
-      RequestResume();
-      for (auto& o : outcomes)
-        for (auto& x : o)
-          if (x == Outcome::kAccepted) x = Outcome::kStorageFull;
-      for (size_t r = 0; r < batch.size(); ++r) batch[r].done(std::move(outcomes[r]));
-      return;
-    }
-    if (!s.ok()) {
+      OnDiskFull(s, &w);
+    } else if (!s.ok()) {
       // The WAL may or may not hold the batch; nothing is acked and the process stops so that a
       // restart recovers from what is really on disk.
       FailStop(*log_, "write failed, nothing of it acknowledged: " + s.ToString());
+    } else {
+      OnCommitted(&w, seconds);
     }
-    if (storage_full_.exchange(false)) log_->warn("disk space is back: ingest resumed");
-    next_arrival_id_.store(next_id, std::memory_order_relaxed);
-    m_commits_.Inc();
-    if (options_.sync) m_fsyncs_.Inc();
-    m_events_written_.Inc(committed.size());
-    m_events_per_commit_.Observe(static_cast<double>(committed.size()));
-    m_commit_seconds_.Observe(secs);
-    if (device_cache_.size() + working.size() > options_.device_cache_entries) {
-      device_cache_.clear();  // crude but bounded; misses cost one Get per device per commit
-    }
-    for (auto& [id, st] : working) device_cache_[id] = std::move(st);
-    std::lock_guard observers(observers_mu_);
-    for (const auto& [id, obs] : observers_) obs(committed);
-  } else {
-    // Nothing to write (only duplicates and replays): the states are unchanged; keep them.
-    for (auto& [id, st] : working) device_cache_[id] = std::move(st);
   }
-  for (size_t r = 0; r < batch.size(); ++r) batch[r].done(std::move(outcomes[r]));
+  for (size_t r = 0; r < batch.size(); ++r) batch[r].done(std::move(w.outcomes[r]));
+}
+
+bool EventStore::Impl::RefuseWhileFull(std::vector<IngestRequest>& batch) {
+  // After a disk-full error: refuse at once until the recovery thread's Resume() succeeded,
+  // then try to write again (which may fail again and start another round).
+  if (!storage_full_.load() || resumed_.exchange(false)) return false;
+  RequestResume();
+  for (auto& req : batch) req.done(std::vector<Outcome>(req.events.size(), Outcome::kStorageFull));
+  return true;
+}
+
+Outcome EventStore::Impl::AddEvent(CommitWork* w, IngestRequest& req, size_t i) {
+  StoredEvent& se = req.events[i];
+  const auto& ev = se.event();
+  DeviceState* st = WorkingState(ev.device_id(), &w->working);
+  const uint64_t fp = req.fingerprints[i];
+  std::string mark_key = DeviceSeqKey(ev.device_id(), ev.seq());
+  bool out_of_order = false;
+  if (ev.seq() <= st->last_seq()) {
+    // Possibly a resend: look for the idempotency mark (this commit first, then the DB).
+    std::optional<SeqMark> existing;
+    if (auto p = w->marks.find(mark_key); p != w->marks.end()) {
+      existing = p->second;
+    } else {
+      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kDeviceSeq), mark_key, &w->value);
+      if (s.ok()) {
+        SeqMark m;
+        m.ParseFromString(w->value);
+        existing = m;
+      } else if (!s.IsNotFound()) {
+        FailStop(*log_, "reading idempotency mark failed: " + s.ToString());
+      }
+    }
+    if (existing) return existing->fingerprint() == fp ? Outcome::kDuplicate : Outcome::kReplay;
+    out_of_order = true;  // a gap being filled: stored, flagged
+  }
+  se.set_arrival_id(w->next_id++);
+  std::string& bytes = req.serialized[i];
+  AppendVarintField(&bytes, StoredEvent::kArrivalIdFieldNumber, se.arrival_id());
+  if (out_of_order) {
+    se.add_flags(yiwang::v1::EVENT_FLAG_OUT_OF_ORDER);
+    AppendVarintField(&bytes, StoredEvent::kFlagsFieldNumber, yiwang::v1::EVENT_FLAG_OUT_OF_ORDER);
+  }
+  SeqMark mark;
+  mark.set_arrival_id(se.arrival_id());
+  mark.set_fingerprint(fp);
+  // Arrival ids ascend, so event keys go into the memtable in order.
+  wb_.Put(cf(kEvents), EventKey(se.arrival_id()), bytes);
+  w->marks[std::move(mark_key)] = mark;
+  w->changed.insert(st);
+  KeepInDeviceState(se, out_of_order, st);
+  w->committed.push_back(&se);
+  return Outcome::kAccepted;
+}
+
+void EventStore::Impl::AddMarksAndStates(CommitWork* w) {
+  // Marks and device states go into the batch sorted by key: sorted memtable inserts cost
+  // markedly less than scattered ones (measured in docs/benchmarks.md).
+  std::vector<const std::pair<const std::string, SeqMark>*> marks;
+  marks.reserve(w->marks.size());
+  for (const auto& kv : w->marks) marks.push_back(&kv);
+  std::sort(marks.begin(), marks.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  for (const auto* kv : marks) wb_.Put(cf(kDeviceSeq), kv->first, kv->second.SerializeAsString());
+  std::vector<std::pair<const std::string, DeviceState>*> states;
+  states.reserve(w->working.size());
+  for (auto& kv : w->working)
+    if (w->changed.contains(&kv.second)) states.push_back(&kv);
+  std::sort(states.begin(), states.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  for (const auto* kv : states) wb_.Put(cf(kDevices), kv->first, kv->second.SerializeAsString());
+}
+
+rocksdb::Status EventStore::Impl::WriteGroup(double* seconds) {
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  const auto t0 = std::chrono::steady_clock::now();
+  rocksdb::Status s = db_->Write(wo, &wb_);
+  *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (wb_.GetDataSize() > kMaxKeptBatchBytes) wb_ = rocksdb::WriteBatch();
+  return s;
+}
+
+void EventStore::Impl::OnDiskFull(const rocksdb::Status& s, CommitWork* w) {
+  if (!storage_full_.exchange(true)) log_->error("disk full: refusing ingest ({})", s.ToString());
+  m_storage_full_.Inc();
+  resumed_ = false;
+  RequestResume();
+  for (auto& o : w->outcomes)
+    for (auto& x : o)
+      if (x == Outcome::kAccepted) x = Outcome::kStorageFull;
+  // The working states hold readings that were not written: dropped, read again next time.
+}
+
+void EventStore::Impl::OnCommitted(CommitWork* w, double seconds) {
+  if (storage_full_.exchange(false)) log_->warn("disk space is back: ingest resumed");
+  next_arrival_id_.store(w->next_id, std::memory_order_relaxed);
+  m_commits_.Inc();
+  if (options_.sync) m_fsyncs_.Inc();
+  m_events_written_.Inc(w->committed.size());
+  m_events_per_commit_.Observe(static_cast<double>(w->committed.size()));
+  m_commit_seconds_.Observe(seconds);
+  if (device_cache_.size() + w->working.size() > options_.device_cache_entries) {
+    device_cache_.clear();  // crude but bounded; misses cost one Get per device per commit
+  }
+  for (auto& [id, st] : w->working) device_cache_[id] = std::move(st);
+  std::lock_guard observers(observers_mu_);
+  for (const auto& [id, obs] : observers_) obs(w->committed);
 }
 
 // ---------------------------------------------------------------------------------------------
