@@ -8,13 +8,12 @@
 namespace yiwang::dispatcher {
 
 namespace v1 = yiwang::v1;
-using store::Table;
 
 Status AuditCases(const store::EventStore& store, const SlaPolicy& policy,
                   std::vector<std::string>* problems, uint64_t* cases_checked) {
   *cases_checked = 0;
   std::vector<std::pair<std::string, v1::Case>> cases;
-  Status s = store.Scan(Table::kCases, "", "", false,
+  Status s = store.Scan(tables::kCases, "", "", false,
                                  [&](std::string_view k, std::string_view v) {
                                    v1::Case c;
                                    if (!c.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
@@ -48,7 +47,7 @@ Status AuditCases(const store::EventStore& store, const SlaPolicy& policy,
     }
     for (const auto& [k, v] : keys::IndexEntries(stored)) {
       std::string got;
-      if (!store.Get(Table::kCaseIndex, k, &got).ok() || got != v) {
+      if (!store.Get(tables::kCaseIndex, k, &got).ok() || got != v) {
         problems->push_back("case " + id + ": index entry missing or stale");
         break;
       }

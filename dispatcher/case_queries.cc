@@ -12,10 +12,9 @@
 namespace yiwang::dispatcher {
 
 namespace v1 = yiwang::v1;
-using store::Table;
 
 Status Dispatcher::GetCase(std::string_view id, v1::Case* out) const {
-  return store::GetRecord(*impl_->store_, Table::kCases, id, out);
+  return store::GetRecord(*impl_->store_, tables::kCases, id, out);
 }
 
 Status ReadJournal(const store::EventStore& store, std::string_view id,
@@ -24,7 +23,7 @@ Status ReadJournal(const store::EventStore& store, std::string_view id,
   const std::string prefix = keys::JournalPrefix(id);
   std::string end = prefix;
   end.push_back('\xff');
-  return store::ScanRecords<v1::JournalEntry>(store, Table::kJournal, prefix, end,
+  return store::ScanRecords<v1::JournalEntry>(store, tables::kJournal, prefix, end,
                                               [&](std::string_view k, v1::JournalEntry&& e) {
                                                 if (k.size() == prefix.size() + 8)
                                                   out->push_back(std::move(e));
@@ -37,7 +36,7 @@ Status Dispatcher::GetJournal(std::string_view id, std::vector<v1::JournalEntry>
 }
 
 Status Dispatcher::GetReport(std::string_view tracking_code, v1::CitizenReport* out) const {
-  return store::GetRecord(*impl_->store_, Table::kReports, tracking_code, out);
+  return store::GetRecord(*impl_->store_, tables::kReports, tracking_code, out);
 }
 
 namespace {
@@ -111,7 +110,7 @@ Status Dispatcher::ListCases(const CaseQuery& q, CasePage* out) const {
     std::string end = prefix;
     end.back() = '\x01';
     Status s = store::ScanRecords<v1::CaseSummary>(
-        *impl_->store_, Table::kCaseIndex, prefix, end,
+        *impl_->store_, tables::kCaseIndex, prefix, end,
         [&](std::string_view k, v1::CaseSummary&& sum) {
           if (!matches(sum)) return true;
           ++out->total;
@@ -144,7 +143,7 @@ Status Dispatcher::MatchingCases(const CaseQuery& q, size_t max,
     std::string end = prefix;
     end.back() = '\x01';
     Status s = store::ScanRecords<v1::CaseSummary>(
-        *impl_->store_, Table::kCaseIndex, prefix, end,
+        *impl_->store_, tables::kCaseIndex, prefix, end,
         [&](std::string_view, v1::CaseSummary&& sum) {
           if (!Matches(q, now_ms, sum)) return true;
           ++*total;
@@ -184,7 +183,7 @@ Status Dispatcher::Stats(const KpiFilter& filter, KpiDimension by, std::vector<K
   }
   Status bad_key = Status::Ok();
   Status s = store::ScanRecords<v1::KpiCounters>(
-      *impl_->store_, Table::kKpi, begin, end, [&](std::string_view k, v1::KpiCounters&& c) {
+      *impl_->store_, tables::kKpi, begin, end, [&](std::string_view k, v1::KpiCounters&& c) {
         auto key = keys::ParseKpi(k);
         if (!key) {
           bad_key = Status::Corruption("kpi: unreadable key " + Hex(k));

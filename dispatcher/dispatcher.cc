@@ -12,7 +12,6 @@
 namespace yiwang::dispatcher {
 
 namespace v1 = yiwang::v1;
-using store::Table;
 
 std::string U64Bytes(uint64_t v) {
   std::string s;
@@ -28,7 +27,7 @@ Status Dispatcher::Impl::Init() {
   if (Status s = AlarmRules::Create(config_, &rules_); !s.ok()) return s;
 
   std::string v;
-  Status s = store_->Get(Table::kDispatch, kCursorKey, &v);
+  Status s = store_->Get(tables::kDispatch, kCursorKey, &v);
   if (s.ok() && v.size() == 8) {
     cursor_ = store::DecodeFixed64BE(v.data());
     checkpointed_ = cursor_.load();
@@ -36,7 +35,7 @@ Status Dispatcher::Impl::Init() {
     return s;
   }
 
-  s = store::ScanRecords<v1::AlarmState>(*store_, Table::kAlarms, "", "",
+  s = store::ScanRecords<v1::AlarmState>(*store_, tables::kAlarms, "", "",
                                          [&](std::string_view k, v1::AlarmState&& st) {
                                            ArmOffline(std::string(k), st);
                                            alarm_states_.emplace(std::string(k), std::move(st));
@@ -44,7 +43,7 @@ Status Dispatcher::Impl::Init() {
                                          });
   if (!s.ok()) return s;
 
-  s = store_->Scan(Table::kTimers, "", "", false, [&](std::string_view k, std::string_view) {
+  s = store_->Scan(tables::kTimers, "", "", false, [&](std::string_view k, std::string_view) {
     if (auto t = keys::ParseSlaTimer(k)) sla_timers_.insert({t->due_ms, t->case_id});
     return true;
   });
@@ -57,7 +56,7 @@ Status Dispatcher::Impl::Init() {
     const std::string prefix = keys::IndexPrefix('s', StateName(state));
     std::string end = prefix;
     end.back() = '\x01';
-    s = store::ScanRecords<v1::CaseSummary>(*store_, Table::kCaseIndex, prefix, end,
+    s = store::ScanRecords<v1::CaseSummary>(*store_, tables::kCaseIndex, prefix, end,
                                             [&](std::string_view, v1::CaseSummary&& sum) {
                                               open_.emplace(sum.id(), std::move(sum));
                                               return true;
@@ -124,8 +123,8 @@ void Dispatcher::Impl::Loop() {
 }
 
 Status Dispatcher::Impl::Commit(PendingBatch& b, bool sync) {
-  for (auto& [key, row] : b.kpi) b.ws.Put(Table::kKpi, key, row.SerializeAsString());
-  for (auto& [day, next] : b.case_seqs) b.ws.Put(Table::kDispatch, "case_seq/" + day, U64Bytes(next));
+  for (auto& [key, row] : b.kpi) b.ws.Put(tables::kKpi, key, row.SerializeAsString());
+  for (auto& [day, next] : b.case_seqs) b.ws.Put(tables::kDispatch, "case_seq/" + day, U64Bytes(next));
   Status s = store_->Write(b.ws, sync);
   if (!s.ok()) {
     m_write_errors_.Inc();
@@ -155,6 +154,13 @@ std::unique_ptr<Dispatcher> Dispatcher::Open(store::EventStore* store,
                                              DispatcherOptions options,
                                              std::shared_ptr<spdlog::logger> logger,
                                              Metrics* metrics, Status* status) {
+  for (const store::Table* t : tables::kAll) {
+    if (!store->HasTable(*t)) {
+      *status = Status::InvalidArgument("the store was opened without the dispatcher's table " +
+                                        std::string(t->name) + " (dispatcher/tables.h)");
+      return nullptr;
+    }
+  }
   auto impl = std::make_unique<Impl>(store, config, std::move(options), std::move(logger), metrics);
   *status = impl->Init();
   if (!status->ok()) return nullptr;

@@ -127,7 +127,8 @@ class Dispatcher {
   // its cursor and fires the timers that fell due while the server was down (each once).
   // It registers the dispatcher as the store's commit observer, which wakes its thread on every
   // commit; Stop removes it, so the store may outlive the dispatcher.
-  // InvalidArgument if the config does not compile (alarm rules, SLA policy).
+  // InvalidArgument if the config does not compile (alarm rules, SLA policy), or if the store
+  // was opened without the tables of dispatcher/tables.h (StoreOptions::tables).
   static std::unique_ptr<Dispatcher> Open(store::EventStore* store,
                                           const yiwang::v1::DispatchConfig& config,
                                           DispatcherOptions options,

@@ -13,7 +13,6 @@
 namespace yiwang::dispatcher {
 
 namespace v1 = yiwang::v1;
-using store::Table;
 
 namespace {
 
@@ -113,7 +112,7 @@ ReportOutcome Dispatcher::Impl::FileReportOnThread(const ReportFiling& f) {
   for (int i = 0; i < 5; ++i) {
     code = NewTrackingCode();
     std::string v;
-    if (store_->Get(Table::kReports, code, &v).code() == Status::Code::kNotFound) break;
+    if (store_->Get(tables::kReports, code, &v).code() == Status::Code::kNotFound) break;
   }
   v1::CitizenReport report;
   report.set_tracking_code(code);
@@ -174,7 +173,7 @@ ReportOutcome Dispatcher::Impl::FileReportOnThread(const ReportFiling& f) {
     }
   }
   report.set_case_id(r.transition().next.id());
-  b.ws.Put(Table::kReports, code, report.SerializeAsString());
+  b.ws.Put(tables::kReports, code, report.SerializeAsString());
   out.status = Commit(b, true);
   out.report = std::move(report);
   return out;
@@ -184,7 +183,7 @@ CommandOutcome Dispatcher::Impl::RateOnThread(const std::string& code, uint32_t 
                                               std::string comment, bool fixed) {
   CommandOutcome out;
   v1::CitizenReport report;
-  if (!store::GetRecord(*store_, Table::kReports, code, &report).ok()) {
+  if (!store::GetRecord(*store_, tables::kReports, code, &report).ok()) {
     out.status = Status::NotFound("no report " + code);
     return out;
   }
@@ -231,7 +230,7 @@ CommandOutcome Dispatcher::Impl::RateOnThread(const std::string& code, uint32_t 
   report.set_rating_comment(std::move(comment));
   report.set_rating_fixed(fixed);
   *report.mutable_rated_at() = ToProto(now);
-  b.ws.Put(Table::kReports, code, report.SerializeAsString());
+  b.ws.Put(tables::kReports, code, report.SerializeAsString());
   out.status = Commit(b, true);
   return out;
 }

@@ -8,7 +8,6 @@
 namespace yiwang::dispatcher {
 
 namespace v1 = yiwang::v1;
-using store::Table;
 
 namespace {
 
@@ -167,9 +166,9 @@ void Dispatcher::Impl::AddCheckpoint(
       if (it == alarm_states_.end()) continue;
       st = &it->second;
     }
-    b.ws.Put(Table::kAlarms, device, st->SerializeAsString());
+    b.ws.Put(tables::kAlarms, device, st->SerializeAsString());
   }
-  b.ws.Put(Table::kDispatch, std::string(kCursorKey), U64Bytes(cursor));
+  b.ws.Put(tables::kDispatch, std::string(kCursorKey), U64Bytes(cursor));
 }
 
 void Dispatcher::Impl::CheckpointDone(uint64_t cursor) {

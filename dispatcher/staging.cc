@@ -13,7 +13,6 @@
 namespace yiwang::dispatcher {
 
 namespace v1 = yiwang::v1;
-using store::Table;
 
 // ---------------------------------------------------------------------------------------------
 // Cases inside a batch
@@ -23,14 +22,14 @@ Status Dispatcher::Impl::WorkingCase(PendingBatch& b, const std::string& id, v1:
     *out = it->second;
     return Status::Ok();
   }
-  return store::GetRecord(*store_, Table::kCases, id, out);
+  return store::GetRecord(*store_, tables::kCases, id, out);
 }
 
 std::optional<std::string> Dispatcher::Impl::OpenAlarmCase(PendingBatch& b,
                                                            const std::string& key) {
   if (auto it = b.open_alarms.find(key); it != b.open_alarms.end()) return it->second;
   std::string v;
-  if (store_->Get(Table::kCaseIndex, key, &v).ok()) return v;
+  if (store_->Get(tables::kCaseIndex, key, &v).ok()) return v;
   return std::nullopt;
 }
 
@@ -41,7 +40,7 @@ void Dispatcher::Impl::AddKpi(PendingBatch& b, const std::vector<KpiDelta>& delt
     if (it == b.kpi.end()) {
       v1::KpiCounters row;
       std::string v;
-      if (store_->Get(Table::kKpi, key, &v).ok()) (void)row.ParseFromString(v);
+      if (store_->Get(tables::kKpi, key, &v).ok()) (void)row.ParseFromString(v);
       it = b.kpi.emplace(key, std::move(row)).first;
     }
     Add(&it->second, d.counters);
@@ -54,7 +53,7 @@ std::string Dispatcher::Impl::NewCaseId(PendingBatch& b, Timestamp now) {
   if (it == b.case_seqs.end()) {
     uint64_t next = 1;
     std::string v;
-    if (store_->Get(Table::kDispatch, "case_seq/" + day, &v).ok() && v.size() == 8)
+    if (store_->Get(tables::kDispatch, "case_seq/" + day, &v).ok() && v.size() == 8)
       next = store::DecodeFixed64BE(v.data());
     it = b.case_seqs.emplace(day, next).first;
   }
@@ -85,27 +84,27 @@ ApplyResult Dispatcher::Impl::Stage(PendingBatch& b, const std::string& id, v1::
   }
   const Transition& t = r.transition();
   const v1::Case& next = t.next;
-  b.ws.Put(Table::kCases, id, next.SerializeAsString());
-  b.ws.Put(Table::kJournal, keys::Journal(id, t.entry.seq()), t.entry.SerializeAsString());
+  b.ws.Put(tables::kCases, id, next.SerializeAsString());
+  b.ws.Put(tables::kJournal, keys::Journal(id, t.entry.seq()), t.entry.SerializeAsString());
 
   auto old_entries = keys::IndexEntries(before);
   auto new_entries = keys::IndexEntries(next);
   for (const auto& [k, v] : old_entries) {
     if (!new_entries.count(k)) {
-      b.ws.Delete(Table::kCaseIndex, k);
+      b.ws.Delete(tables::kCaseIndex, k);
       if (k[0] == 'w') b.open_alarms[k] = std::nullopt;
     }
   }
   for (const auto& [k, v] : new_entries) {
     auto old = old_entries.find(k);
-    if (old == old_entries.end() || old->second != v) b.ws.Put(Table::kCaseIndex, k, v);
+    if (old == old_entries.end() || old->second != v) b.ws.Put(tables::kCaseIndex, k, v);
     if (k[0] == 'w') b.open_alarms[k] = v;
   }
 
   const auto old_check = NextCheck(before), new_check = NextCheck(next);
   if (old_check != new_check) {
-    if (old_check) b.ws.Delete(Table::kTimers, keys::SlaTimer(Ms(*old_check), id));
-    if (new_check) b.ws.Put(Table::kTimers, keys::SlaTimer(Ms(*new_check), id), "");
+    if (old_check) b.ws.Delete(tables::kTimers, keys::SlaTimer(Ms(*old_check), id));
+    if (new_check) b.ws.Put(tables::kTimers, keys::SlaTimer(Ms(*new_check), id), "");
     b.after.push_back([this, id, o = old_check, n = new_check] {
       if (o) sla_timers_.erase({Ms(*o), id});
       if (n) sla_timers_.insert({Ms(*n), id});

@@ -8,7 +8,6 @@
 namespace yiwang::dispatcher {
 
 namespace v1 = yiwang::v1;
-using store::Table;
 
 void Dispatcher::Impl::FireTimers(Timestamp now) {
   // SLA checks: each due timer runs in its own write, removed in the same WriteSet as the
@@ -27,10 +26,10 @@ void Dispatcher::Impl::FireTimers(Timestamp now) {
     }
     if (!handled) {
       // Nothing due (the case moved on): drop the stale timer, re-arm what the case needs.
-      b.ws.Delete(Table::kTimers, keys::SlaTimer(due_ms, id));
+      b.ws.Delete(tables::kTimers, keys::SlaTimer(due_ms, id));
       std::optional<Timestamp> next;
       if (c.state() != v1::CASE_STATE_UNSPECIFIED) next = NextCheck(c);
-      if (next && Ms(*next) > due_ms) b.ws.Put(Table::kTimers, keys::SlaTimer(Ms(*next), id), "");
+      if (next && Ms(*next) > due_ms) b.ws.Put(tables::kTimers, keys::SlaTimer(Ms(*next), id), "");
       b.after.push_back([this, due = due_ms, id = id, next] {
         sla_timers_.erase({due, id});
         if (next && Ms(*next) > due) sla_timers_.insert({Ms(*next), id});

@@ -118,14 +118,10 @@ void AppendVarintField(std::string* bytes, uint32_t field, uint64_t value) {
   put(value);
 }
 
+// The store's own column families, in handles_ order; the upper layers' tables follow.
 enum Cf : size_t { kDefault = 0, kEvents, kDeviceSeq, kDevices, kTokens, kMeta, kFirstTable };
-constexpr size_t kCfCount = kFirstTable + kTableCount;
 constexpr const char* kCfNames[kFirstTable] = {"default", "events", "device_seq",
                                                "devices", "tokens", "meta"};
-const char* CfName(size_t i) {
-  return i < kFirstTable ? kCfNames[i] : TableName(static_cast<Table>(i - kFirstTable));
-}
-size_t CfOf(Table t) { return kFirstTable + static_cast<size_t>(t); }
 constexpr const char* kSchemaVersion = "1";
 
 // The memtable keeps an insert hint per prefix (memtable_insert_with_hint_prefix_extractor):
@@ -338,6 +334,15 @@ class EventStore::Impl {
                             std::unordered_map<std::string, DeviceState>* working);
 
   rocksdb::ColumnFamilyHandle* cf(size_t c) const { return handles_[c]; }
+  // The column family of an upper layer's table, or nullptr if it is not open. Declared
+  // constants are found by address; another Table of the same name by name.
+  rocksdb::ColumnFamilyHandle* cf(const Table& t) const {
+    for (const auto& [table, handle] : tables_)
+      if (table == &t) return handle;
+    for (const auto& [table, handle] : tables_)
+      if (table->name == t.name) return handle;
+    return nullptr;
+  }
 
   StoreOptions options_;
   std::shared_ptr<spdlog::logger> log_;
@@ -349,7 +354,12 @@ class EventStore::Impl {
   // db_ so that it outlives the database.
   std::unique_ptr<rocksdb::Env> test_env_;
   std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // kCfNames, then the tables
+  // The open tables: handles_[kFirstTable + i] is tables_[i]'s. Written by Open only.
+  std::vector<std::pair<const Table*, rocksdb::ColumnFamilyHandle*>> tables_;
+  // Tables found on disk but not declared (opened for scans), owned here.
+  std::vector<std::unique_ptr<Table>> undeclared_;
+  std::deque<std::string> undeclared_names_;  // a deque: the tables view its strings
   std::atomic<uint64_t> next_arrival_id_{1};
   std::atomic<bool> storage_full_{false};
   bool created_ = false;
@@ -454,11 +464,10 @@ Status EventStore::Impl::Open(bool* created) {
 
   auto cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
   // One memtable budget across all column families (StoreOptions::memtable_budget_bytes):
-  // without it each of the kCfCount column families may hold up to 2 x write_buffer_bytes.
+  // without it each column family may hold up to 2 x write_buffer_bytes.
   db_opts.write_buffer_manager =
       std::make_shared<rocksdb::WriteBufferManager>(options_.memtable_budget_bytes);
-  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
-  for (size_t i = 0; i < kCfCount; ++i) {
+  auto cf_options = [&](bool bloom, bool blobs) {
     rocksdb::ColumnFamilyOptions cf_opts;
     cf_opts.write_buffer_size = options_.write_buffer_bytes;
     cf_opts.compression = rocksdb::kLZ4Compression;
@@ -471,14 +480,22 @@ Status EventStore::Impl::Open(bool* created) {
     table.cache_index_and_filter_blocks = true;
     table.cache_index_and_filter_blocks_with_high_priority = true;
     table.pin_l0_filter_and_index_blocks_in_cache = true;
-    const bool point_lookups = i >= kFirstTable && i != CfOf(Table::kCaseIndex) &&
-                               i != CfOf(Table::kTimers) && i != CfOf(Table::kJournal) &&
-                               i != CfOf(Table::kKpi);
-    if (i == kDeviceSeq || i == kDevices || i == kTokens || point_lookups) {
-      // Point lookups on every duplicate check and device update.
-      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-    }
+    if (bloom) table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    if (blobs) {
+      // Large values (photos) go to blob files: compaction moves their keys, not them.
+      cf_opts.enable_blob_files = true;
+      cf_opts.min_blob_size = 4096;
+      cf_opts.compression = rocksdb::kNoCompression;  // JPEG/PNG/WebP are compressed already
+      cf_opts.bottommost_compression = rocksdb::kNoCompression;
+    }
+    return cf_opts;
+  };
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  for (size_t i = 0; i < kFirstTable; ++i) {
+    // Point lookups on every duplicate check and device update, and token check.
+    rocksdb::ColumnFamilyOptions cf_opts =
+        cf_options(i == kDeviceSeq || i == kDevices || i == kTokens, false);
     if (i == kEvents) {
       cf_opts.memtable_insert_with_hint_prefix_extractor =
           std::make_shared<WholeKeyspacePrefix>();
@@ -488,19 +505,41 @@ Status EventStore::Impl::Open(bool* created) {
       cf_opts.memtable_insert_with_hint_prefix_extractor =
           std::make_shared<DeviceStateHintPrefix>();
     }
-    if (i == CfOf(Table::kBlobs)) {
-      // Photos (up to megabytes each) go to blob files: compaction moves their keys, not them.
-      cf_opts.enable_blob_files = true;
-      cf_opts.min_blob_size = 4096;
-      cf_opts.compression = rocksdb::kNoCompression;  // JPEG/PNG/WebP are compressed already
-      cf_opts.bottommost_compression = rocksdb::kNoCompression;
-    }
-    descs.emplace_back(CfName(i), cf_opts);
+    descs.emplace_back(kCfNames[i], cf_opts);
+  }
+  // The upper layers' tables: those declared, then those on disk that nobody declared.
+  std::vector<const Table*> tables;
+  auto listed = [&](std::string_view name) {
+    if (std::find(std::begin(kCfNames), std::end(kCfNames), name) != std::end(kCfNames))
+      return true;
+    return std::any_of(tables.begin(), tables.end(),
+                       [&](const Table* t) { return t->name == name; });
+  };
+  for (const Table* t : options_.tables)
+    if (!listed(t->name)) tables.push_back(t);
+  std::vector<std::string> on_disk;
+  if (!*created) {
+    rocksdb::Status ls = rocksdb::DB::ListColumnFamilies(db_opts, options_.data_dir, &on_disk);
+    if (!ls.ok()) return FromRocks(ls);
+  }
+  for (const std::string& name : on_disk) {
+    if (listed(name)) continue;
+    undeclared_names_.push_back(name);
+    undeclared_.push_back(
+        std::make_unique<Table>(Table{undeclared_names_.back(), TableAccess::kScans}));
+    tables.push_back(undeclared_.back().get());
+  }
+  for (const Table* t : tables) {
+    descs.emplace_back(std::string(t->name),
+                       cf_options(t->access != TableAccess::kScans,
+                                  t->access == TableAccess::kLargeValues));
   }
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_opts, options_.data_dir, descs, &handles_, &raw);
   if (!s.ok()) return FromRocks(s);
   db_.reset(raw);
+  for (size_t i = 0; i < tables.size(); ++i)
+    tables_.emplace_back(tables[i], handles_[kFirstTable + i]);
 
   if (*created) {
     rocksdb::WriteOptions wo;
@@ -931,23 +970,6 @@ Status EventStore::PutMeta(std::string_view name, std::string_view value) {
   return FromRocks(impl_->db_->Put(wo, impl_->cf(kMeta), name, value));
 }
 
-const char* TableName(Table t) {
-  switch (t) {
-    case Table::kCases: return "cases";
-    case Table::kJournal: return "journal";
-    case Table::kCaseIndex: return "case_index";
-    case Table::kTimers: return "timers";
-    case Table::kAlarms: return "alarms";
-    case Table::kKpi: return "kpi";
-    case Table::kUsers: return "users";
-    case Table::kSessions: return "sessions";
-    case Table::kReports: return "reports";
-    case Table::kBlobs: return "blobs";
-    case Table::kDispatch: return "dispatch";
-  }
-  return "unknown";
-}
-
 Status EventStore::Write(const WriteSet& changes, bool sync) {
   if (changes.empty()) return Status::Ok();
   // After a disk-full error, refuse at once until the recovery thread's Resume() succeeded
@@ -958,7 +980,8 @@ Status EventStore::Write(const WriteSet& changes, bool sync) {
   }
   rocksdb::WriteBatch wb;
   for (const auto& op : changes.ops()) {
-    auto* h = impl_->cf(CfOf(op.table));
+    auto* h = impl_->cf(*op.table);
+    if (!h) return Status::InvalidArgument("table " + std::string(op.table->name) + " is not open");
     rocksdb::Status s = op.erase ? wb.Delete(h, op.key) : wb.Put(h, op.key, op.value);
     if (!s.ok()) return FromRocks(s);
   }
@@ -981,15 +1004,19 @@ Status EventStore::Write(const WriteSet& changes, bool sync) {
   FailStop(*impl_->log_, "table write failed: " + s.ToString());
 }
 
-Status EventStore::Get(Table table, std::string_view key, std::string* value) const {
-  return FromRocks(
-      impl_->db_->Get(rocksdb::ReadOptions(), impl_->cf(CfOf(table)), key, value));
+bool EventStore::HasTable(const Table& table) const { return impl_->cf(table) != nullptr; }
+
+Status EventStore::Get(const Table& table, std::string_view key, std::string* value) const {
+  auto* h = impl_->cf(table);
+  if (!h) return Status::InvalidArgument("table " + std::string(table.name) + " is not open");
+  return FromRocks(impl_->db_->Get(rocksdb::ReadOptions(), h, key, value));
 }
 
-Status EventStore::Scan(Table table, std::string_view begin, std::string_view end, bool reverse,
-                        const Visitor& visit) const {
-  std::unique_ptr<rocksdb::Iterator> it(
-      impl_->db_->NewIterator(rocksdb::ReadOptions(), impl_->cf(CfOf(table))));
+Status EventStore::Scan(const Table& table, std::string_view begin, std::string_view end,
+                        bool reverse, const Visitor& visit) const {
+  auto* h = impl_->cf(table);
+  if (!h) return Status::InvalidArgument("table " + std::string(table.name) + " is not open");
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db_->NewIterator(rocksdb::ReadOptions(), h));
   const rocksdb::Slice lo(begin.data(), begin.size());
   const rocksdb::Slice hi(end.data(), end.size());
   if (!reverse) {

@@ -119,16 +119,20 @@ class EventStore {
   // makes it durable, and a crash loses it only together with every later write (the WAL is
   // a prefix). NoSpace when the disk is full (nothing applied; storage_full() turns true and
   // the next Write first tries to resume); any other write error stops the process
-  // (fail-stop, as for ingest). An empty set is a no-op.
+  // (fail-stop, as for ingest). An empty set is a no-op. InvalidArgument (nothing applied) if
+  // a table of the set is not open.
   Status Write(const WriteSet& changes, bool sync = true);
-  // NotFound if `key` is not in `table`.
-  Status Get(Table table, std::string_view key, std::string* value) const;
+  // NotFound if `key` is not in `table`. InvalidArgument for a table that is not open (not in
+  // StoreOptions::tables and not on disk).
+  Status Get(const Table& table, std::string_view key, std::string* value) const;
   // Visits the records of `table` with begin <= key < end (an empty `end`: to the end of the
   // table) in key order, or in reverse key order when `reverse`. `visit` returns false to stop.
   // The views are valid only during the call.
   using Visitor = std::function<bool(std::string_view key, std::string_view value)>;
-  Status Scan(Table table, std::string_view begin, std::string_view end, bool reverse,
+  Status Scan(const Table& table, std::string_view begin, std::string_view end, bool reverse,
               const Visitor& visit) const;
+  // True if `table` is open.
+  bool HasTable(const Table& table) const;
 
   // --- meta ---
   Status GetMeta(std::string_view name, std::string* value) const;

@@ -5,6 +5,9 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "store/tables.h"
 
 namespace yiwang::store {
 
@@ -14,6 +17,12 @@ struct StoreTestHooks;
 struct StoreOptions {
   // Directory of the RocksDB database. Created if missing.
   std::string data_dir = "./data";
+
+  // The tables of the layers above (store/tables.h), each opened (created if missing) with the
+  // tuning its TableAccess asks for. Tables found on disk but not listed are opened too, tuned
+  // for scans, so any tool can open any data dir. Each pointer must outlive the store (declare
+  // tables as constants). Default: none.
+  std::vector<const Table*> tables;
 
   // fsync the WAL before acknowledging (the durability contract, DESIGN.md section 5).
   // Only benchmarks that measure the cost of durability turn it off.

@@ -1,56 +1,67 @@
 #pragma once
-// Tables: the record kinds beyond sensor events (cases, journals, indexes, timers, alarm state,
-// KPI rows, users, sessions, citizen reports, photos), each a RocksDB column family, and
-// WriteSet: one atomic multi-table change (one WriteBatch). Keys are built by their owners with
-// the big-endian helpers of store/key_codec.h; values are serialised protobuf records.
+// Tables: the record kinds of the layers above the store (cases, journals, indexes, accounts,
+// photos, ...), each a RocksDB column family, and WriteSet: one atomic multi-table change (one
+// WriteBatch). The store knows no table of theirs: each owner declares its tables as constants
+// (dispatcher/tables.h, web/tables.h) and whoever opens the store lists them in
+// StoreOptions::tables. Keys are built by their owners with the big-endian helpers of
+// store/key_codec.h; values are serialised protobuf records.
 //
 // Nothing here exposes RocksDB. EventStore (store/event_store.h) applies a WriteSet and reads
 // the tables.
 
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace yiwang::store {
 
-enum class Table : uint8_t {
-  kCases = 0,   // case id -> yiwang.v1.Case
-  kJournal,     // case id, u64 seq -> yiwang.v1.JournalEntry (the hash chain)
-  kCaseIndex,   // index name, value, ..., case id -> empty (state, district, department,
-                // category, source, spatial cell, deadline, open alarm, tracking code, ...)
-  kTimers,      // u64 due ms, kind, id -> empty (SLA checks, offline checks)
-  kAlarms,      // device id -> yiwang.v1.AlarmState (the alarm engine's per-device state)
-  kKpi,         // day, district, department, category, source -> yiwang.v1.KpiCounters
-  kUsers,       // user name -> operator account
-  kSessions,    // SHA-256 of the session id -> session
-  kReports,     // tracking code -> citizen report
-  kBlobs,       // blob id -> bytes (photos), stored in RocksDB blob files
-  kDispatch,    // dispatcher bookkeeping: cursor, counters ("name" -> bytes)
+// How a table is read, which decides how the store tunes its column family.
+enum class TableAccess : uint8_t {
+  kScans,         // mostly by range scans (indexes, journals, timers): no bloom filter
+  kPointLookups,  // mostly by key: a bloom filter per SST file
+  kLargeValues,   // by key, values up to megabytes (photos): blob files, no compression
 };
-inline constexpr size_t kTableCount = 11;
+
+// A table of an upper layer. Declare it once, as an inline constant of its owner:
+//   inline constexpr store::Table kCases{"cases", store::TableAccess::kPointLookups};
+// `name` is the column family's name on disk: never rename a table that holds data.
+struct Table {
+  std::string_view name;
+  TableAccess access = TableAccess::kScans;
+};
 
 // The column family name of a table ("cases", "journal", ...).
-const char* TableName(Table t);
+inline std::string_view TableName(const Table& t) { return t.name; }
+
+// The tables of several owners as one list, for StoreOptions::tables:
+//   options.tables = store::TablesOf(dispatcher::tables::kAll, web::tables::kAll);
+template <typename... Lists>
+std::vector<const Table*> TablesOf(const Lists&... lists) {
+  std::vector<const Table*> out;
+  (out.insert(out.end(), std::begin(lists), std::end(lists)), ...);
+  return out;
+}
 
 // One atomic change across tables. Operations apply in the order added; a Put after a Delete
 // of the same key wins, and vice versa.
 class WriteSet {
  public:
   struct Op {
-    Table table;
+    const Table* table;  // a declared constant: outlives the set
     bool erase;
     std::string key;
     std::string value;
   };
 
-  void Put(Table t, std::string key, std::string value) {
+  void Put(const Table& t, std::string key, std::string value) {
     bytes_ += key.size() + value.size();
-    ops_.push_back({t, false, std::move(key), std::move(value)});
+    ops_.push_back({&t, false, std::move(key), std::move(value)});
   }
-  void Delete(Table t, std::string key) {
+  void Delete(const Table& t, std::string key) {
     bytes_ += key.size();
-    ops_.push_back({t, true, std::move(key), {}});
+    ops_.push_back({&t, true, std::move(key), {}});
   }
   // Appends every operation of `other` after this set's own.
   void Append(WriteSet other) {

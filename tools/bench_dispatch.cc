@@ -27,6 +27,7 @@
 #include "dispatcher/case_machine.h"
 #include "dispatcher/dispatch_config.h"
 #include "dispatcher/dispatcher.h"
+#include "dispatcher/tables.h"
 #include "store/event_store.h"
 #include "tools/commands.h"
 
@@ -183,6 +184,7 @@ struct BenchStore {
   BenchStore() {
     store::StoreOptions so;
     so.data_dir = (dir.path / "db").string();
+    so.tables = store::TablesOf(dispatcher::tables::kAll);
     Status st;
     store = store::EventStore::Open(so, Quiet("store"), &metrics, &st);
     if (!store) fmt::print(stderr, "bench dispatch: store: {}\n", st.ToString());

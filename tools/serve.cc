@@ -33,6 +33,7 @@
 #include "dispatcher/config_check.h"
 #include "dispatcher/dispatch_config.h"
 #include "dispatcher/dispatcher.h"
+#include "dispatcher/tables.h"
 #include "ingest/ingest_service.h"
 #include "ingest/sensor_endpoint.h"
 #include "store/event_store.h"
@@ -47,6 +48,7 @@
 #include "web/open311.h"
 #include "web/router.h"
 #include "web/static_files.h"
+#include "web/tables.h"
 #include "yiwang/v1/config.pb.h"
 
 namespace yiwang::tools {
@@ -308,6 +310,7 @@ int RunServe(const ServeOptions& o) {
   Metrics metrics;
   ExportProcessMemory(&metrics);
   Status st;
+  store_opts.tables = store::TablesOf(dispatcher::tables::kAll, web::tables::kAll);
   auto store = store::EventStore::Open(store_opts, Logger("store"), &metrics, &st);
   if (!store) {
     log->error("cannot open the store at {}: {}", o.data_dir, st.ToString());

@@ -21,6 +21,7 @@
 #include "store/key_codec.h"
 #include "web/api.h"
 #include "web/http_util.h"
+#include "web/tables.h"
 
 namespace yiwang::web {
 
@@ -400,7 +401,7 @@ std::string Accounts::Impl::ClearedCookie() const {
 
 Status Accounts::Impl::ReadUser(std::string_view name, v1::UserRecord* out) const {
   std::string value;
-  Status s = store_->Get(store::Table::kUsers, name, &value);
+  Status s = store_->Get(tables::kUsers, name, &value);
   if (!s.ok()) return s;
   if (!out->ParseFromString(value)) return Status::Corruption("user record " + std::string(name));
   return Status::Ok();
@@ -468,7 +469,7 @@ AuthResult Accounts::Impl::AuthenticateSession(const HttpRequest& req, std::stri
   if (id.size() != kSecretChars) return SessionRefused(req, "session expired or signed out");
   const std::string key = SessionKey(Sha256(id));
   std::string value;
-  Status s = store_->Get(store::Table::kSessions, key, &value);
+  Status s = store_->Get(tables::kSessions, key, &value);
   if (s.code() == Status::Code::kNotFound)
     return SessionRefused(req, "session expired or signed out");
   if (!s.ok()) return Internal(req, "could not read the session", s);
@@ -482,8 +483,8 @@ AuthResult Accounts::Impl::AuthenticateSession(const HttpRequest& req, std::stri
   if (now >= FromProtoTime(rec.expires_at()) || now - last_seen >= opts_.session_idle) {
     // Expired: forget it now rather than keep a dead record.
     store::WriteSet ws;
-    ws.Delete(store::Table::kSessions, key);
-    ws.Delete(store::Table::kSessions, UserIndexPrefix(rec.user()) + key.substr(1));
+    ws.Delete(tables::kSessions, key);
+    ws.Delete(tables::kSessions, UserIndexPrefix(rec.user()) + key.substr(1));
     {
       std::lock_guard lock(sessions_mu_);
       (void)store_->Write(ws, /*sync=*/false);
@@ -507,10 +508,10 @@ AuthResult Accounts::Impl::AuthenticateSession(const HttpRequest& req, std::stri
     // Re-read under the lock: a logout or revocation since the read above must stay done.
     std::lock_guard lock(sessions_mu_);
     std::string again;
-    if (store_->Get(store::Table::kSessions, key, &again).ok()) {
+    if (store_->Get(tables::kSessions, key, &again).ok()) {
       *rec.mutable_last_seen_at() = ToProtoTime(now);
       store::WriteSet ws;
-      ws.Put(store::Table::kSessions, key, rec.SerializeAsString());
+      ws.Put(tables::kSessions, key, rec.SerializeAsString());
       // Unsynced: losing a last-seen time in a crash only shortens the idle window.
       (void)store_->Write(ws, /*sync=*/false);
     }
@@ -532,10 +533,10 @@ AuthResult Accounts::Impl::AuthenticateSession(const HttpRequest& req, std::stri
 
 Status Accounts::Impl::AddSessionDeletes(std::string_view user, store::WriteSet* ws) const {
   const std::string prefix = UserIndexPrefix(user);
-  return store_->Scan(store::Table::kSessions, prefix, PrefixEnd(prefix), false,
+  return store_->Scan(tables::kSessions, prefix, PrefixEnd(prefix), false,
                       [&](std::string_view k, std::string_view) {
-                        ws->Delete(store::Table::kSessions, std::string(k));
-                        ws->Delete(store::Table::kSessions, SessionKey(k.substr(prefix.size())));
+                        ws->Delete(tables::kSessions, std::string(k));
+                        ws->Delete(tables::kSessions, SessionKey(k.substr(prefix.size())));
                         return true;
                       });
 }
@@ -557,7 +558,7 @@ Status Accounts::Impl::CreateSession(const v1::UserRecord& user, std::string* id
   std::lock_guard lock(sessions_mu_);
   // The user's sessions, oldest first; ones past their absolute lifetime are dropped now.
   std::vector<std::pair<uint64_t, std::string>> existing;  // created ms, index key
-  Status s = store_->Scan(store::Table::kSessions, prefix, PrefixEnd(prefix), false,
+  Status s = store_->Scan(tables::kSessions, prefix, PrefixEnd(prefix), false,
                           [&](std::string_view k, std::string_view v) {
                             const uint64_t ms = v.size() == 8 ? store::DecodeFixed64BE(v.data()) : 0;
                             existing.emplace_back(ms, std::string(k));
@@ -574,14 +575,14 @@ Status Accounts::Impl::CreateSession(const v1::UserRecord& user, std::string* id
     const bool expired = existing[i].first + absolute_ms <= now_ms;
     const bool over = keep + 1 > opts_.max_sessions_per_user;
     if (!expired && !over) continue;
-    ws.Delete(store::Table::kSessions, existing[i].second);
-    ws.Delete(store::Table::kSessions, SessionKey(existing[i].second.substr(prefix.size())));
+    ws.Delete(tables::kSessions, existing[i].second);
+    ws.Delete(tables::kSessions, SessionKey(existing[i].second.substr(prefix.size())));
     --keep;
   }
   std::string created_ms;
   store::PutFixed64BE(&created_ms, now_ms);
-  ws.Put(store::Table::kSessions, SessionKey(hash), rec->SerializeAsString());
-  ws.Put(store::Table::kSessions, prefix + hash, created_ms);
+  ws.Put(tables::kSessions, SessionKey(hash), rec->SerializeAsString());
+  ws.Put(tables::kSessions, prefix + hash, created_ms);
   return store_->Write(ws);
 }
 
@@ -754,8 +755,8 @@ HttpResponse Accounts::Impl::Logout(const HttpRequest& req) {
     return Error(req, 400, "not_a_session",
                  "this request is authenticated by a bearer token, not a session");
   store::WriteSet ws;
-  ws.Delete(store::Table::kSessions, session.key);
-  ws.Delete(store::Table::kSessions,
+  ws.Delete(tables::kSessions, session.key);
+  ws.Delete(tables::kSessions,
             UserIndexPrefix(session.record.user()) + session.key.substr(1));
   Status s;
   {
@@ -950,7 +951,7 @@ unsigned Accounts::Impl::CreateUserRecord(const json::object& body, v1::UserReco
     return 500;
   }
   store::WriteSet ws;
-  ws.Put(store::Table::kUsers, rec->name(), rec->SerializeAsString());
+  ws.Put(tables::kUsers, rec->name(), rec->SerializeAsString());
   s = store_->Write(ws);
   if (!s.ok()) {
     *err = s.code() == Status::Code::kNoSpace ? FieldError{"storage_full", "disk full"}
@@ -965,7 +966,7 @@ unsigned Accounts::Impl::CreateUserRecord(const json::object& body, v1::UserReco
 HttpResponse Accounts::Impl::ListUsers(const HttpRequest& req) {
   json::array users;
   Status bad;
-  Status s = store_->Scan(store::Table::kUsers, "", "", false,
+  Status s = store_->Scan(tables::kUsers, "", "", false,
                           [&](std::string_view, std::string_view v) {
                             v1::UserRecord u;
                             if (!u.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
@@ -1030,7 +1031,7 @@ HttpResponse Accounts::Impl::PatchUser(const HttpRequest& req, const std::string
   }
   *rec.mutable_updated_at() = now;
   store::WriteSet ws;
-  ws.Put(store::Table::kUsers, rec.name(), rec.SerializeAsString());
+  ws.Put(tables::kUsers, rec.name(), rec.SerializeAsString());
   // A new password or a disabled account ends every session at once, in the same write.
   const bool revoke = !password.empty() || (rec.disabled() && !was_disabled);
   std::lock_guard session_lock(sessions_mu_);
@@ -1050,7 +1051,7 @@ HttpResponse Accounts::Impl::DeleteUser(const HttpRequest& req, const std::strin
   if (auto missing = LoadUser(req, name, &rec)) return std::move(*missing);
   Status s;
   store::WriteSet ws;
-  ws.Delete(store::Table::kUsers, name);
+  ws.Delete(tables::kUsers, name);
   std::lock_guard session_lock(sessions_mu_);
   s = AddSessionDeletes(name, &ws);
   if (s.ok()) s = store_->Write(ws);
@@ -1111,7 +1112,7 @@ HttpResponse Accounts::Impl::CreateUserToken(const HttpRequest& req, const std::
   *ref->mutable_created_at() = ToProtoTime(Now());
   *rec.mutable_updated_at() = ref->created_at();
   store::WriteSet ws;
-  ws.Put(store::Table::kUsers, rec.name(), rec.SerializeAsString());
+  ws.Put(tables::kUsers, rec.name(), rec.SerializeAsString());
   s = store_->Write(ws);
   if (!s.ok()) return Internal(req, "could not store the user", s);
   log_->info("API token '{}' created for user '{}'", label, name);
@@ -1139,7 +1140,7 @@ HttpResponse Accounts::Impl::RevokeUserToken(const HttpRequest& req, const std::
   tokens->erase(it);
   *rec.mutable_updated_at() = ToProtoTime(Now());
   store::WriteSet ws;
-  ws.Put(store::Table::kUsers, rec.name(), rec.SerializeAsString());
+  ws.Put(tables::kUsers, rec.name(), rec.SerializeAsString());
   s = store_->Write(ws);
   if (!s.ok()) return Internal(req, "could not store the user", s);
   log_->info("API token {} of user '{}' revoked", std::string(id), name);

@@ -11,9 +11,9 @@
 #include "base/text.h"
 #include "base/time.h"
 #include "dispatcher/dispatch_config.h"
-#include "store/tables.h"
 #include "web/api.h"
 #include "web/http_util.h"
+#include "web/tables.h"
 
 namespace yiwang::web {
 
@@ -235,7 +235,7 @@ HttpResponse CitizenApi::UploadPhoto(const HttpRequest& req) {
   value.reserve(image.bytes.size() + 1);
   value.push_back(static_cast<char>(image.type));
   value += image.bytes;
-  ws.Put(store::Table::kBlobs, PhotoKey(id), std::move(value));
+  ws.Put(tables::kBlobs, PhotoKey(id), std::move(value));
   Status s = store_->Write(ws);
   if (s.code() == Status::Code::kNoSpace)
     return Error(req, 507, "storage_full", "disk full: the photo was not stored");
@@ -253,13 +253,13 @@ HttpResponse CitizenApi::UploadPhoto(const HttpRequest& req) {
 bool CitizenApi::PhotoExists(std::string_view id) const {
   if (!IsPhotoId(id)) return false;
   std::string v;
-  return store_->Get(store::Table::kBlobs, PhotoKey(id), &v).ok();
+  return store_->Get(tables::kBlobs, PhotoKey(id), &v).ok();
 }
 
 HttpResponse CitizenApi::GetPhoto(const HttpRequest& req, std::string_view id) {
   if (!IsPhotoId(id)) return Error(req, 404, "unknown_photo", "no photo has this id");
   std::string v;
-  Status s = store_->Get(store::Table::kBlobs, PhotoKey(id), &v);
+  Status s = store_->Get(tables::kBlobs, PhotoKey(id), &v);
   if (s.code() == Status::Code::kNotFound)
     return Error(req, 404, "unknown_photo", "no photo has this id");
   if (!s.ok()) return Error(req, 503, "unavailable", s.ToString());

@@ -35,6 +35,7 @@
 #include <spdlog/logger.h>
 
 #include "dispatcher/dispatcher.h"
+#include "dispatcher/tables.h"
 #include "store/tables.h"
 
 namespace yiwang::dispatcher {

@@ -3,6 +3,7 @@
 // read the indexes, and the audit replays every journal. The clock is injected.
 
 #include "dispatcher/dispatcher.h"
+#include "dispatcher/tables.h"
 
 #include <atomic>
 #include <future>
@@ -402,7 +403,7 @@ TEST_F(DispatcherTest, AuditFindsATamperedJournal) {
   std::string key(1, static_cast<char>(id.size()));
   key += id;
   store::PutFixed64BE(&key, 2);
-  ws.Put(store::Table::kJournal, key, e.SerializeAsString());
+  ws.Put(tables::kJournal, key, e.SerializeAsString());
   ASSERT_TRUE(store_->Write(ws).ok());
   std::vector<std::string> problems;
   uint64_t checked = 0;

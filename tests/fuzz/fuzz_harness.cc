@@ -20,6 +20,7 @@
 #include "base/text.h"
 #include "dispatcher/dispatch_config.h"
 #include "dispatcher/dispatcher.h"
+#include "dispatcher/tables.h"
 #include "ingest/frame_codec.h"
 #include "ingest/ingest_service.h"
 #include "ingest/validation.h"
@@ -33,6 +34,7 @@
 #include "web/http_server.h"
 #include "web/http_util.h"
 #include "web/open311.h"
+#include "web/tables.h"
 
 namespace yiwang::fuzz {
 
@@ -74,6 +76,7 @@ store::StoreOptions FuzzStoreOptions(const std::filesystem::path& dir,
   mem->reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
   store::StoreOptions opts;
   opts.data_dir = (dir / "data").string();
+  opts.tables = store::TablesOf(dispatcher::tables::kAll, web::tables::kAll);
   opts.sync = false;
   opts.block_cache_bytes = 8u << 20;
   opts.write_buffer_bytes = 8u << 20;

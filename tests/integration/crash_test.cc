@@ -25,6 +25,7 @@
 #include <random>
 #include <thread>
 
+#include "dispatcher/tables.h"
 #include "store/event_store.h"
 #include "store/tables.h"
 #include "tests/support/events.h"
@@ -403,7 +404,7 @@ TEST_F(CrashTest, AckedEventsSurviveSigkillExactlyOnce) {
   std::map<std::pair<std::string, std::string>, int> open_alarm_cases;
   uint64_t cases = 0;
   ASSERT_TRUE(store
-                  ->Scan(store::Table::kCases, "", "", false,
+                  ->Scan(dispatcher::tables::kCases, "", "", false,
                          [&](std::string_view, std::string_view v) {
                            yiwang::v1::Case c;
                            EXPECT_TRUE(c.ParseFromArray(v.data(), static_cast<int>(v.size())));

@@ -30,12 +30,18 @@ using yiwang::v1::DeviceState;
 using yiwang::v1::SensorEvent;
 using yiwang::v1::StoredEvent;
 
+// Tables of a layer above, as their owners declare them (store/tables.h).
+constexpr Table kTestIndex{"test_index", TableAccess::kScans};
+constexpr Table kTestRecords{"test_records", TableAccess::kPointLookups};
+constexpr Table kTestBlobs{"test_blobs", TableAccess::kLargeValues};
+
 class EventStoreTest : public ::testing::Test {
  protected:
   void SetUp() override { Open(); }
 
   void Open(StoreOptions opts = {}) {
     opts.data_dir = dir_.Sub("db");
+    if (opts.tables.empty()) opts.tables = {&kTestIndex, &kTestRecords, &kTestBlobs};
     metrics_ = std::make_unique<Metrics>();
     Status s;
     store_ = EventStore::Open(opts, test::NullLogger(), metrics_.get(), &s);
@@ -723,18 +729,18 @@ namespace {
 
 TEST_F(EventStoreTest, TableWritesAreAtomicAndScansRespectBounds) {
   WriteSet ws;
-  for (const char* k : {"a/1", "a/2", "a/3", "b/1"}) ws.Put(Table::kCaseIndex, k, k);
-  ws.Put(Table::kCases, "case-1", "v1");
+  for (const char* k : {"a/1", "a/2", "a/3", "b/1"}) ws.Put(kTestIndex, k, k);
+  ws.Put(kTestRecords, "case-1", "v1");
   ASSERT_TRUE(store_->Write(ws).ok());
 
   std::string v;
-  ASSERT_TRUE(store_->Get(Table::kCases, "case-1", &v).ok());
+  ASSERT_TRUE(store_->Get(kTestRecords, "case-1", &v).ok());
   EXPECT_EQ(v, "v1");
-  EXPECT_EQ(store_->Get(Table::kCases, "a/1", &v).code(), Status::Code::kNotFound);  // per table
+  EXPECT_EQ(store_->Get(kTestRecords, "a/1", &v).code(), Status::Code::kNotFound);  // per table
 
   auto scan = [&](std::string_view b, std::string_view e, bool reverse) {
     std::vector<std::string> keys;
-    EXPECT_TRUE(store_->Scan(Table::kCaseIndex, b, e, reverse, [&](auto k, auto) {
+    EXPECT_TRUE(store_->Scan(kTestIndex, b, e, reverse, [&](auto k, auto) {
                          keys.emplace_back(k);
                          return true;
                        }).ok());
@@ -748,25 +754,48 @@ TEST_F(EventStoreTest, TableWritesAreAtomicAndScansRespectBounds) {
 
   // Deletes and puts of one set apply together, and survive a reopen.
   WriteSet move;
-  move.Delete(Table::kCaseIndex, "a/1");
-  move.Put(Table::kCaseIndex, "c/1", "x");
+  move.Delete(kTestIndex, "a/1");
+  move.Put(kTestIndex, "c/1", "x");
   ASSERT_TRUE(store_->Write(move).ok());
   store_.reset();
   Open();
   EXPECT_EQ(scan("", "", false), (std::vector<std::string>{"a/2", "a/3", "b/1", "c/1"}));
-  EXPECT_EQ(store_->Get(Table::kCaseIndex, "a/1", &v).code(), Status::Code::kNotFound);
+  EXPECT_EQ(store_->Get(kTestIndex, "a/1", &v).code(), Status::Code::kNotFound);
+}
+
+// A table that is neither declared nor on disk is refused, not written elsewhere; one on disk
+// that the opener did not declare is opened anyway (any tool can open any data dir).
+TEST_F(EventStoreTest, TablesAreDeclaredByTheirOwnersAndFoundOnDisk) {
+  constexpr Table kUnknown{"unknown_table", TableAccess::kScans};
+  WriteSet ws;
+  ws.Put(kUnknown, "k", "v");
+  EXPECT_EQ(store_->Write(ws).code(), Status::Code::kInvalidArgument);
+  std::string v;
+  EXPECT_EQ(store_->Get(kUnknown, "k", &v).code(), Status::Code::kInvalidArgument);
+  EXPECT_FALSE(store_->HasTable(kUnknown));
+
+  WriteSet put;
+  put.Put(kTestRecords, "r", "1");
+  ASSERT_TRUE(store_->Write(put).ok());
+  store_.reset();
+  StoreOptions only_index;
+  only_index.tables = {&kTestIndex};
+  Open(only_index);
+  EXPECT_TRUE(store_->HasTable(kTestRecords));  // on disk, found by name
+  ASSERT_TRUE(store_->Get(Table{"test_records"}, "r", &v).ok());
+  EXPECT_EQ(v, "1");
 }
 
 TEST_F(EventStoreTest, LargeBlobsRoundTrip) {
   std::string photo(3u << 20, '\0');
   for (size_t i = 0; i < photo.size(); ++i) photo[i] = static_cast<char>(i * 131 + (i >> 9));
   WriteSet ws;
-  ws.Put(Table::kBlobs, "photo-1", photo);
+  ws.Put(kTestBlobs, "photo-1", photo);
   ASSERT_TRUE(store_->Write(ws).ok());
   store_.reset();
   Open();
   std::string v;
-  ASSERT_TRUE(store_->Get(Table::kBlobs, "photo-1", &v).ok());
+  ASSERT_TRUE(store_->Get(kTestBlobs, "photo-1", &v).ok());
   EXPECT_EQ(v, photo);
 }
 

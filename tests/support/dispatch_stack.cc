@@ -3,12 +3,15 @@
 #include <future>
 
 #include "dispatcher/dispatch_config.h"
+#include "dispatcher/tables.h"
+#include "web/tables.h"
 
 namespace yiwang::test {
 
 Status DispatchStack::Open() {
   store::StoreOptions so;
   so.data_dir = dir;
+  so.tables = store::TablesOf(dispatcher::tables::kAll, web::tables::kAll);
   Status s;
   store = store::EventStore::Open(so, NullLogger(), &metrics, &s);
   if (!store) return s;

@@ -12,6 +12,7 @@
 
 #include "tests/support/events.h"
 #include "tests/support/temp_dir.h"
+#include "web/tables.h"
 
 namespace yiwang::web {
 namespace {
@@ -23,6 +24,7 @@ class ApiTest : public ::testing::Test {
   void SetUp() override {
     store::StoreOptions opts;
     opts.data_dir = dir_.Sub("db");
+    opts.tables = store::TablesOf(tables::kAll);
     Status s;
     store_ = store::EventStore::Open(opts, test::NullLogger(), &metrics_, &s);
     ASSERT_TRUE(store_) << s.ToString();

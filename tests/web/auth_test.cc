@@ -3,6 +3,7 @@
 // users API and user API tokens.
 
 #include "web/auth.h"
+#include "web/tables.h"
 
 #include <gtest/gtest.h>
 
@@ -39,6 +40,7 @@ class AuthTest : public ::testing::Test {
     if (!store_) {
       store::StoreOptions so;
       so.data_dir = dir_.Sub("db");
+      so.tables = store::TablesOf(tables::kAll);
       Status s;
       store_ = store::EventStore::Open(so, test::NullLogger(), &metrics_, &s);
       ASSERT_TRUE(store_) << s.ToString();
@@ -194,10 +196,10 @@ TEST_F(AuthTest, LoginSetsAStrictHttpOnlyCookieAndReturnsTheUser) {
 
   // The session id is stored only as its hash.
   std::string value;
-  EXPECT_EQ(store_->Get(store::Table::kSessions, std::string(1, '\x01') + id, &value).code(),
+  EXPECT_EQ(store_->Get(tables::kSessions, std::string(1, '\x01') + id, &value).code(),
             Status::Code::kNotFound);
   EXPECT_TRUE(
-      store_->Get(store::Table::kSessions, std::string(1, '\x01') + store::TokenHash(id), &value)
+      store_->Get(tables::kSessions, std::string(1, '\x01') + store::TokenHash(id), &value)
           .ok());
 
   // GET /api/v1/session gives the same user and CSRF token back; user names are lowercased.

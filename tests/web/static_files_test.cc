@@ -16,6 +16,7 @@
 #include "tests/support/temp_dir.h"
 #include "web/api.h"
 #include "web/auth.h"
+#include "web/tables.h"
 
 namespace yiwang::web {
 namespace {
@@ -288,6 +289,7 @@ TEST_F(StaticFilesTest, ApiRoutesPagesAfterTheApi) {
   Metrics metrics;
   store::StoreOptions opts;
   opts.data_dir = dir_.Sub("db");
+  opts.tables = store::TablesOf(tables::kAll);
   Status s;
   auto store = store::EventStore::Open(opts, test::NullLogger(), &metrics, &s);
   ASSERT_TRUE(store) << s.ToString();
