@@ -55,13 +55,15 @@
 #include "base/digest.h"
 #include "base/file.h"
 #include "tools/commands.h"
-#include "tools/ws_client.h"
+#include "tools/client/endpoint.h"
+#include "tools/client/ws_client.h"
 #include "yiwang/v1/sensor.pb.h"
 
 namespace yiwang::tools {
 
 namespace {
 
+using client::WsClient;
 using SteadyClock = std::chrono::steady_clock;
 using SysClock = std::chrono::system_clock;
 using std::chrono::milliseconds;
@@ -1128,7 +1130,10 @@ int RunSim(const SimOptions& o, const std::atomic<bool>& stop) {
     return kExitUsage;
   }
   auto shared = std::make_unique<Shared>();
-  if (!WsClient::ParseUrl(o.url, &shared->host, &shared->port)) {
+  if (client::Endpoint server; client::ParseUrl(o.url, &server).ok()) {
+    shared->host = server.host;
+    shared->port = server.port;
+  } else {
     log->error("--url wants http://HOST:PORT, got '{}'", o.url);
     return kExitUsage;
   }

@@ -32,7 +32,7 @@
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 #include "tools/stored_events.h"
-#include "tools/ws_client.h"
+#include "tools/client/ws_client.h"
 #include "yiwang/v1/case.pb.h"
 
 #ifndef YIWANG_BINARY
@@ -134,7 +134,7 @@ class LoadThread {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
       return false;
     }
-    auto c = std::make_unique<tools::WsClient>();
+    auto c = std::make_unique<client::WsClient>();
     c->set_read_timeout(std::chrono::seconds(10));
     c->set_connect_timeout(std::chrono::seconds(5));
     c->set_write_timeout(std::chrono::seconds(10));
@@ -266,7 +266,7 @@ class LoadThread {
   std::vector<std::vector<State>> states_;
   std::vector<Ref> outstanding_;  // sent, not acked: resend after reconnecting
   std::vector<Ref> acked_;        // for deliberate resends
-  std::unique_ptr<tools::WsClient> client_;
+  std::unique_ptr<client::WsClient> client_;
   uint64_t frame_no_ = 0;
   uint64_t next_device_ = 0;
 };

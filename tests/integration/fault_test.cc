@@ -35,7 +35,7 @@
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 #include "tools/stored_events.h"
-#include "tools/ws_client.h"
+#include "tools/client/ws_client.h"
 
 #ifndef YIWANG_BINARY
 #error "YIWANG_BINARY must be the path of the yiwang executable"
@@ -51,7 +51,7 @@ using Clock = std::chrono::steady_clock;
 using test::HttpGet;
 using test::HttpReply;
 using test::ServerProcess;
-using tools::WsClient;
+using client::WsClient;
 using yiwang::v1::IngestAck;
 using yiwang::v1::IngestBatch;
 

@@ -15,7 +15,7 @@
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
-#include "tools/ws_client.h"
+#include "tools/client/ws_client.h"
 
 #ifndef YIWANG_BINARY
 #error "YIWANG_BINARY must be the path of the yiwang executable"
@@ -42,7 +42,7 @@ class LiveFeedTest : public ::testing::Test {
 
   // Reads live messages until one of `type` satisfying `match` arrives (ticks and others are
   // skipped); null on timeout.
-  json::value WaitFor(tools::WsClient& c, const std::string& type,
+  json::value WaitFor(client::WsClient& c, const std::string& type,
                       const std::function<bool(const json::object&)>& match = {}) {
     const auto deadline = Clock::now() + std::chrono::seconds(15);
     while (Clock::now() < deadline) {
@@ -69,13 +69,13 @@ class LiveFeedTest : public ::testing::Test {
 };
 
 TEST_F(LiveFeedTest, OnlyOperatorsOfThisOriginMayListen) {
-  tools::WsClient anonymous;
+  client::WsClient anonymous;
   EXPECT_EQ(anonymous.Connect("127.0.0.1", port(), "/ws/live", "").code(),
             Status::Code::kUnavailable);
   EXPECT_EQ(anonymous.http_status(), 401);
 
   const std::string device = test::ProvisionDeviceToken(port(), admin_, "gw", "live-");
-  tools::WsClient gateway;
+  client::WsClient gateway;
   EXPECT_FALSE(gateway.Connect("127.0.0.1", port(), "/ws/live", device).ok());
   EXPECT_EQ(gateway.http_status(), 403);
 
@@ -101,7 +101,7 @@ TEST_F(LiveFeedTest, OnlyOperatorsOfThisOriginMayListen) {
 }
 
 TEST_F(LiveFeedTest, CaseChangesAndAlarmsArriveWithoutPolling) {
-  tools::WsClient live;
+  client::WsClient live;
   ASSERT_TRUE(live.Connect("127.0.0.1", port(), "/ws/live", admin_).ok());
   json::value hello = WaitFor(live, "hello");
   ASSERT_FALSE(hello.is_null());
@@ -122,7 +122,7 @@ TEST_F(LiveFeedTest, CaseChangesAndAlarmsArriveWithoutPolling) {
 
   // A manhole cover tilted 40 deg: the alarm and its case (auto-dispatched) are pushed.
   const std::string device = test::ProvisionDeviceToken(port(), admin_, "gw", "live-");
-  tools::WsClient gw;
+  client::WsClient gw;
   ASSERT_TRUE(gw.Connect("127.0.0.1", port(), "/ws/sensors", device).ok());
   yiwang::v1::IngestBatch batch;
   *batch.add_events() =
@@ -158,7 +158,7 @@ TEST(LiveFeedSlowClientTest, AStalledSubscriberIsDroppedOthersKeepUp) {
   ASSERT_TRUE(server.Start(work.Sub("data"), {"--config", config})) << server.error() << server.Log();
   const std::string admin = test::ReadFirstLine(work.Sub("data") + "/bootstrap-admin.token");
 
-  tools::WsClient stalled, reader;
+  client::WsClient stalled, reader;
   ASSERT_TRUE(stalled.Connect("127.0.0.1", server.port(), "/ws/live", admin).ok());
   ASSERT_TRUE(reader.Connect("127.0.0.1", server.port(), "/ws/live", admin).ok());
   // The reader reads all along, on its own thread.
@@ -185,7 +185,7 @@ TEST(LiveFeedSlowClientTest, AStalledSubscriberIsDroppedOthersKeepUp) {
   // reading client absorbs each burst), ~24 MiB in all (far beyond the socket buffers and the
   // stalled client's 1 MiB).
   const std::string device = test::ProvisionDeviceToken(server.port(), admin, "gw", "slow-");
-  tools::WsClient gw;
+  client::WsClient gw;
   ASSERT_TRUE(gw.Connect("127.0.0.1", server.port(), "/ws/sensors", device).ok());
   const int64_t now = test::WallSeconds();
   int cases_expected = 0;
@@ -243,8 +243,8 @@ TEST(LiveFeedLimitTest, ConnectionsBeyondTheCapAreRefused) {
   test::ServerProcess server(test::BinaryPath(YIWANG_BINARY), work.path().string());
   ASSERT_TRUE(server.Start(work.Sub("data"), {"--config", config})) << server.error() << server.Log();
   const std::string admin = test::ReadFirstLine(work.Sub("data") + "/bootstrap-admin.token");
-  auto a = std::make_unique<tools::WsClient>();
-  tools::WsClient b, c;
+  auto a = std::make_unique<client::WsClient>();
+  client::WsClient b, c;
   ASSERT_TRUE(a->Connect("127.0.0.1", server.port(), "/ws/live", admin).ok());
   ASSERT_TRUE(b.Connect("127.0.0.1", server.port(), "/ws/live", admin).ok());
   EXPECT_EQ(c.Connect("127.0.0.1", server.port(), "/ws/live", admin).code(),
@@ -256,7 +256,7 @@ TEST(LiveFeedLimitTest, ConnectionsBeyondTheCapAreRefused) {
   bool admitted = false;
   const auto deadline = Clock::now() + std::chrono::seconds(10);
   while (!admitted && Clock::now() < deadline) {
-    tools::WsClient d;
+    client::WsClient d;
     admitted = d.Connect("127.0.0.1", server.port(), "/ws/live", admin).ok();
     if (!admitted) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

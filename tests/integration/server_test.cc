@@ -26,7 +26,7 @@
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
-#include "tools/ws_client.h"
+#include "tools/client/ws_client.h"
 
 #ifndef YIWANG_BINARY
 #error "YIWANG_BINARY must be the path of the yiwang executable"
@@ -38,7 +38,7 @@ namespace {
 using test::HttpGet;
 using test::HttpReply;
 using test::ServerProcess;
-using tools::WsClient;
+using client::WsClient;
 using yiwang::v1::IngestAck;
 using yiwang::v1::IngestBatch;
 using yiwang::v1::SensorEvent;
