@@ -70,7 +70,8 @@ TEST(DefaultConfigTest, LoadsAndValidates) {
           << id;
     }
   }
-  // The categories of shared/domain/categories.csv, plus the platform's own.
+  // The categories of the city's category table (the domain reference the default
+  // configuration was written from), plus the platform's own.
   for (const char* code : {"0302",       "0101",       "0102",
                            "0103",       "0104",       "0105",
                            "0106",       "0107",       "0108",
@@ -392,8 +393,9 @@ TEST(SlaFromConfigTest, MatchesTheBuiltInTable) {
   }
 }
 
-// shared/domain/categories.csv: code, accept, dispatch, handle (the csv's urgency-independent
-// limits; by-reading categories list their main variant).
+// The city's category table (the domain reference the default configuration was written
+// from): code, accept, dispatch, handle (its urgency-independent limits; by-reading categories
+// list their main variant).
 struct CsvRow {
   const char* code;
   const char* accept;

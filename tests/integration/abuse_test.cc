@@ -43,13 +43,10 @@
 #include "tests/support/events.h"
 #include "tests/support/http_client.h"
 #include "tests/support/raw_ws.h"
-#include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_server.h"
+#include "tools/client/server_process.h"
 #include "yiwang/v1/sensor.pb.h"
-
-#ifndef YIWANG_BINARY
-#error "YIWANG_BINARY must be the path of the yiwang executable"
-#endif
 
 namespace yiwang {
 namespace {
@@ -155,35 +152,22 @@ class TcpConn {
 
 class AbuseTest : public ::testing::Test {
  protected:
-  void TearDown() override {
-    if (HasFailure() && server_) std::cerr << "---- server log ----\n" << server_->Log();
-  }
-
-  // Starts a server with `config_json` (a ServerConfig in protobuf's JSON mapping).
+  // Starts a server with `config_json` (a ServerConfig in protobuf's JSON mapping) and `env`
+  // (extra "NAME=value" entries), and provisions a device token for "ab-" devices.
   void Start(const std::string& config_json, std::vector<std::string> env = {}) {
-    server_ = std::make_unique<test::ServerProcess>(test::BinaryPath(YIWANG_BINARY),
-                                                    work_.path().string());
-    server_->set_extra_env(std::move(env));
-    const std::string config = work_.Sub("config.json");
-    std::ofstream(config) << config_json;
-    ASSERT_TRUE(server_->Start(work_.Sub("data"), {"--config", config}))
-        << server_->error() << server_->Log();
-    admin_ = test::ReadFirstLine(work_.Sub("data") + "/bootstrap-admin.token");
-    device_ = test::ProvisionDeviceToken(port(), admin_, "abuse", "ab-");
+    server_.process().set_extra_env(std::move(env));
+    const Status s = server_.Start(server_.Config(config_json));
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    admin_ = server_.admin();
+    device_ = server_.DeviceToken("abuse", "ab-");
     ASSERT_FALSE(device_.empty());
   }
 
-  uint16_t port() const { return server_->port(); }
-  pid_t pid() const { return server_->pid(); }
+  uint16_t port() const { return server_.port(); }
+  pid_t pid() const { return server_.pid(); }
 
   // The value of one Prometheus sample `name{labels}`, or -1 if absent.
-  double Metric(const std::string& series) {
-    test::HttpReply r = test::HttpGet(port(), "/metrics");
-    EXPECT_EQ(r.status, 200) << r.error;
-    const std::string needle = "\n" + series + " ";
-    size_t p = r.body.find(needle);
-    return p == std::string::npos ? -1 : std::stod(r.body.substr(p + needle.size()));
-  }
+  double Metric(const std::string& series) { return server_.Metric(series); }
 
   // A sensor connection from `source_ip`; null (and a failure) if the upgrade does not
   // complete within kServiceBound.
@@ -225,8 +209,7 @@ class AbuseTest : public ::testing::Test {
     return s.str();
   }
 
-  test::TempDir work_;
-  std::unique_ptr<test::ServerProcess> server_;
+  test::TestServer server_;
   std::string admin_;
   std::string device_;
   uint64_t seq_ = 0;
@@ -250,10 +233,10 @@ TEST_F(AbuseTest, SlowlorisHandshakesDoNotStopRealTraffic) {
   SendEvent(*sensor, "ab-real");
 
   std::atomic<bool> attack_done{false};
-  test::ExitStatus attack_status;
+  client::ExitStatus attack_status;
   std::string attack_output;
   std::thread attacker([&] {
-    attack_status = test::RunToExit(
+    attack_status = client::RunToExit(
         kSlowHttpTest,
         {"-H", "-c", "600", "-r", "200", "-i", "1", "-x", "24", "-p", "3", "-l", "12", "-u",
          "http://127.0.0.1:" + std::to_string(port()) + "/ws/sensors"},
@@ -352,7 +335,7 @@ TEST_F(AbuseTest, ConnectionFloodIsCappedAndItsDescriptorsReleased) {
 // where it was.
 TEST_F(AbuseTest, HugeContentLengthIs413WithoutReadingTheBody) {
   Start("{}");
-  const uint64_t rss_before = test::RssKib(pid());
+  const uint64_t rss_before = client::ResidentKib(pid()).value_or(0);
   TcpConn c(port(), "127.0.0.2");
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(c.Send("POST /api/v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: "
@@ -362,7 +345,7 @@ TEST_F(AbuseTest, HugeContentLengthIs413WithoutReadingTheBody) {
   size_t sent = 0;
   while (sent < (256u << 20) && c.Send(chunk)) sent += chunk.size();
   const std::string reply = c.ReadAll(kServiceBound);
-  const uint64_t rss_after = test::RssKib(pid());
+  const uint64_t rss_after = client::ResidentKib(pid()).value_or(0);
   std::cerr << "1 GiB Content-Length: client pushed " << (sent >> 10) << " KiB before the "
             << "server closed; server RSS " << rss_before << " -> " << rss_after << " KiB\n";
   EXPECT_EQ(reply.rfind("HTTP/1.1 413", 0), 0u) << reply.substr(0, 200);
@@ -374,7 +357,7 @@ TEST_F(AbuseTest, HugeContentLengthIs413WithoutReadingTheBody) {
 // A chunked body (no Content-Length) is read up to the limit only, then refused with 413.
 TEST_F(AbuseTest, EndlessChunkedBodyIs413AtTheLimit) {
   Start("{}");
-  const uint64_t rss_before = test::RssKib(pid());
+  const uint64_t rss_before = client::ResidentKib(pid()).value_or(0);
   TcpConn c(port(), "127.0.0.2");
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(c.Send("POST /api/v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: "
@@ -383,7 +366,7 @@ TEST_F(AbuseTest, EndlessChunkedBodyIs413AtTheLimit) {
   size_t sent = 0;
   while (sent < (256u << 20) && !c.Readable(0ms) && c.Send(chunk)) sent += 0x10000;
   const std::string reply = c.ReadAll(kServiceBound);
-  const uint64_t rss_after = test::RssKib(pid());
+  const uint64_t rss_after = client::ResidentKib(pid()).value_or(0);
   std::cerr << "chunked: " << (sent >> 10) << " KiB sent when the answer came; server RSS "
             << rss_before << " -> " << rss_after << " KiB\n";
   EXPECT_EQ(reply.rfind("HTTP/1.1 413", 0), 0u) << reply.substr(0, 200);
@@ -473,7 +456,7 @@ TEST_F(AbuseTest, DeviceClockSkewOfTenMinutes) {
 TEST_F(AbuseTest, SteppedServerClockFiresDueEscalationsOnce) {
   if (access(kFakeTimeLib, R_OK) != 0)
     GTEST_SKIP() << kFakeTimeLib << " missing (tools/setup.sh)";
-  const std::string offset_file = work_.Sub("faketime");
+  const std::string offset_file = server_.work().Sub("faketime");
   auto step = [&](const std::string& offset) { std::ofstream(offset_file) << offset << "\n"; };
   step("+0");
   Start("{}", {std::string("LD_PRELOAD=") + kFakeTimeLib, "FAKETIME_TIMESTAMP_FILE=" + offset_file,

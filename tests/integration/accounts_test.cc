@@ -13,12 +13,7 @@
 #include <thread>
 
 #include "tests/support/http_client.h"
-#include "tests/support/server_process.h"
-#include "tests/support/temp_dir.h"
-
-#ifndef YIWANG_BINARY
-#error "YIWANG_BINARY must be the path of the yiwang executable"
-#endif
+#include "tests/support/test_server.h"
 
 namespace yiwang {
 namespace {
@@ -28,21 +23,13 @@ using test::HttpReply;
 
 class AccountsServerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    server_ = std::make_unique<test::ServerProcess>(test::BinaryPath(YIWANG_BINARY),
-                                                    work_.path().string());
-  }
-  void TearDown() override {
-    if (HasFailure() && server_) std::cerr << "---- server log ----\n" << server_->Log();
-    server_.reset();
-  }
-
   void Start(const std::vector<std::string>& args = {}) {
-    ASSERT_TRUE(server_->Start(DataDir(), args)) << server_->error() << "\n" << server_->Log();
-    admin_ = test::ReadFirstLine(DataDir() + "/bootstrap-admin.token");
+    const Status s = server_.Start(args);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    admin_ = server_.admin();
   }
-  std::string DataDir() const { return work_.Sub("data"); }
-  uint16_t port() const { return server_->port(); }
+  std::string DataDir() const { return server_.DataDir(); }
+  uint16_t port() const { return server_.port(); }
 
   HttpReply Login(const std::string& user, const std::string& password,
                   const test::HeaderList& extra = {}) {
@@ -65,15 +52,9 @@ class AccountsServerTest : public ::testing::Test {
     if (ec || !v.is_object() || !v.as_object().contains("error")) return "(none)";
     return std::string(v.at("error").at("code").as_string());
   }
-  double Metric(const std::string& series) {
-    HttpReply r = test::HttpGet(port(), "/metrics");
-    const size_t at = r.body.find("\n" + series + " ");
-    if (at == std::string::npos) return -1;
-    return std::stod(r.body.substr(at + series.size() + 2));
-  }
+  double Metric(const std::string& series) { return server_.Metric(series); }
 
-  test::TempDir work_;
-  std::unique_ptr<test::ServerProcess> server_;
+  test::TestServer server_;
   std::string admin_;
 };
 
@@ -110,7 +91,7 @@ TEST_F(AccountsServerTest, SignInCsrfAndSignOutOverTheWire) {
   r = Http(port(), "POST", "/api/v1/admin/device-tokens", post, body);
   EXPECT_EQ(r.status, 201) << r.body;
   // The bootstrap admin token still works as before, without any CSRF token.
-  EXPECT_FALSE(test::ProvisionDeviceToken(port(), admin_, "gw2", "cq-").empty());
+  EXPECT_FALSE(server_.DeviceToken("gw2", "cq-").empty());
 
   // Sign out: the cookie is cleared and the session is gone.
   r = Http(port(), "DELETE", "/api/v1/session",
@@ -129,7 +110,7 @@ TEST_F(AccountsServerTest, SignInCsrfAndSignOutOverTheWire) {
   ASSERT_FALSE(id2.empty());
   EXPECT_EQ(Metric("yiwang_auth_logins_total{result=\"ok\"}"), 2);
   EXPECT_EQ(Metric("yiwang_auth_password_hash_seconds_count"), 2);
-  ASSERT_TRUE(server_->Stop(SIGTERM).exited);
+  ASSERT_TRUE(server_.process().Stop(SIGTERM).exited);
   Start();
   r = Http(port(), "GET", "/api/v1/session", {{"Cookie", "yiwang_session=" + id2}});
   EXPECT_EQ(r.status, 200) << r.body;
@@ -184,9 +165,9 @@ TEST_F(AccountsServerTest, DemoSeedsOneUserPerRoleWithStablePasswords) {
                                                     {"admin", "admin"}};
   ASSERT_EQ(passwords.size(), roles.size());
   // The banner shows every credential.
-  for (int i = 0; i < 100 && server_->Log().find("demo users") == std::string::npos; ++i)
+  for (int i = 0; i < 100 && server_.Log().find("demo users") == std::string::npos; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  const std::string log = server_->Log();
+  const std::string log = server_.Log();
   for (const auto& [name, role] : roles) {
     ASSERT_TRUE(passwords.count(name)) << name;
     EXPECT_NE(log.find(name), std::string::npos) << name;
@@ -200,11 +181,11 @@ TEST_F(AccountsServerTest, DemoSeedsOneUserPerRoleWithStablePasswords) {
     }
   }
   // A restart on the same data dir keeps the users and their passwords.
-  ASSERT_TRUE(server_->Stop(SIGTERM).exited);
+  ASSERT_TRUE(server_.process().Stop(SIGTERM).exited);
   Start({"--demo"});
-  for (int i = 0; i < 100 && server_->Log().find("demo users") == std::string::npos; ++i)
+  for (int i = 0; i < 100 && server_.Log().find("demo users") == std::string::npos; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_NE(server_->Log().find(passwords["dispatcher"]), std::string::npos);
+  EXPECT_NE(server_.Log().find(passwords["dispatcher"]), std::string::npos);
   EXPECT_EQ(Login("dispatcher", passwords["dispatcher"]).status, 200);
 }
 

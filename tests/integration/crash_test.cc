@@ -1,4 +1,4 @@
-// Crash test: the durability contract under SIGKILL (DESIGN.md section 5: an ack means the
+// Crash test: the durability contract under SIGKILL (docs/reliability.md: an ack means the
 // event is durable; a (deviceId, seq) already stored is a duplicate and stored once).
 //
 // Load threads (one connection each, distinct devices, frames of 50 events, alternating
@@ -28,17 +28,11 @@
 #include "dispatcher/tables.h"
 #include "store/event_store.h"
 #include "store/tables.h"
+#include "tests/support/ack_ledger.h"
 #include "tests/support/events.h"
-#include "tests/support/http_client.h"
-#include "tests/support/server_process.h"
-#include "tests/support/temp_dir.h"
-#include "tools/stored_events.h"
-#include "tools/ws_client.h"
+#include "tests/support/test_server.h"
+#include "tools/client/ws_client.h"
 #include "yiwang/v1/case.pb.h"
-
-#ifndef YIWANG_BINARY
-#error "YIWANG_BINARY must be the path of the yiwang executable"
-#endif
 
 namespace yiwang {
 namespace {
@@ -135,7 +129,7 @@ class LoadThread {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
       return false;
     }
-    auto c = std::make_unique<tools::WsClient>();
+    auto c = std::make_unique<client::WsClient>();
     c->set_read_timeout(std::chrono::seconds(10));
     c->set_connect_timeout(std::chrono::seconds(5));
     c->set_write_timeout(std::chrono::seconds(10));
@@ -267,19 +261,19 @@ class LoadThread {
   std::vector<std::vector<State>> states_;
   std::vector<Ref> outstanding_;  // sent, not acked: resend after reconnecting
   std::vector<Ref> acked_;        // for deliberate resends
-  std::unique_ptr<tools::WsClient> client_;
+  std::unique_ptr<client::WsClient> client_;
   uint64_t frame_no_ = 0;
   uint64_t next_device_ = 0;
 };
 
 class CrashTest : public ::testing::Test {
  protected:
+  // The load threads end first; then the server is killed (its log printed if the test
+  // failed) with server_.
   void TearDown() override {
     shared_.abort = true;
     for (auto& t : threads_)
       if (t.joinable()) t.join();
-    if (HasFailure() && server_) std::cerr << "---- last server log ----\n" << server_->Log();
-    server_.reset();
   }
 
   bool WaitForAcks(uint64_t more, std::chrono::milliseconds timeout) {
@@ -290,29 +284,24 @@ class CrashTest : public ::testing::Test {
     return shared_.acked.load() >= target;
   }
 
-  test::TempDir work_;
-  std::unique_ptr<test::ServerProcess> server_;
+  test::TestServer server_;
   Shared shared_;
   std::vector<std::thread> threads_;
 };
 
 TEST_F(CrashTest, AckedEventsSurviveSigkillExactlyOnce) {
   const auto t_start = Clock::now();
-  const std::string data_dir = work_.Sub("data");
-  server_ =
-      std::make_unique<test::ServerProcess>(test::BinaryPath(YIWANG_BINARY), work_.path().string());
-  ASSERT_TRUE(server_->Start(data_dir)) << server_->error() << server_->Log();
-  const std::string admin = test::ReadFirstLine(data_dir + "/bootstrap-admin.token");
-  std::string error;
-  const std::string token =
-      test::ProvisionDeviceToken(server_->port(), admin, "crash-load", "crash-", &error);
-  ASSERT_FALSE(token.empty()) << error;
+  const std::string data_dir = server_.DataDir();
+  const Status started = server_.Start();
+  ASSERT_TRUE(started.ok()) << started.ToString();
+  const std::string token = server_.DeviceToken("crash-load", "crash-");
+  ASSERT_FALSE(token.empty());
 
   std::vector<std::unique_ptr<LoadThread>> load;
   const int64_t observed_base = test::WallSeconds() - 7200;
   for (int t = 0; t < kThreads; ++t)
     load.push_back(std::make_unique<LoadThread>(t, &shared_, token, observed_base));
-  shared_.port = server_->port();
+  shared_.port = server_.port();
   for (auto& l : load) threads_.emplace_back([p = l.get()] { p->Run(); });
 
   std::mt19937 rng(kSeed);
@@ -327,73 +316,63 @@ TEST_F(CrashTest, AckedEventsSurviveSigkillExactlyOnce) {
     std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
     acked_at_kill.push_back(shared_.acked.load());
     shared_.port = 0;
-    test::ExitStatus st = server_->Kill();
+    client::ExitStatus st = server_.process().Kill();
     ASSERT_EQ(st.signal, SIGKILL) << st.ToString();
     const auto restart_at = Clock::now();
-    ASSERT_TRUE(server_->Start(data_dir)) << "restart " << cycle << ": " << server_->error() << "\n"
-                                          << server_->Log();
+    const Status restarted = server_.process().Start(data_dir);
+    ASSERT_TRUE(restarted.ok()) << "restart " << cycle << ": " << restarted.ToString();
     restart_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - restart_at).count());
-    shared_.port = server_->port();
+    shared_.port = server_.port();
   }
   ASSERT_TRUE(WaitForAcks(2000, std::chrono::seconds(20)));
   // Stop making events; the threads resend everything not acked, then close.
   shared_.stop = true;
   for (auto& t : threads_) t.join();
   threads_.clear();
-  test::ExitStatus st = server_->Stop(SIGTERM);
+  client::ExitStatus st = server_.process().Stop(SIGTERM);
   EXPECT_TRUE(st.exited && st.code == 0) << st.ToString();
 
   for (const auto& f : shared_.failures) ADD_FAILURE() << f;
 
   // Open the data dir ourselves and count every stored (device, seq).
-  Metrics metrics;
-  store::StoreOptions opts;
-  opts.data_dir = data_dir;
-  Status s;
-  auto store = store::EventStore::Open(opts, test::NullLogger(), &metrics, &s);
-  ASSERT_TRUE(store) << s.ToString();
-  tools::StoredCounts counts = tools::CountStoredEvents(*store);
-  ASSERT_TRUE(counts.error.empty()) << counts.error;
-  auto& stored = counts.by_device;
-  const uint64_t total = counts.total;
-  EXPECT_EQ(total, store->EventCount());
+  test::StoredEvents stored = test::ReadStoredEvents(data_dir);
+  ASSERT_TRUE(stored.store && stored.counts.error.empty());
+  auto& store = stored.store;
+  const uint64_t total = stored.counts.total;
 
-  uint64_t acked = 0, sent = 0, lost = 0, twice = 0, unsent_stored = 0;
+  // After the final flush every event sent was acked: it is stored exactly once.
+  std::vector<test::DeviceLedger> ledgers;
   for (const auto& l : load) {
     for (size_t d = 0; d < l->devices().size(); ++d) {
-      const std::string& dev = l->devices()[d];
       const auto& states = l->states()[d];
-      auto& counts = stored[dev];
+      test::DeviceLedger& ledger = ledgers.emplace_back();
+      ledger.device = l->devices()[d];
+      ledger.acked.resize(states.size());
       for (uint64_t seq = 1; seq < states.size(); ++seq) {
-        ++sent;
-        const int n = counts.count(seq) ? counts[seq] : 0;
-        if (states[seq] == State::kAcked) {
-          ++acked;
-          if (n == 0 && lost++ < 5) ADD_FAILURE() << "acked event lost: " << dev << "/" << seq;
-        } else {
-          ADD_FAILURE() << "event never acked after the final flush: " << dev << "/" << seq;
-        }
-        if (n > 1 && twice++ < 5) ADD_FAILURE() << dev << "/" << seq << " stored " << n << " times";
+        ledger.acked[seq] = states[seq] == State::kAcked;
+        if (!ledger.acked[seq])
+          ADD_FAILURE() << "event never acked after the final flush: " << ledger.device << "/"
+                        << seq;
       }
-      for (const auto& [seq, n] : counts) {
-        if (seq == 0 || seq >= states.size()) {
-          ++unsent_stored;
-          ADD_FAILURE() << "stored but never sent: " << dev << "/" << seq;
-        }
-      }
-      // The device state was written in the same batches as its events.
-      yiwang::v1::DeviceState ds;
-      ASSERT_TRUE(store->GetDevice(dev, &ds).ok()) << dev;
-      EXPECT_EQ(ds.last_seq(), states.size() - 1) << dev;
-      EXPECT_EQ(ds.event_count(), counts.size()) << dev;
     }
   }
-  EXPECT_EQ(lost, 0u);
-  EXPECT_EQ(twice, 0u);
-  EXPECT_EQ(unsent_stored, 0u);
-  EXPECT_EQ(acked, sent);
+  const test::LedgerTally tally =
+      test::CheckLedgers(ledgers, /*unacked_may_be_stored=*/true, &stored.counts);
+  for (const test::DeviceLedger& ledger : ledgers) {
+    // The device state was written in the same batches as its events.
+    yiwang::v1::DeviceState ds;
+    ASSERT_TRUE(store->GetDevice(ledger.device, &ds).ok()) << ledger.device;
+    EXPECT_EQ(ds.last_seq(), ledger.acked.size() - 1) << ledger.device;
+    EXPECT_EQ(ds.event_count(), stored.counts.by_device[ledger.device].size()) << ledger.device;
+  }
+  const uint64_t sent = tally.sent;
+  EXPECT_EQ(tally.lost, 0u);
+  EXPECT_EQ(tally.twice, 0u);
+  EXPECT_EQ(tally.unsent_stored, 0u);
+  EXPECT_EQ(tally.acked, sent);
   EXPECT_EQ(total, sent);
-  EXPECT_EQ(stored.size(), static_cast<size_t>(kThreads * kDevicesPerThread));
+  // Nothing stored for devices the load never used (CheckLedgers added each of its devices).
+  EXPECT_EQ(stored.counts.by_device.size(), static_cast<size_t>(kThreads * kDevicesPerThread));
   // Every kill happened under load.
   for (size_t i = 1; i < acked_at_kill.size(); ++i)
     EXPECT_GT(acked_at_kill[i], acked_at_kill[i - 1]);
@@ -419,9 +398,11 @@ TEST_F(CrashTest, AckedEventsSurviveSigkillExactlyOnce) {
   for (const auto& [key, n] : open_alarm_cases)
     EXPECT_EQ(n, 1) << "open cases for " << key.first << " / " << key.second;
   store.reset();
-  const std::string audit = test::BinaryPath(YIWANG_BINARY) + " audit verify --data-dir " +
-                            data_dir + " > " + work_.Sub("audit.txt") + " 2>&1";
-  EXPECT_EQ(std::system(audit.c_str()), 0) << test::ReadFirstLine(work_.Sub("audit.txt"));
+  std::string audit_output;
+  const client::ExitStatus audit = client::RunToExit(
+      test::ServerBinary(), {"audit", "verify", "--data-dir", data_dir}, std::chrono::seconds(300),
+      &audit_output);
+  EXPECT_TRUE(audit.ok()) << audit.ToString() << ": " << audit_output;
 
   const double secs = std::chrono::duration<double>(Clock::now() - t_start).count();
   std::sort(restart_ms.begin(), restart_ms.end());

@@ -1,7 +1,7 @@
-// Fault tests: the real `yiwang serve` under a full disk, I/O errors and a stalled disk
-// (DESIGN.md section 5, issue 5 item 3). Each test runs the server as a child process and
-// checks the durability contract from the client's side (acks) and from the disk's side (the
-// test reopens the data dir with store::EventStore after the server stopped).
+// Fault tests: the real `yiwang serve` under a full disk, I/O errors and a stalled disk (the
+// durability and failure contract of docs/reliability.md). Each test runs the server as a
+// child process and checks the durability contract from the client's side (acks) and from the
+// disk's side (the test reopens the data dir with store::EventStore after the server stopped).
 //
 //   DiskFull*          a 48 MiB tmpfs or loop-mounted ext4 image the test mounts (real ENOSPC),
 //                      filled by ingest after a filler file took most of it; then the filler
@@ -29,17 +29,13 @@
 #include <map>
 #include <thread>
 
-#include "store/event_store.h"
+#include "tests/support/ack_ledger.h"
 #include "tests/support/events.h"
 #include "tests/support/http_client.h"
-#include "tests/support/server_process.h"
-#include "tests/support/temp_dir.h"
-#include "tools/stored_events.h"
-#include "tools/ws_client.h"
+#include "tests/support/test_server.h"
+#include "tools/client/server_process.h"
+#include "tools/client/ws_client.h"
 
-#ifndef YIWANG_BINARY
-#error "YIWANG_BINARY must be the path of the yiwang executable"
-#endif
 #ifndef YIWANG_SYNC_GATE_SHIM
 #error "YIWANG_SYNC_GATE_SHIM must be the path of the sync gate LD_PRELOAD shim"
 #endif
@@ -48,10 +44,9 @@ namespace yiwang {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using client::WsClient;
 using test::HttpGet;
 using test::HttpReply;
-using test::ServerProcess;
-using tools::WsClient;
 using yiwang::v1::IngestAck;
 using yiwang::v1::IngestBatch;
 
@@ -84,13 +79,13 @@ class SmallFs {
           (std::ofstream(image, std::ios::binary), std::filesystem::path(image)), bytes);
       std::string out;
       // -m 0: no blocks reserved for root (the test runs as root and would use them).
-      test::ExitStatus st = test::RunToExit("/usr/sbin/mkfs.ext4", {"-q", "-F", "-m", "0", image},
+      client::ExitStatus st = client::RunToExit("/usr/sbin/mkfs.ext4", {"-q", "-F", "-m", "0", image},
                                             std::chrono::seconds(60), &out);
       if (!st.exited || st.code != 0) {
         error_ = "mkfs.ext4 failed: " + st.ToString() + ": " + out;
         return;
       }
-      st = test::RunToExit("/usr/bin/mount", {"-o", "loop", image, dir}, std::chrono::seconds(60),
+      st = client::RunToExit("/usr/bin/mount", {"-o", "loop", image, dir}, std::chrono::seconds(60),
                            &out);
       if (!st.exited || st.code != 0) {
         error_ = "mount -o loop failed (no loop device?): " + st.ToString() + ": " + out;
@@ -116,16 +111,6 @@ class SmallFs {
   bool mounted_ = false;
   std::string error_;
 };
-
-// The value of one Prometheus sample `series` (name plus labels), or -1 if absent.
-double MetricValue(uint16_t port, const std::string& series) {
-  HttpReply r = HttpGet(port, "/metrics");
-  if (r.status != 200) return -1;
-  const std::string needle = "\n" + series + " ";
-  size_t p = r.body.find(needle);
-  if (p == std::string::npos) return -1;
-  return std::stod(r.body.substr(p + needle.size()));
-}
 
 // What a test's devices sent, from the client's side. One connection at a time, no
 // deliberate resends: any "duplicate" in an ack means an event refused earlier was stored
@@ -231,63 +216,38 @@ class Ledger {
 // client that sent: each acked (deviceId, seq) is stored exactly once, nothing unacked is
 // stored, and the store holds exactly as many events as were acked.
 void CheckStoreMatches(const std::string& data_dir, std::vector<const Ledger*> ledgers) {
-  Metrics metrics;
-  store::StoreOptions opts;
-  opts.data_dir = data_dir;
-  Status s;
-  auto store = store::EventStore::Open(opts, test::NullLogger(), &metrics, &s);
-  ASSERT_TRUE(store) << s.ToString();
-  tools::StoredCounts counts = tools::CountStoredEvents(*store);
-  ASSERT_TRUE(counts.error.empty()) << counts.error;
-  auto& stored = counts.by_device;
-  const uint64_t total = counts.total;
-  EXPECT_EQ(total, store->EventCount());
+  test::StoredEvents stored = test::ReadStoredEvents(data_dir);
+  ASSERT_TRUE(stored.store && stored.counts.error.empty());
+  std::vector<test::DeviceLedger> devices;
   uint64_t acked = 0;
-  for (const Ledger* l : ledgers) acked += l->acked();
-  EXPECT_EQ(total, acked) << "stored events != events acked";
-  uint64_t lost = 0, twice = 0, unacked_stored = 0;
   for (const Ledger* l : ledgers) {
-  const Ledger& ledger = *l;
-  for (size_t d = 0; d < ledger.devices().size(); ++d) {
-    const std::string& dev = ledger.devices()[d];
-    const auto& states = ledger.states()[d];
-    auto& counts = stored[dev];
-    for (uint64_t seq = 1; seq < states.size(); ++seq) {
-      const int n = counts.count(seq) ? counts[seq] : 0;
-      if (states[seq] == Ledger::State::kAcked && n == 0 && lost++ < 5)
-        ADD_FAILURE() << "acked event lost: " << dev << "/" << seq;
-      if (states[seq] != Ledger::State::kAcked && n > 0 && unacked_stored++ < 5)
-        ADD_FAILURE() << "stored but never acked: " << dev << "/" << seq;
-      if (n > 1 && twice++ < 5) ADD_FAILURE() << dev << "/" << seq << " stored " << n << " times";
+    acked += l->acked();
+    for (size_t d = 0; d < l->devices().size(); ++d) {
+      const auto& states = l->states()[d];
+      test::DeviceLedger& device = devices.emplace_back();
+      device.device = l->devices()[d];
+      device.acked.resize(states.size());
+      for (uint64_t seq = 1; seq < states.size(); ++seq)
+        device.acked[seq] = states[seq] == Ledger::State::kAcked;
     }
-    for (const auto& [seq, n] : counts)
-      if (seq == 0 || seq >= states.size()) ADD_FAILURE() << "never sent: " << dev << "/" << seq;
   }
-  }
-  EXPECT_EQ(lost, 0u);
-  EXPECT_EQ(twice, 0u);
-  EXPECT_EQ(unacked_stored, 0u);
+  EXPECT_EQ(stored.counts.total, acked) << "stored events != events acked";
+  const test::LedgerTally tally =
+      test::CheckLedgers(devices, /*unacked_may_be_stored=*/false, &stored.counts);
+  EXPECT_EQ(tally.lost, 0u);
+  EXPECT_EQ(tally.twice, 0u);
+  EXPECT_EQ(tally.unacked_stored, 0u);
 }
 
 class FaultTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    server_ =
-        std::make_unique<ServerProcess>(test::BinaryPath(YIWANG_BINARY), work_.path().string());
-  }
-  void TearDown() override {
-    if (HasFailure() && server_)
-      std::cerr << "---- server log ----\n" << server_->Log() << "--------------------\n";
-    server_.reset();  // SIGKILLs a server still running (before the tmpfs goes)
-  }
-
   // Starts the server on `data_dir`, reads the admin token and provisions a device token.
   void StartAndProvision(const std::string& data_dir, const std::vector<std::string>& args = {}) {
-    ASSERT_TRUE(server_->Start(data_dir, args)) << server_->error() << "\n" << server_->Log();
-    admin_ = test::ReadFirstLine(data_dir + "/bootstrap-admin.token");
-    std::string error;
-    device_token_ = test::ProvisionDeviceToken(port(), admin_, "fault", "fault-", &error);
-    ASSERT_FALSE(device_token_.empty()) << error;
+    const Status s = server_.Start(args, data_dir);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    admin_ = server_.admin();
+    device_token_ = server_.DeviceToken("fault", "fault-");
+    ASSERT_FALSE(device_token_.empty());
   }
 
   std::unique_ptr<WsClient> Connect() {
@@ -317,10 +277,17 @@ class FaultTest : public ::testing::Test {
     return wrong.empty();
   }
 
-  uint16_t port() const { return server_->port(); }
+  uint16_t port() const { return server_.port(); }
+  client::ServerProcess& process() { return server_.process(); }
+  std::string WorkPath(const std::string& name) const { return server_.work().Sub(name); }
+  // A sample of /metrics, or -1 if absent or if /metrics does not answer.
+  double MetricValue(const std::string& series) const {
+    return server_.Metric(series, /*must_answer=*/false);
+  }
 
-  test::TempDir work_;
-  std::unique_ptr<ServerProcess> server_;
+  // Killed when the test ends (SIGKILL), after the test's own file systems were unmounted
+  // (lazily: the server keeps its mount alive until then).
+  test::TestServer server_;
   std::string admin_;
   std::string device_token_;
 };
@@ -331,11 +298,11 @@ class FaultTest : public ::testing::Test {
 class DiskFullTest : public FaultTest, public ::testing::WithParamInterface<SmallFs::Kind> {};
 
 TEST_P(DiskFullTest, RefusesWithStorageFullKeepsReadsAndResumes) {
-  const std::string mnt = work_.Sub("small-fs");
+  const std::string mnt = WorkPath("small-fs");
   // ext4 needs room for RocksDB's WAL preallocation (1.1 x write_buffer_size = 70 MiB, taken
   // at the first write): on a smaller volume the server cannot even write its first token.
   const size_t fs_bytes = GetParam() == SmallFs::Kind::kTmpfs ? 48u << 20 : 256u << 20;
-  SmallFs fs(GetParam(), mnt, work_.Sub("small-fs.img"), fs_bytes);
+  SmallFs fs(GetParam(), mnt, WorkPath("small-fs.img"), fs_bytes);
   // Events per frame: on ext4 the WAL's preallocated 70 MiB fill first, so bigger frames.
   const size_t frame = GetParam() == SmallFs::Kind::kTmpfs ? 500 : 5000;
   if (!fs.mounted()) GTEST_SKIP() << fs.error();
@@ -384,10 +351,10 @@ TEST_P(DiskFullTest, RefusesWithStorageFullKeepsReadsAndResumes) {
   EXPECT_NE(events.body.find("fault-full-0"), std::string::npos);
   HttpReply device = HttpGet(port(), "/api/v1/devices/fault-full-1", admin_);
   EXPECT_EQ(device.status, 200) << device.body;
-  EXPECT_GE(MetricValue(port(), "yiwang_store_nospace_errors_total"), 1);
-  EXPECT_EQ(MetricValue(port(), R"(yiwang_ingest_rejected_total{reason="storage_full"})"),
+  EXPECT_GE(MetricValue("yiwang_store_nospace_errors_total"), 1);
+  EXPECT_EQ(MetricValue(R"(yiwang_ingest_rejected_total{reason="storage_full"})"),
             static_cast<double>(ledger.refused()));
-  EXPECT_EQ(MetricValue(port(), R"(yiwang_ingest_events_total{result="accepted"})"),
+  EXPECT_EQ(MetricValue(R"(yiwang_ingest_events_total{result="accepted"})"),
             static_cast<double>(ledger.accepted()));
   // An API write while full is refused with 507, not a 500.
   HttpReply token = test::HttpPost(port(), "/api/v1/admin/device-tokens", admin_,
@@ -407,7 +374,7 @@ TEST_P(DiskFullTest, RefusesWithStorageFullKeepsReadsAndResumes) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   uint64_t accepted_before_restart = 0;  // the server's counters start at 0 after a restart
-  if (resume_seconds < 0 && server_->Log().find("Resume() has not returned") != std::string::npos) {
+  if (resume_seconds < 0 && process().Log().find("Resume() has not returned") != std::string::npos) {
     // RocksDB 7.8 can hang in Resume() after a flush that failed for lack of space (the flush
     // it waits for is never scheduled; facebook/rocksdb#15030 describes the same hang). The
     // server says so and keeps refusing; a restart recovers from disk. Seen on ext4 now and
@@ -415,8 +382,9 @@ TEST_P(DiskFullTest, RefusesWithStorageFullKeepsReadsAndResumes) {
     std::cerr << "[ info ] RocksDB Resume() hung; restarting the server (SIGKILL)\n";
     accepted_before_restart = ledger.accepted();
     c->Abort();
-    server_->Kill();
-    ASSERT_TRUE(server_->Start(data_dir)) << server_->error() << server_->Log();
+    process().Kill();
+    const Status restarted = process().Start(data_dir);
+    ASSERT_TRUE(restarted.ok()) << restarted.ToString();
     c = Connect();
     ASSERT_TRUE(c);
     resume_seconds = std::chrono::duration<double>(Clock::now() - t_freed).count();
@@ -432,11 +400,11 @@ TEST_P(DiskFullTest, RefusesWithStorageFullKeepsReadsAndResumes) {
   EXPECT_TRUE(ledger.AllAcked());
   health = HttpGet(port(), "/healthz");
   EXPECT_NE(health.body.find(R"("storage":"ok")"), std::string::npos) << health.body;
-  EXPECT_EQ(MetricValue(port(), R"(yiwang_ingest_events_total{result="accepted"})"),
+  EXPECT_EQ(MetricValue(R"(yiwang_ingest_events_total{result="accepted"})"),
             static_cast<double>(ledger.accepted() - accepted_before_restart));
   c->Close();
 
-  test::ExitStatus st = server_->Stop(SIGTERM);
+  client::ExitStatus st = process().Stop(SIGTERM);
   EXPECT_TRUE(st.exited && st.code == 0) << st.ToString();
   CheckStoreMatches(data_dir, {&ledger});
   std::cerr << "[ info ] " << ledger.accepted() << " events acked and stored once, "
@@ -478,7 +446,7 @@ struct IoFault {
 class IoErrorTest : public FaultTest, public ::testing::WithParamInterface<IoFault> {};
 
 // Under load, fiu-ctrl turns on EIO for every call of one libc function in the running server.
-// The server must stop with a non-zero exit (fail-stop, DESIGN.md section 5) without acking the
+// The server must stop with a non-zero exit (fail-stop, docs/architecture.md) without acking the
 // batch that failed; after a restart without faults, every acked event is stored exactly once.
 //
 // The `write` case is the one that proves "never acked": a failed write() leaves the batch out
@@ -490,9 +458,9 @@ TEST_P(IoErrorTest, FailsStopWithoutAckingAndRecoversEveryAckedEvent) {
       ::access(kFiuPosixPreload, R_OK) != 0)
     GTEST_SKIP() << kFiuCtrl << ", " << kFiuRunPreload << " or " << kFiuPosixPreload
                  << " missing: install fiu-utils (tools/setup.sh does)";
-  const std::string data_dir = work_.Sub("data");
-  const std::string fifo = work_.Sub("fiu");
-  server_->set_extra_env(FiuEnvironment(fifo));
+  const std::string data_dir = WorkPath("data");
+  const std::string fifo = WorkPath("fiu");
+  process().set_extra_env(FiuEnvironment(fifo));
   StartAndProvision(data_dir);
 
   Ledger ledger("fault-io-", 8, test::WallSeconds() - 7200);
@@ -505,13 +473,13 @@ TEST_P(IoErrorTest, FailsStopWithoutAckingAndRecoversEveryAckedEvent) {
   // Frames keep flowing while another thread turns the fault on.
   std::atomic<bool> enabled{false};
   std::string ctrl_output;
-  test::ExitStatus ctrl;
+  client::ExitStatus ctrl;
   std::thread injector([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    ctrl = test::RunToExit(kFiuCtrl,
+    ctrl = client::RunToExit(kFiuCtrl,
                            {"-f", fifo, "-c",
                             std::string("enable name=") + GetParam().point + ",failinfo=5",
-                            std::to_string(server_->pid())},
+                            std::to_string(process().pid())},
                            std::chrono::seconds(10), &ctrl_output);
     enabled = true;
   });
@@ -537,22 +505,23 @@ TEST_P(IoErrorTest, FailsStopWithoutAckingAndRecoversEveryAckedEvent) {
   // The fault is on for every call from the moment fiu-ctrl returns: no commit can succeed
   // after it, so nothing may be acked as stored.
   EXPECT_EQ(acked_after_enable, 0u) << frames_after_enable << " frames answered after the fault";
-  test::ExitStatus st = server_->Wait(std::chrono::seconds(20));
+  client::ExitStatus st = process().Wait(std::chrono::seconds(20));
   EXPECT_TRUE(st.exited && st.code != 0) << "not a fail-stop: " << st.ToString();
-  EXPECT_NE(server_->Log().find("fail-stop"), std::string::npos) << server_->Log();
+  EXPECT_NE(process().Log().find("fail-stop"), std::string::npos) << process().Log();
   std::cerr << "[ info ] " << GetParam().name << " EIO: server " << st.ToString() << " after "
             << ledger.acked() << " acked events\n";
 
   // Restart without faults; resend what was never acked (it may have reached the WAL: then it
   // is a duplicate, stored once).
-  server_->set_extra_env({});
-  ASSERT_TRUE(server_->Start(data_dir)) << server_->error() << server_->Log();
+  process().set_extra_env({});
+  const Status restarted = process().Start(data_dir);
+  ASSERT_TRUE(restarted.ok()) << restarted.ToString();
   c = Connect();
   ASSERT_TRUE(c);
   while (!ledger.AllAcked())
     ASSERT_TRUE(Exchange(c.get(), &ledger, 200, false, &ack, /*resend=*/true));
   c->Close();
-  st = server_->Stop(SIGTERM);
+  st = process().Stop(SIGTERM);
   EXPECT_TRUE(st.exited && st.code == 0) << st.ToString();
   CheckStoreMatches(data_dir, {&ledger});
 }
@@ -575,17 +544,17 @@ INSTANTIATE_TEST_SUITE_P(Fiu, IoErrorTest,
 // reads every flood frame, the flooder never blocks, the queue overflows (overloaded > 0) and
 // the second client's frame is refused as overloaded.
 TEST_F(FaultTest, BackpressureThrottlesAFloodingClientAndSparesOthers) {
-  const std::string gate = work_.Sub("sync-gate");
-  const std::string config = work_.Sub("config.json");
+  const std::string gate = WorkPath("sync-gate");
+  const std::string config = WorkPath("config.json");
   {
     std::ofstream f(config);
     f << R"({"ingest":{"maxInflightEvents":2000},"store":{"maxQueuedEvents":20000}})";
   }
-  server_->set_extra_env({std::string("LD_PRELOAD=") + YIWANG_SYNC_GATE_SHIM,
+  process().set_extra_env({std::string("LD_PRELOAD=") + YIWANG_SYNC_GATE_SHIM,
                           "YIWANG_SHIM_SYNC_GATE=" + gate});
-  const std::string data_dir = work_.Sub("data");
+  const std::string data_dir = WorkPath("data");
   StartAndProvision(data_dir, {"--config", config});
-  const uint64_t rss_before = test::RssKib(server_->pid());
+  const uint64_t rss_before = client::ResidentKib(process().pid()).value_or(0);
 
   Ledger flood("fault-flood-", 4, test::WallSeconds() - 7200);
   Ledger polite("fault-polite-", 1, test::WallSeconds() - 7200);
@@ -608,9 +577,9 @@ TEST_F(FaultTest, BackpressureThrottlesAFloodingClientAndSparesOthers) {
     }
     sent.push_back(std::move(refs));
   }
-  const double frames_read = MetricValue(port(), R"(yiwang_ingest_frames_total{encoding="protobuf"})");
-  const double queued = MetricValue(port(), "yiwang_store_queued_events");
-  const uint64_t rss_flooded = test::RssKib(server_->pid());
+  const double frames_read = MetricValue(R"(yiwang_ingest_frames_total{encoding="protobuf"})");
+  const double queued = MetricValue("yiwang_store_queued_events");
+  const uint64_t rss_flooded = client::ResidentKib(process().pid()).value_or(0);
   EXPECT_TRUE(blocked) << "the flooder sent all " << kFloodFrames << " frames unthrottled";
   // 2 frames of 1,000 reach the limit of 2,000; the server reads no further.
   EXPECT_LE(frames_read, 2) << "the server kept reading a connection over its in-flight limit";
@@ -620,9 +589,9 @@ TEST_F(FaultTest, BackpressureThrottlesAFloodingClientAndSparesOthers) {
   auto refs = polite.NextFrame(5, true);
   ASSERT_TRUE(other->SendBatch(polite.Batch(refs), true).ok());
   // Its frame is read at once (another connection, another strand): wait for the count.
-  for (int i = 0; i < 500 && MetricValue(port(), R"(yiwang_ingest_frames_total{encoding="protobuf"})") < frames_read + 1; ++i)
+  for (int i = 0; i < 500 && MetricValue(R"(yiwang_ingest_frames_total{encoding="protobuf"})") < frames_read + 1; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  EXPECT_EQ(MetricValue(port(), R"(yiwang_ingest_rejected_total{reason="overloaded"})"), 0);
+  EXPECT_EQ(MetricValue(R"(yiwang_ingest_rejected_total{reason="overloaded"})"), 0);
 
   // The disk comes back: the other client's frame is stored and acked.
   std::filesystem::remove(gate);
@@ -644,14 +613,14 @@ TEST_F(FaultTest, BackpressureThrottlesAFloodingClientAndSparesOthers) {
   ASSERT_TRUE(flooder);
   while (!flood.AllAcked())
     ASSERT_TRUE(Exchange(flooder.get(), &flood, 1000, false, &ack, /*resend=*/true));
-  EXPECT_EQ(MetricValue(port(), R"(yiwang_ingest_rejected_total{reason="overloaded"})"), 0);
+  EXPECT_EQ(MetricValue(R"(yiwang_ingest_rejected_total{reason="overloaded"})"), 0);
   std::cerr << "[ info ] flooder blocked after " << sent.size() << " frames sent; server read "
             << frames_read << " frames, " << queued << " events queued; RSS " << rss_before / 1024
             << " MiB before, " << rss_flooded / 1024 << " MiB flooded\n";
   EXPECT_LT(rss_flooded, rss_before + (64u << 10)) << "RSS grew by more than 64 MiB";
   flooder->Close();
   other->Close();
-  test::ExitStatus st = server_->Stop(SIGTERM);
+  client::ExitStatus st = process().Stop(SIGTERM);
   EXPECT_TRUE(st.exited && st.code == 0) << st.ToString();
   CheckStoreMatches(data_dir, {&flood, &polite});
 }

@@ -7,19 +7,13 @@
 #include <boost/json.hpp>
 #include <atomic>
 #include <chrono>
-#include <fstream>
 #include <thread>
 #include <string>
 
 #include "tests/support/events.h"
 #include "tests/support/http_client.h"
-#include "tests/support/server_process.h"
-#include "tests/support/temp_dir.h"
-#include "tools/ws_client.h"
-
-#ifndef YIWANG_BINARY
-#error "YIWANG_BINARY must be the path of the yiwang executable"
-#endif
+#include "tests/support/test_server.h"
+#include "tools/client/ws_client.h"
 
 namespace yiwang {
 namespace {
@@ -30,19 +24,15 @@ using Clock = std::chrono::steady_clock;
 class LiveFeedTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<test::ServerProcess>(test::BinaryPath(YIWANG_BINARY),
-                                                    work_.path().string());
-    ASSERT_TRUE(server_->Start(work_.Sub("data"))) << server_->error() << server_->Log();
-    admin_ = test::ReadFirstLine(work_.Sub("data") + "/bootstrap-admin.token");
+    const Status s = server_.Start();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    admin_ = server_.admin();
   }
-  void TearDown() override {
-    if (HasFailure() && server_) std::cerr << "---- server log ----\n" << server_->Log();
-  }
-  uint16_t port() const { return server_->port(); }
+  uint16_t port() const { return server_.port(); }
 
   // Reads live messages until one of `type` satisfying `match` arrives (ticks and others are
   // skipped); null on timeout.
-  json::value WaitFor(tools::WsClient& c, const std::string& type,
+  json::value WaitFor(client::WsClient& c, const std::string& type,
                       const std::function<bool(const json::object&)>& match = {}) {
     const auto deadline = Clock::now() + std::chrono::seconds(15);
     while (Clock::now() < deadline) {
@@ -63,19 +53,18 @@ class LiveFeedTest : public ::testing::Test {
     return nullptr;
   }
 
-  test::TempDir work_;
-  std::unique_ptr<test::ServerProcess> server_;
+  test::TestServer server_;
   std::string admin_;
 };
 
 TEST_F(LiveFeedTest, OnlyOperatorsOfThisOriginMayListen) {
-  tools::WsClient anonymous;
+  client::WsClient anonymous;
   EXPECT_EQ(anonymous.Connect("127.0.0.1", port(), "/ws/live", "").code(),
             Status::Code::kUnavailable);
   EXPECT_EQ(anonymous.http_status(), 401);
 
-  const std::string device = test::ProvisionDeviceToken(port(), admin_, "gw", "live-");
-  tools::WsClient gateway;
+  const std::string device = server_.DeviceToken("gw", "live-");
+  client::WsClient gateway;
   EXPECT_FALSE(gateway.Connect("127.0.0.1", port(), "/ws/live", device).ok());
   EXPECT_EQ(gateway.http_status(), 403);
 
@@ -101,7 +90,7 @@ TEST_F(LiveFeedTest, OnlyOperatorsOfThisOriginMayListen) {
 }
 
 TEST_F(LiveFeedTest, CaseChangesAndAlarmsArriveWithoutPolling) {
-  tools::WsClient live;
+  client::WsClient live;
   ASSERT_TRUE(live.Connect("127.0.0.1", port(), "/ws/live", admin_).ok());
   json::value hello = WaitFor(live, "hello");
   ASSERT_FALSE(hello.is_null());
@@ -121,8 +110,8 @@ TEST_F(LiveFeedTest, CaseChangesAndAlarmsArriveWithoutPolling) {
   EXPECT_EQ(msg.at("case").at("state").as_string(), "CASE_STATE_PENDING_ACCEPT");
 
   // A manhole cover tilted 40 deg: the alarm and its case (auto-dispatched) are pushed.
-  const std::string device = test::ProvisionDeviceToken(port(), admin_, "gw", "live-");
-  tools::WsClient gw;
+  const std::string device = server_.DeviceToken("gw", "live-");
+  client::WsClient gw;
   ASSERT_TRUE(gw.Connect("127.0.0.1", port(), "/ws/sensors", device).ok());
   yiwang::v1::IngestBatch batch;
   *batch.add_events() =
@@ -148,17 +137,12 @@ TEST_F(LiveFeedTest, CaseChangesAndAlarmsArriveWithoutPolling) {
 // A subscriber that stops reading is told to resync and dropped once its queue is full (so the
 // backlog stops growing there); a subscriber that reads gets every message, bursts included.
 TEST(LiveFeedSlowClientTest, AStalledSubscriberIsDroppedOthersKeepUp) {
-  test::TempDir work;
-  const std::string config = work.Sub("config.json");
-  {
-    std::ofstream out(config);
-    out << R"({"http":{"liveMaxQueuedBytes":1048576}})";
-  }
-  test::ServerProcess server(test::BinaryPath(YIWANG_BINARY), work.path().string());
-  ASSERT_TRUE(server.Start(work.Sub("data"), {"--config", config})) << server.error() << server.Log();
-  const std::string admin = test::ReadFirstLine(work.Sub("data") + "/bootstrap-admin.token");
+  test::TestServer server;
+  const Status started = server.Start(server.Config(R"({"http":{"liveMaxQueuedBytes":1048576}})"));
+  ASSERT_TRUE(started.ok()) << started.ToString();
+  const std::string admin = server.admin();
 
-  tools::WsClient stalled, reader;
+  client::WsClient stalled, reader;
   ASSERT_TRUE(stalled.Connect("127.0.0.1", server.port(), "/ws/live", admin).ok());
   ASSERT_TRUE(reader.Connect("127.0.0.1", server.port(), "/ws/live", admin).ok());
   // The reader reads all along, on its own thread.
@@ -184,8 +168,8 @@ TEST(LiveFeedSlowClientTest, AStalledSubscriberIsDroppedOthersKeepUp) {
   // case: 4 live messages (~3 KiB) per event, ~0.6 MiB per frame (under the 1 MiB queue: a
   // reading client absorbs each burst), ~24 MiB in all (far beyond the socket buffers and the
   // stalled client's 1 MiB).
-  const std::string device = test::ProvisionDeviceToken(server.port(), admin, "gw", "slow-");
-  tools::WsClient gw;
+  const std::string device = server.DeviceToken("gw", "slow-");
+  client::WsClient gw;
   ASSERT_TRUE(gw.Connect("127.0.0.1", server.port(), "/ws/sensors", device).ok());
   const int64_t now = test::WallSeconds();
   int cases_expected = 0;
@@ -215,8 +199,7 @@ TEST(LiveFeedSlowClientTest, AStalledSubscriberIsDroppedOthersKeepUp) {
   EXPECT_FALSE(reader_resynced);
   EXPECT_EQ(transfers.load(), cases_expected);
 
-  test::HttpReply m = test::HttpGet(server.port(), "/metrics");
-  EXPECT_NE(m.body.find("yiwang_live_dropped_clients_total 1\n"), std::string::npos) << m.body;
+  EXPECT_EQ(server.Metric("yiwang_live_dropped_clients_total"), 1);
   std::string data;
   bool binary = false;
 
@@ -234,17 +217,12 @@ TEST(LiveFeedSlowClientTest, AStalledSubscriberIsDroppedOthersKeepUp) {
 // The live feed takes at most http.liveMaxConnections clients; one more is refused with 503
 // before the upgrade, and a slot freed by a client that left is taken again.
 TEST(LiveFeedLimitTest, ConnectionsBeyondTheCapAreRefused) {
-  test::TempDir work;
-  const std::string config = work.Sub("config.json");
-  {
-    std::ofstream out(config);
-    out << R"({"http":{"liveMaxConnections":2}})";
-  }
-  test::ServerProcess server(test::BinaryPath(YIWANG_BINARY), work.path().string());
-  ASSERT_TRUE(server.Start(work.Sub("data"), {"--config", config})) << server.error() << server.Log();
-  const std::string admin = test::ReadFirstLine(work.Sub("data") + "/bootstrap-admin.token");
-  auto a = std::make_unique<tools::WsClient>();
-  tools::WsClient b, c;
+  test::TestServer server;
+  const Status started = server.Start(server.Config(R"({"http":{"liveMaxConnections":2}})"));
+  ASSERT_TRUE(started.ok()) << started.ToString();
+  const std::string admin = server.admin();
+  auto a = std::make_unique<client::WsClient>();
+  client::WsClient b, c;
   ASSERT_TRUE(a->Connect("127.0.0.1", server.port(), "/ws/live", admin).ok());
   ASSERT_TRUE(b.Connect("127.0.0.1", server.port(), "/ws/live", admin).ok());
   EXPECT_EQ(c.Connect("127.0.0.1", server.port(), "/ws/live", admin).code(),
@@ -256,7 +234,7 @@ TEST(LiveFeedLimitTest, ConnectionsBeyondTheCapAreRefused) {
   bool admitted = false;
   const auto deadline = Clock::now() + std::chrono::seconds(10);
   while (!admitted && Clock::now() < deadline) {
-    tools::WsClient d;
+    client::WsClient d;
     admitted = d.Connect("127.0.0.1", server.port(), "/ws/live", admin).ok();
     if (!admitted) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

@@ -1,6 +1,7 @@
 // Integration: the real `yiwang serve` binary as a child process (fresh data dir, port 0), spoken
-// to over real sockets: HTTP with tests/support/http_client.h, WebSocket with tools/ws_client.h.
-// Every test starts its own server; the fixture kills it in TearDown whatever happened.
+// to over real sockets: HTTP with tests/support/http_client.h, WebSocket with
+// tools/client/ws_client.h. Every test starts its own server (tests/support/test_server.h),
+// killed when the test ends whatever happened.
 
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
@@ -24,21 +25,17 @@
 
 #include "tests/support/events.h"
 #include "tests/support/http_client.h"
-#include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
-#include "tools/ws_client.h"
-
-#ifndef YIWANG_BINARY
-#error "YIWANG_BINARY must be the path of the yiwang executable"
-#endif
+#include "tests/support/test_server.h"
+#include "tools/client/server_process.h"
+#include "tools/client/ws_client.h"
 
 namespace yiwang {
 namespace {
 
 using test::HttpGet;
 using test::HttpReply;
-using test::ServerProcess;
-using tools::WsClient;
+using client::WsClient;
 using yiwang::v1::IngestAck;
 using yiwang::v1::IngestBatch;
 using yiwang::v1::SensorEvent;
@@ -51,35 +48,24 @@ constexpr int kCloseTooBig = 1009;
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ =
-        std::make_unique<ServerProcess>(test::BinaryPath(YIWANG_BINARY), work_.path().string());
     StartServer(ServerArgs());
     now_ = test::WallSeconds();
-  }
-
-  void TearDown() override {
-    if (HasFailure() && server_) {
-      std::cerr << "---- server log ----\n" << server_->Log() << "--------------------\n";
-    }
-    server_.reset();  // SIGKILLs a server still running
   }
 
   virtual std::vector<std::string> ServerArgs() { return {}; }
 
   void StartServer(const std::vector<std::string>& args) {
-    ASSERT_TRUE(server_->Start(DataDir(), args)) << server_->error() << "\n" << server_->Log();
-    admin_ = test::ReadFirstLine(DataDir() + "/bootstrap-admin.token");
-    ASSERT_EQ(admin_.substr(0, 4), "ywa_") << admin_;
+    const Status s = server_.Start(args);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    admin_ = server_.admin();
   }
 
-  std::string DataDir() const { return work_.Sub("data"); }
-  uint16_t port() const { return server_->port(); }
+  std::string DataDir() const { return server_.DataDir(); }
+  uint16_t port() const { return server_.port(); }
+  client::ServerProcess& process() { return server_.process(); }
 
   std::string Provision(const std::string& name, const std::string& prefix) {
-    std::string error;
-    std::string token = test::ProvisionDeviceToken(port(), admin_, name, prefix, &error);
-    EXPECT_FALSE(token.empty()) << error;
-    return token;
+    return server_.DeviceToken(name, prefix);
   }
 
   std::unique_ptr<WsClient> Connect(const std::string& token) {
@@ -137,28 +123,20 @@ class ServerTest : public ::testing::Test {
     return boost::json::parse(r.body).at("events").to_number<uint64_t>();
   }
 
-  // The value of one Prometheus sample line `name{labels} value`, or -1 if absent.
-  double MetricValue(const std::string& series) {
-    HttpReply r = HttpGet(port(), "/metrics");
-    EXPECT_EQ(r.status, 200);
-    const std::string needle = "\n" + series + " ";
-    size_t p = r.body.find(needle);
-    if (p == std::string::npos) return -1;
-    return std::stod(r.body.substr(p + needle.size()));
-  }
+  // The value of one Prometheus sample `name{labels}`, or -1 if absent.
+  double MetricValue(const std::string& series) { return server_.Metric(series); }
 
   SensorEvent Gas(const std::string& device, uint64_t seq, double ch4 = 5) {
     return test::GasEvent(device, seq, ch4, now_ - 60);
   }
 
-  test::TempDir work_;
-  std::unique_ptr<ServerProcess> server_;
+  test::TestServer server_;
   std::string admin_;
   int64_t now_ = 0;
 };
 
 TEST_F(ServerTest, ReadyFileAndBootstrapAdminToken) {
-  EXPECT_EQ(server_->ready_content(), "http://127.0.0.1:" + std::to_string(port()) + "\n");
+  EXPECT_EQ(process().ready_content(), "http://127.0.0.1:" + std::to_string(port()) + "\n");
   struct stat st {};
   const std::string path = DataDir() + "/bootstrap-admin.token";
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
@@ -588,7 +566,7 @@ TEST_F(ServerTest, SigtermStopsGracefully) {
   // Frame 0 makes sure the connection is live; the rest are pipelined right before SIGTERM.
   ASSERT_EQ(SendAndAck(c.get(), frame(0), true).accepted(), static_cast<uint32_t>(kPerFrame));
   for (int f = 1; f < kFrames; ++f) ASSERT_TRUE(c->SendBatch(frame(f), f % 2 == 0).ok());
-  server_->Signal(SIGTERM);
+  process().Signal(SIGTERM);
 
   std::set<int> accepted = {0}, refused;
   int answered = 1;
@@ -612,7 +590,7 @@ TEST_F(ServerTest, SigtermStopsGracefully) {
     }
   }
   EXPECT_EQ(c->close_code(), kCloseGoingAway);
-  test::ExitStatus st = server_->Wait();
+  client::ExitStatus st = process().Wait();
   EXPECT_TRUE(st.exited && st.code == 0) << st.ToString();
   std::cerr << "[ info ] " << accepted.size() << " frames accepted, " << refused.size()
             << " refused, " << (kFrames - answered) << " never read before the stop\n";
@@ -643,8 +621,8 @@ TEST_F(ServerTest, SigtermWithASilentClientStillExitsCleanly) {
   *b.add_events() = Gas("cq-s", 1);
   ASSERT_EQ(SendAndAck(silent.get(), b, true).accepted(), 1u);
   // The client now neither reads nor answers the server's close frame.
-  server_->Signal(SIGTERM);
-  test::ExitStatus st = server_->Wait(std::chrono::seconds(30));
+  process().Signal(SIGTERM);
+  client::ExitStatus st = process().Wait(std::chrono::seconds(30));
   EXPECT_TRUE(st.exited && st.code == 0) << st.ToString();
   EXPECT_FALSE(st.timed_out);
 }
@@ -663,7 +641,7 @@ TEST_F(ServerTest, RestartKeepsDeviceStateEventsAndTokens) {
   const std::string device_before = boost::json::serialize(Device("cq-k"));
   const auto seqs_before = StoredSeqs("cq-k");
   ASSERT_EQ(seqs_before.size(), 21u);
-  test::ExitStatus st = server_->Stop(SIGTERM);
+  client::ExitStatus st = process().Stop(SIGTERM);
   ASSERT_TRUE(st.exited && st.code == 0) << st.ToString();
 
   const std::string admin_before = admin_;
@@ -720,11 +698,9 @@ TEST_F(ServerTest, MetricsCountRejectionsByReason) {
 class ConfigTest : public ServerTest {
  protected:
   std::vector<std::string> ServerArgs() override {
-    const std::string path = work_.Sub("config.json");
-    std::ofstream(path)
-        << R"({"ingest":{"maxEventsPerBatch":5,"maxConnections":2,"maxFrameBytes":4096,)"
-        << R"("idleTimeoutSeconds":2}})";
-    return {"--config", path};
+    return server_.Config(
+        R"({"ingest":{"maxEventsPerBatch":5,"maxConnections":2,"maxFrameBytes":4096,)"
+        R"("idleTimeoutSeconds":2}})");
   }
 };
 
@@ -829,7 +805,7 @@ TEST(ServeConfigTest, InvalidConfigExitsNonZero) {
     std::ofstream(cfg) << content;
     const std::string ready = dir.Sub("ready" + std::to_string(n));
     std::string output;
-    test::ExitStatus st = test::RunToExit(test::BinaryPath(YIWANG_BINARY),
+    client::ExitStatus st = client::RunToExit(test::ServerBinary(),
                                           {"serve", "--data-dir", dir.Sub("data"), "--listen",
                                            "127.0.0.1:0", "--ready-file", ready, "--config", cfg},
                                           std::chrono::seconds(20), &output);
@@ -837,12 +813,12 @@ TEST(ServeConfigTest, InvalidConfigExitsNonZero) {
     EXPECT_FALSE(std::filesystem::exists(ready)) << what;
   }
   std::string output;
-  test::ExitStatus st = test::RunToExit(test::BinaryPath(YIWANG_BINARY),
+  client::ExitStatus st = client::RunToExit(test::ServerBinary(),
                                         {"serve", "--data-dir", dir.Sub("data"), "--listen",
                                          "127.0.0.1:0", "--config", dir.Sub("missing.json")},
                                         std::chrono::seconds(20), &output);
   EXPECT_TRUE(st.exited && st.code != 0) << "missing file: " << st.ToString() << "\n" << output;
-  st = test::RunToExit(test::BinaryPath(YIWANG_BINARY),
+  st = client::RunToExit(test::ServerBinary(),
                        {"serve", "--data-dir", dir.Sub("data"), "--listen", "nonsense"},
                        std::chrono::seconds(20), &output);
   EXPECT_TRUE(st.exited && st.code != 0) << "bad --listen: " << st.ToString() << "\n" << output;

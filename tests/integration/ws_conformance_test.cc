@@ -18,13 +18,8 @@
 #include "tests/support/events.h"
 #include "tests/support/http_client.h"
 #include "tests/support/raw_ws.h"
-#include "tests/support/server_process.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/test_server.h"
 #include "yiwang/v1/sensor.pb.h"
-
-#ifndef YIWANG_BINARY
-#error "YIWANG_BINARY must be the path of the yiwang executable"
-#endif
 
 namespace yiwang {
 namespace {
@@ -76,29 +71,28 @@ std::string TextBatchOfSize(size_t n, std::string* batch_id) {
 class WsConformanceTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    work_ = new test::TempDir();
-    server_ = new test::ServerProcess(test::BinaryPath(YIWANG_BINARY), work_->path().string());
-    ASSERT_TRUE(server_->Start(work_->Sub("data"))) << server_->error() << server_->Log();
-    admin_ = new std::string(test::ReadFirstLine(work_->Sub("data") + "/bootstrap-admin.token"));
-    device_ = new std::string(test::ProvisionDeviceToken(server_->port(), *admin_, "conf", "cf-"));
+    server_ = new test::TestServer();
+    const Status s = server_->Start();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    admin_ = new std::string(server_->admin());
+    device_ = new std::string(server_->DeviceToken("conf", "cf-"));
     ASSERT_FALSE(device_->empty());
   }
   static void TearDownTestSuite() {
     delete device_;
     delete admin_;
     delete server_;  // SIGKILLs the server
-    delete work_;
   }
 
   void SetUp() override {
-    ASSERT_TRUE(server_ && server_->running());
+    ASSERT_TRUE(server_ && server_->process().running());
     bystander_ = Open();
     ASSERT_TRUE(bystander_);
     ExpectBystanderServed();
   }
   void TearDown() override {
     if (!HasFailure()) ExpectBystanderServed();  // every case leaves the server serving others
-    if (HasFailure()) std::cerr << "---- server log ----\n" << server_->Log();
+    if (HasFailure()) server_->PrintLog();
   }
 
   static uint16_t port() { return server_->port(); }
@@ -165,16 +159,14 @@ class WsConformanceTest : public ::testing::Test {
     EXPECT_EQ(ack.accepted(), 1u) << ack.DebugString();
   }
 
-  static test::TempDir* work_;
-  static test::ServerProcess* server_;
+  static test::TestServer* server_;
   static std::string* admin_;
   static std::string* device_;
   static uint64_t bystander_seq_;
   std::unique_ptr<RawWs> bystander_;
 };
 
-test::TempDir* WsConformanceTest::work_ = nullptr;
-test::ServerProcess* WsConformanceTest::server_ = nullptr;
+test::TestServer* WsConformanceTest::server_ = nullptr;
 std::string* WsConformanceTest::admin_ = nullptr;
 std::string* WsConformanceTest::device_ = nullptr;
 uint64_t WsConformanceTest::bystander_seq_ = 0;

@@ -1,4 +1,4 @@
-// Power-loss test: the fsync discipline (DESIGN.md section 5: an ack means the WAL is fsynced)
+// Power-loss test: the fsync discipline (docs/reliability.md: an ack means the WAL is fsynced)
 // under simulated power cuts. A SIGKILL (crash_test.cc) leaves the kernel's page cache intact,
 // so it cannot tell a synced ack from an unsynced one; this test can.
 //

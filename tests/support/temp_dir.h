@@ -1,26 +1,25 @@
 #pragma once
-// TempDir: a fresh directory per test (mkdtemp under $TMPDIR or /tmp), removed with everything
-// in it when the object is destroyed. Set YIWANG_KEEP_TEST_DIRS=1 to keep them for debugging.
+// TempDir: a fresh directory per test (client::TempDir, prefix "yiwang-test-"), removed with
+// everything in it when the object is destroyed. Set YIWANG_KEEP_TEST_DIRS=1 to keep them for
+// debugging. If the directory cannot be made the current test fails at once (path() is then
+// empty).
 
-#include <filesystem>
+#include <cstdlib>
 #include <string>
-#include <string_view>
+
+#include <gtest/gtest.h>
+
+#include "tools/client/temp_dir.h"
 
 namespace yiwang::test {
 
-class TempDir {
+class TempDir : public client::TempDir {
  public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  // path() / name, as a string.
-  std::string Sub(std::string_view name) const;
-
- private:
-  std::filesystem::path path_;
+  TempDir() : client::TempDir("yiwang-test-") {
+    EXPECT_TRUE(status().ok()) << status().ToString();
+    const char* keep = std::getenv("YIWANG_KEEP_TEST_DIRS");
+    set_keep(keep && *keep && std::string(keep) != "0");
+  }
 };
 
 }  // namespace yiwang::test

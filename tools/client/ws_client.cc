@@ -1,4 +1,4 @@
-#include "tools/ws_client.h"
+#include "tools/client/ws_client.h"
 
 #include <algorithm>
 
@@ -10,7 +10,7 @@
 #include <boost/beast/websocket.hpp>
 #include <google/protobuf/util/json_util.h>
 
-namespace yiwang::tools {
+namespace yiwang::client {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -42,27 +42,6 @@ struct WsClient::Impl {
 
 WsClient::WsClient() : impl_(std::make_unique<Impl>()) {}
 WsClient::~WsClient() { Drop(); }
-
-bool WsClient::ParseUrl(const std::string& url, std::string* host, uint16_t* port) {
-  std::string s = url;
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == '/')) s.pop_back();
-  for (const char* scheme : {"http://", "ws://"}) {
-    if (s.rfind(scheme, 0) == 0) s = s.substr(std::string(scheme).size());
-  }
-  size_t colon = s.rfind(':');
-  if (colon == std::string::npos) return false;
-  *host = s.substr(0, colon);
-  if (host->size() > 2 && host->front() == '[' && host->back() == ']')
-    *host = host->substr(1, host->size() - 2);  // "[::1]:8080"
-  try {
-    int p = std::stoi(s.substr(colon + 1));
-    if (p <= 0 || p > 65535) return false;
-    *port = static_cast<uint16_t>(p);
-  } catch (...) {
-    return false;
-  }
-  return !host->empty();
-}
 
 WsClient::Wait WsClient::RunUntil(const bool* done, std::chrono::milliseconds timeout) {
   const auto deadline =
@@ -291,4 +270,4 @@ void WsClient::Close() {
   Drop();
 }
 
-}  // namespace yiwang::tools
+}  // namespace yiwang::client

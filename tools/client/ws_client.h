@@ -1,6 +1,8 @@
 #pragma once
-// WsClient: a blocking WebSocket client for /ws/sensors, used by `yiwang sim`, tests and tools.
-// One instance = one connection. Not thread-safe: one thread uses it at a time.
+// WsClient: a blocking WebSocket client for /ws/sensors and /ws/live, used by `yiwang sim` and
+// the tests. One instance = one connection.
+//
+// Thread safety: none; one thread uses it at a time (it may change between calls).
 //
 // Every operation runs on the client's private io_context in the calling thread, so a read may
 // stay outstanding between calls (PollAck) while frames are sent: the client keeps answering the
@@ -15,7 +17,7 @@
 #include "base/status.h"
 #include "yiwang/v1/sensor.pb.h"
 
-namespace yiwang::tools {
+namespace yiwang::client {
 
 class WsClient {
  public:
@@ -65,9 +67,6 @@ class WsClient {
   void Abort() { Drop(); }
   bool connected() const;
 
-  // Splits "http://host:port" (a ready file's content) into host and port.
-  static bool ParseUrl(const std::string& url, std::string* host, uint16_t* port);
-
  private:
   struct Impl;
   enum class Wait { kDone, kTimeout, kStopped };
@@ -86,4 +85,4 @@ class WsClient {
   const std::atomic<bool>* stop_ = nullptr;
 };
 
-}  // namespace yiwang::tools
+}  // namespace yiwang::client
