@@ -21,6 +21,7 @@
 #include "store/key_codec.h"
 #include "web/api.h"
 #include "web/http_util.h"
+#include "web/rate_limiter.h"
 
 namespace yiwang::web {
 
@@ -122,72 +123,6 @@ struct FieldError {
   std::string message;
 };
 
-// Fixed-window failure counter per key (user name or client address).
-// Thread safety: all methods lock mu_, which covers no I/O.
-class FailureThrottle {
- public:
-  FailureThrottle(uint32_t max_failures, std::chrono::seconds window, size_t max_entries)
-      : max_failures_(max_failures), window_(window), max_entries_(max_entries) {}
-
-  // Seconds until `key` may try again (0: now).
-  int64_t RetryAfter(const std::string& key, TimePoint now) {
-    std::lock_guard lock(mu_);
-    auto it = entries_.find(key);
-    if (it == entries_.end() || it->second.failures < max_failures_) return 0;
-    const auto left = it->second.window_start + window_ - now;
-    if (left <= system_clock::duration::zero()) return 0;
-    return std::max<int64_t>(
-        1, std::chrono::ceil<std::chrono::seconds>(left).count());
-  }
-
-  void Failure(const std::string& key, TimePoint now) {
-    std::lock_guard lock(mu_);
-    auto it = entries_.find(key);
-    if (it == entries_.end()) {
-      if (entries_.size() >= max_entries_) Evict(now);
-      entries_.emplace(key, Entry{1, now});
-      return;
-    }
-    if (now - it->second.window_start >= window_) {
-      it->second = Entry{1, now};
-    } else {
-      ++it->second.failures;
-    }
-  }
-
-  void Reset(const std::string& key) {
-    std::lock_guard lock(mu_);
-    entries_.erase(key);
-  }
-
- private:
-  struct Entry {
-    uint32_t failures;
-    TimePoint window_start;
-  };
-
-  // Forgets entries whose window ended; if none did, the one whose window began first.
-  void Evict(TimePoint now) {
-    auto oldest = entries_.end();
-    for (auto it = entries_.begin(); it != entries_.end();) {
-      if (now - it->second.window_start >= window_) {
-        it = entries_.erase(it);
-        continue;
-      }
-      if (oldest == entries_.end() || it->second.window_start < oldest->second.window_start)
-        oldest = it;
-      ++it;
-    }
-    if (entries_.size() >= max_entries_ && oldest != entries_.end()) entries_.erase(oldest);
-  }
-
-  const uint32_t max_failures_;
-  const std::chrono::seconds window_;
-  const size_t max_entries_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Entry> entries_;
-};
-
 // Limits the password hashes computed at once. Thread safety: atomic.
 class HashSlot {
  public:
@@ -279,10 +214,10 @@ class Accounts::Impl {
         opts_(std::move(options)),
         config_(opts_.dispatch_config ? opts_.dispatch_config
                                       : &dispatcher::DefaultDispatchConfig()),
-        user_throttle_(opts_.max_failures_per_user, opts_.failure_window,
-                       opts_.max_throttle_entries),
-        client_throttle_(opts_.max_failures_per_client, opts_.failure_window,
-                         opts_.max_throttle_entries),
+        user_failures_(opts_.max_failures_per_user, opts_.failure_window,
+                       opts_.max_throttle_entries, opts_.clock),
+        client_failures_(opts_.max_failures_per_client, opts_.failure_window,
+                         opts_.max_throttle_entries, opts_.clock),
         m_hash_seconds_(metrics->GetHistogram("yiwang_auth_password_hash_seconds",
                                               "Time of one scrypt password hash",
                                               Metrics::LatencyBuckets())) {}
@@ -366,8 +301,9 @@ class Accounts::Impl {
   std::shared_ptr<spdlog::logger> log_;
   const AccountsOptions opts_;
   const v1::DispatchConfig* config_;
-  FailureThrottle user_throttle_;
-  FailureThrottle client_throttle_;
+  // The sign-in throttle: failed sign-ins per user name and per client address.
+  RateLimiter user_failures_;
+  RateLimiter client_failures_;
   std::atomic<size_t> hashes_in_flight_{0};
   Histogram& m_hash_seconds_;
   // Serialises read-modify-write of user records (admin API, EnsureUser). Taken before
@@ -675,9 +611,8 @@ HttpResponse Accounts::Impl::Login(const HttpRequest& req) {
   std::string client(req[kPeerAddressHeader]);
   if (client.empty()) client = "unknown";
 
-  const TimePoint now = Now();
-  const int64_t wait = std::max(user_throttle_.RetryAfter(name, now),
-                                client_throttle_.RetryAfter(client, now));
+  const uint64_t wait =
+      std::max(user_failures_.RetryAfter(name), client_failures_.RetryAfter(client));
   if (wait > 0) {
     LoginCounter("throttled").Inc();
     log_->warn("login for '{}' from {} refused: too many failed attempts", name, client);
@@ -705,8 +640,9 @@ HttpResponse Accounts::Impl::Login(const HttpRequest& req) {
   m_hash_seconds_.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   if (!match) {
-    user_throttle_.Failure(name, now);
-    client_throttle_.Failure(client, now);
+    // Counted only: the next attempt asks RetryAfter.
+    (void)user_failures_.Acquire(name);
+    (void)client_failures_.Acquire(client);
     LoginCounter("invalid_credentials").Inc();
     log_->info("failed sign-in for '{}' from {}", name, client);
     return Error(req, 401, "invalid_credentials", "wrong user name or password");
@@ -715,7 +651,7 @@ HttpResponse Accounts::Impl::Login(const HttpRequest& req) {
     LoginCounter("disabled").Inc();
     return Error(req, 403, "account_disabled", "this account is disabled; ask an admin");
   }
-  user_throttle_.Reset(name);
+  user_failures_.Reset(name);
 
   std::string id;
   v1::SessionRecord rec;

@@ -32,7 +32,7 @@
 // Comparisons of secrets are constant-time (CRYPTO_memcmp).
 //
 // Login throttle: failed logins are counted per user name and per client address within a
-// window; over either limit POST /api/v1/session answers 429 too_many_attempts with Retry-After
+// window (web/rate_limiter.h); over either limit POST /api/v1/session answers 429 too_many_attempts with Retry-After
 // (even for the right password) until the window ends. The client address is the value of
 // kPeerAddressHeader, which HttpServer sets on every request from the socket's peer (replacing
 // any value the client sent); behind a reverse proxy every client shares the proxy's address.
@@ -106,7 +106,7 @@ struct AccountsOptions {
   uint32_t max_failures_per_client = 20;
   std::chrono::seconds failure_window{15 * 60};
   // Names and addresses the throttle remembers (each kind); beyond it windows that ended are
-  // forgotten first, then the oldest. Default 100,000.
+  // forgotten first, then the tenth that began first (web/rate_limiter.h). Default 100,000.
   size_t max_throttle_entries = 100000;
   // Password hashes computed at once (each takes ~32 MiB and a core for ~0.1 s); beyond it a
   // login gets 503 busy with Retry-After: 1. Default 4.
