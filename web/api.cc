@@ -186,12 +186,11 @@ HttpResponse Api::Route(const HttpRequest& req) {
 }
 
 HttpResponse Api::CreateDeviceToken(const HttpRequest& req) {
-  boost::system::error_code ec;
-  boost::json::value body = boost::json::parse(req.body(), ec);
-  if (ec || !body.is_object()) return Error(req, 400, "bad_json", "body must be a JSON object");
-  const auto& obj = body.get_object();
-  const auto* name = obj.if_contains("name");
-  const auto* prefix = obj.if_contains("devicePrefix");
+  HttpResponse bad;
+  const auto body = JsonObjectBody(metrics_, req, &bad);
+  if (!body) return bad;
+  const auto* name = body->if_contains("name");
+  const auto* prefix = body->if_contains("devicePrefix");
   if (!name || !name->is_string() || name->get_string().empty() || name->get_string().size() > 128)
     return Error(req, 400, "bad_name", "\"name\" must be a string of 1..128 characters");
   if (!prefix || !prefix->is_string() || !store::DeviceIdChars(prefix->get_string()))

@@ -591,15 +591,13 @@ std::optional<HttpResponse> Accounts::Impl::Handle(const HttpRequest& req) {
 HttpResponse Accounts::Impl::Login(const HttpRequest& req) {
   // A JSON body: a cross-site form cannot send one without a CORS preflight, which this server
   // never grants, so no other site can sign a browser in to an account of its choosing.
-  if (!IsJsonContentType(req))
-    return Error(req, 415, "unsupported_media_type", "send the credentials as application/json");
-  boost::system::error_code ec;
-  json::value body = json::parse(req.body(), ec);
-  if (ec || !body.is_object())
-    return Error(req, 400, "bad_json", "body must be a JSON object {\"username\",\"password\"}");
-  const auto& obj = body.get_object();
-  const auto* username = obj.if_contains("username");
-  const auto* password = obj.if_contains("password");
+  HttpResponse bad;
+  const auto obj = JsonObjectBody(
+      metrics_, req, &bad,
+      JsonBodyRules::JsonTypeOnly("the credentials", R"({"username","password"})"));
+  if (!obj) return bad;
+  const auto* username = obj->if_contains("username");
+  const auto* password = obj->if_contains("password");
   if (!username || !username->is_string() || username->get_string().empty() ||
       username->get_string().size() > kMaxNameChars)
     return Error(req, 400, "bad_username", "\"username\" must be a string of 1..64 characters");
@@ -608,26 +606,23 @@ HttpResponse Accounts::Impl::Login(const HttpRequest& req) {
     return Error(req, 400, "bad_password", "\"password\" must be a string of 1..1024 bytes");
   const std::string name = AsciiLower(username->get_string());
   const std::string_view pass = password->get_string();
-  std::string client(req[kPeerAddressHeader]);
-  if (client.empty()) client = "unknown";
+  const std::string client = ClientAddress(req);
 
   const uint64_t wait =
       std::max(user_failures_.RetryAfter(name), client_failures_.RetryAfter(client));
   if (wait > 0) {
     LoginCounter("throttled").Inc();
     log_->warn("login for '{}' from {} refused: too many failed attempts", name, client);
-    HttpResponse res = Error(req, 429, "too_many_attempts",
-                             fmt::format("too many failed sign-ins; try again in {} s", wait));
-    res.set(http::field::retry_after, std::to_string(wait));
-    return res;
+    return RetryLaterResponse(metrics_, req, 429, "too_many_attempts",
+                              fmt::format("too many failed sign-ins; try again in {} s", wait),
+                              wait);
   }
 
   HashSlot slot(&hashes_in_flight_, opts_.max_concurrent_hashes);
   if (!slot.ok()) {
     LoginCounter("busy").Inc();
-    HttpResponse res = Error(req, 503, "busy", "too many sign-ins at once; retry in a second");
-    res.set(http::field::retry_after, "1");
-    return res;
+    return RetryLaterResponse(metrics_, req, 503, "busy",
+                              "too many sign-ins at once; retry in a second", 1);
   }
   v1::UserRecord user;
   Status s = ReadUser(name, &user);
@@ -919,12 +914,12 @@ HttpResponse Accounts::Impl::ListUsers(const HttpRequest& req) {
 }
 
 HttpResponse Accounts::Impl::CreateUser(const HttpRequest& req) {
-  boost::system::error_code ec;
-  json::value body = json::parse(req.body(), ec);
-  if (ec || !body.is_object()) return Error(req, 400, "bad_json", "body must be a JSON object");
+  HttpResponse bad;
+  const auto body = JsonObjectBody(metrics_, req, &bad);
+  if (!body) return bad;
   v1::UserRecord rec;
   FieldError err;
-  const unsigned status = CreateUserRecord(body.get_object(), &rec, &err);
+  const unsigned status = CreateUserRecord(*body, &rec, &err);
   if (status != 201) return Error(req, status, err.code, err.message);
   return Json(req, 201, UserJson(rec));
 }
@@ -946,9 +941,9 @@ HttpResponse Accounts::Impl::GetUser(const HttpRequest& req, const std::string& 
 }
 
 HttpResponse Accounts::Impl::PatchUser(const HttpRequest& req, const std::string& name) {
-  boost::system::error_code ec;
-  json::value body = json::parse(req.body(), ec);
-  if (ec || !body.is_object()) return Error(req, 400, "bad_json", "body must be a JSON object");
+  HttpResponse bad;
+  const auto body = JsonObjectBody(metrics_, req, &bad);
+  if (!body) return bad;
 
   std::lock_guard lock(users_mu_);
   v1::UserRecord rec;
@@ -956,7 +951,7 @@ HttpResponse Accounts::Impl::PatchUser(const HttpRequest& req, const std::string
   Status s;
   const bool was_disabled = rec.disabled();
   std::string password;
-  if (auto e = ApplyFields(body.get_object(), /*create=*/false, &rec, &password))
+  if (auto e = ApplyFields(*body, /*create=*/false, &rec, &password))
     return Error(req, 400, e->code, e->message);
   const auto now = ToProtoTime(Now());
   if (!password.empty()) {
@@ -1015,14 +1010,14 @@ HttpResponse Accounts::Impl::ListTokens(const HttpRequest& req, const std::strin
 HttpResponse Accounts::Impl::CreateUserToken(const HttpRequest& req, const std::string& name) {
   std::string label = "api";
   if (!req.body().empty()) {
-    boost::system::error_code ec;
-    json::value body = json::parse(req.body(), ec);
-    if (ec || !body.is_object()) return Error(req, 400, "bad_json", "body must be a JSON object");
-    for (const auto& kv : body.get_object())
+    HttpResponse bad;
+    const auto body = JsonObjectBody(metrics_, req, &bad);
+    if (!body) return bad;
+    for (const auto& kv : *body)
       if (kv.key() != "name")
         return Error(req, 400, "unknown_field",
                      fmt::format("{}: not a field of a token", std::string(kv.key())));
-    if (const auto* v = body.get_object().if_contains("name")) {
+    if (const auto* v = body->if_contains("name")) {
       if (!v->is_string() || v->get_string().empty() ||
           Utf8Length(v->get_string()).value_or(0) > kMaxNameChars || HasControlChars(v->get_string()))
         return Error(req, 400, "bad_name", "name: a string of 1..64 characters");

@@ -439,10 +439,10 @@ HttpResponse CaseApi::GetCase(const HttpRequest& req, const Principal& p, const 
 
 HttpResponse CaseApi::Transition(const HttpRequest& req, const Principal& p,
                                  const std::string& id) {
-  boost::system::error_code ec;
-  json::value body = json::parse(req.body(), ec);
-  if (ec || !body.is_object()) return Error(req, 400, "bad_json", "body must be a JSON object");
-  const json::object& o = body.get_object();
+  HttpResponse bad;
+  const auto body = JsonObjectBody(metrics_, req, &bad);
+  if (!body) return bad;
+  const json::object& o = *body;
   static const std::set<std::string_view> kKnown = {
       "action", "note", "evidence", "department", "extensionSeconds", "supervisorOverride"};
   for (const auto& kv : o) {
@@ -529,10 +529,10 @@ HttpResponse CaseApi::Transition(const HttpRequest& req, const Principal& p,
 }
 
 HttpResponse CaseApi::CreateCase(const HttpRequest& req, const Principal& p) {
-  boost::system::error_code ec;
-  json::value body = json::parse(req.body(), ec);
-  if (ec || !body.is_object()) return Error(req, 400, "bad_json", "body must be a JSON object");
-  const json::object& o = body.get_object();
+  HttpResponse bad;
+  const auto body = JsonObjectBody(metrics_, req, &bad);
+  if (!body) return bad;
+  const json::object& o = *body;
   static const std::set<std::string_view> kKnown = {"category",    "description", "district",
                                                     "location",    "urgency",     "source",
                                                     "evidence",    "assetId"};

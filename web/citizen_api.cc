@@ -31,11 +31,6 @@ constexpr std::string_view kTrack = "/api/v1/track/";
 constexpr size_t kPhotoIdBytes = 16;  // 128 random bits -> 22 base64url characters
 constexpr size_t kMaxTrackingCodeBytes = 32;
 
-std::string ClientOf(const HttpRequest& req) {
-  auto it = req.find(kPeerAddressHeader);
-  return it == req.end() ? std::string("unknown") : std::string(it->value());
-}
-
 bool IsTrackingCode(std::string_view s) {
   if (s.empty() || s.size() > kMaxTrackingCodeBytes) return false;
   for (char c : s)
@@ -91,8 +86,6 @@ std::optional<std::pair<std::string, std::string>> PublicEntryText(const v1::Dis
     default: return std::nullopt;
   }
 }
-
-const json::object* AsObject(const json::value& v) { return v.is_object() ? &v.get_object() : nullptr; }
 
 // A number member; nullopt if absent or not a finite number.
 std::optional<double> NumberMember(const json::object& o, std::string_view key) {
@@ -154,14 +147,13 @@ HttpResponse CitizenApi::ErrorOf(const HttpRequest& req, const ReportError& e) {
 
 std::optional<HttpResponse> CitizenApi::Throttle(const HttpRequest& req, RateLimiter& limiter,
                                                  std::string_view what) {
-  const uint64_t retry = limiter.Acquire(ClientOf(req));
+  const uint64_t retry = limiter.Acquire(ClientAddress(req));
   if (retry == 0) return std::nullopt;
-  HttpResponse res = Error(
-      req, 429, "too_many_requests",
+  return RetryLaterResponse(
+      metrics_, req, 429, "too_many_requests",
       fmt::format("at most {} {} per {} minutes from one address; retry in {} s",
-                  limiter.max_events(), what, limiter.window().count() / 60, retry));
-  res.set(http::field::retry_after, std::to_string(retry));
-  return res;
+                  limiter.max_events(), what, limiter.window().count() / 60, retry),
+      retry);
 }
 
 std::optional<HttpResponse> CitizenApi::Handle(const HttpRequest& req) {
@@ -380,14 +372,12 @@ std::variant<v1::CitizenReport, ReportError> CitizenApi::FileReport(const Report
 }
 
 HttpResponse CitizenApi::PostReport(const HttpRequest& req) {
-  if (!IsJsonContentType(req))
-    return Error(req, 415, "unsupported_media_type", "send the report as application/json");
-  boost::system::error_code ec;
-  json::value body = json::parse(req.body(), ec);
-  const json::object* o = ec ? nullptr : AsObject(body);
-  if (!o) return Error(req, 400, "invalid_json", "the body must be a JSON object");
+  HttpResponse bad;
+  const auto o =
+      JsonObjectBody(metrics_, req, &bad, JsonBodyRules::JsonTypeOnly("the report"));
+  if (!o) return bad;
   ReportRequest r;
-  r.client = ClientOf(req);
+  r.client = ClientAddress(req);
   auto string_member = [&](std::string_view key, std::string* out) -> bool {
     const json::value* v = o->if_contains(key);
     if (!v || v->is_null()) return true;
@@ -405,7 +395,7 @@ HttpResponse CitizenApi::PostReport(const HttpRequest& req) {
     return Error(req, 400, "support_case_invalid", "supportCaseId must be a string",
                  "supportCaseId");
   if (const json::value* loc = o->if_contains("location"); loc && !loc->is_null()) {
-    const json::object* lo = AsObject(*loc);
+    const json::object* lo = loc->if_object();
     if (!lo) return Error(req, 400, "location_invalid", "location must be {lat, lon}", "location");
     r.lat = NumberMember(*lo, "lat");
     r.lon = NumberMember(*lo, "lon");
@@ -570,12 +560,10 @@ HttpResponse CitizenApi::Track(const HttpRequest& req, const std::string& code) 
 }
 
 HttpResponse CitizenApi::Rate(const HttpRequest& req, const std::string& code) {
-  if (!IsJsonContentType(req))
-    return Error(req, 415, "unsupported_media_type", "send the rating as application/json");
-  boost::system::error_code ec;
-  json::value body = json::parse(req.body(), ec);
-  const json::object* o = ec ? nullptr : AsObject(body);
-  if (!o) return Error(req, 400, "invalid_json", "the body must be a JSON object");
+  HttpResponse bad;
+  const auto o =
+      JsonObjectBody(metrics_, req, &bad, JsonBodyRules::JsonTypeOnly("the rating"));
+  if (!o) return bad;
   const json::value* stars = o->if_contains("stars");
   if (!stars || !stars->is_int64() || stars->get_int64() < 1 || stars->get_int64() > 5)
     return Error(req, 400, "stars_invalid", "stars must be a whole number from 1 to 5", "stars");

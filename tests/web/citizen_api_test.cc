@@ -247,7 +247,7 @@ TEST_F(CitizenApiTest, EveryReportFieldIsValidated) {
     EXPECT_EQ(Code(res), c.code) << c.what;
     EXPECT_EQ(Field(res), c.field) << c.what;
   }
-  EXPECT_EQ(Code(Do(http::verb::post, "/api/v1/reports", "{not json")), "invalid_json");
+  EXPECT_EQ(Code(Do(http::verb::post, "/api/v1/reports", "{not json")), "bad_json");
   // Valid JSON of another media type (what a cross-site form or a no-cors fetch can send) is
   // refused; parameters and case of the type do not matter.
   const std::string valid = json::serialize(Basic());
