@@ -153,6 +153,25 @@ std::optional<std::string> QueryParam(std::string_view query, std::string_view k
   return std::nullopt;
 }
 
+std::optional<std::string_view> CookieValue(const HttpRequest& req, std::string_view name) {
+  auto [begin, end] = req.equal_range(http::field::cookie);
+  for (auto it = begin; it != end; ++it) {
+    std::string_view rest = it->value();
+    while (!rest.empty()) {
+      const size_t semi = rest.find(';');
+      std::string_view pair = rest.substr(0, semi);
+      rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+      const size_t eq = pair.find('=');
+      if (eq == std::string_view::npos || pair.substr(0, eq) != name) continue;
+      std::string_view value = pair.substr(eq + 1);
+      while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+      return value;
+    }
+  }
+  return std::nullopt;
+}
+
 bool IsJsonContentType(const HttpRequest& req) {
   std::string_view type = req[http::field::content_type];
   type = type.substr(0, type.find(';'));

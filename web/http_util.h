@@ -89,6 +89,8 @@ std::vector<std::string> SplitList(std::string_view s);
 // of any other type is refused on routes that take JSON: a cross-site form or a no-cors fetch
 // cannot send this type without a CORS preflight, which this server never grants.
 bool IsJsonContentType(const HttpRequest& req);
+// The value of cookie `name` in the request's Cookie headers (RFC 6265 section 5.4), if any.
+std::optional<std::string_view> CookieValue(const HttpRequest& req, std::string_view name);
 // The value of `key` in a query string "a=1&b=2" (decoded), or nullopt if absent/bad.
 std::optional<std::string> QueryParam(std::string_view query, std::string_view key);
 
