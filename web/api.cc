@@ -1,66 +1,17 @@
 #include "web/api.h"
 
-#include "web/case_api.h"
-#include "web/http_util.h"
-
 #include <charconv>
 
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
-#include <google/protobuf/util/json_util.h>
-#include <google/protobuf/util/time_util.h>
-#include <openssl/rand.h>
+#include <fmt/format.h>
+
+#include "web/case_api.h"
+#include "web/http_util.h"
 
 namespace yiwang::web {
 
 namespace http = boost::beast::http;
-namespace pbu = google::protobuf::util;
-
-namespace {
-
-std::string Base64Url(const unsigned char* p, size_t n) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < n; ++i) {
-    acc = (acc << 8) | p[i];
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += kAlphabet[(acc >> bits) & 63];
-    }
-  }
-  if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 63];
-  return out;
-}
-
-}  // namespace
-
-bool RandomBase64Url(size_t bytes, std::string* out) {
-  std::vector<unsigned char> raw(bytes);
-  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) return false;
-  *out = Base64Url(raw.data(), raw.size());
-  return true;
-}
-
-Status CreateToken(store::EventStore* store, yiwang::v1::TokenKind kind, std::string_view name,
-                   std::string_view device_prefix, std::string* token, std::string_view user) {
-  std::string random;
-  if (!RandomBase64Url(32, &random)) return Status::IOError("no randomness for a token");
-  const char* prefix = kind == yiwang::v1::TOKEN_KIND_ADMIN  ? "ywa_"
-                       : kind == yiwang::v1::TOKEN_KIND_USER ? "ywu_"
-                                                             : "ywd_";
-  *token = prefix + random;
-  yiwang::v1::TokenRecord rec;
-  rec.set_name(std::string(name));
-  rec.set_kind(kind);
-  rec.set_device_prefix(std::string(device_prefix));
-  rec.set_user(std::string(user));
-  *rec.mutable_created_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
-  return store->PutToken(*token, rec);
-}
 
 Api::Api(store::EventStore* store, Metrics* metrics, Accounts* accounts,
          std::shared_ptr<spdlog::logger> logger, const StaticFiles* pages,
@@ -186,12 +137,11 @@ HttpResponse Api::Route(const HttpRequest& req) {
 }
 
 HttpResponse Api::CreateDeviceToken(const HttpRequest& req) {
-  boost::system::error_code ec;
-  boost::json::value body = boost::json::parse(req.body(), ec);
-  if (ec || !body.is_object()) return Error(req, 400, "bad_json", "body must be a JSON object");
-  const auto& obj = body.get_object();
-  const auto* name = obj.if_contains("name");
-  const auto* prefix = obj.if_contains("devicePrefix");
+  HttpResponse bad;
+  const auto body = JsonObjectBody(metrics_, req, &bad);
+  if (!body) return bad;
+  const auto* name = body->if_contains("name");
+  const auto* prefix = body->if_contains("devicePrefix");
   if (!name || !name->is_string() || name->get_string().empty() || name->get_string().size() > 128)
     return Error(req, 400, "bad_name", "\"name\" must be a string of 1..128 characters");
   if (!prefix || !prefix->is_string() || !store::DeviceIdChars(prefix->get_string()))

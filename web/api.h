@@ -37,6 +37,7 @@
 #include "web/http_server.h"
 #include "web/http_util.h"
 #include "web/static_files.h"
+#include "web/tokens.h"  // CreateToken: for the device-token route and its callers
 
 namespace yiwang::web {
 
@@ -84,17 +85,5 @@ class Api {
   const dispatcher::Dispatcher* cases_;
   std::shared_ptr<spdlog::logger> log_;
 };
-
-// Creates a bearer token of `kind`, stores its hash, and returns the token (shown once).
-// Device tokens are "ywd_" + 43 base64url chars, admin tokens "ywa_" + 43, user API tokens
-// "ywu_" + 43 (`user`: the user name, for TOKEN_KIND_USER only).
-Status CreateToken(store::EventStore* store, yiwang::v1::TokenKind kind, std::string_view name,
-                   std::string_view device_prefix, std::string* token,
-                   std::string_view user = {});
-
-// `bytes` random bytes (OpenSSL RAND_bytes) as unpadded base64url in *out; false if the
-// random generator failed.
-[[nodiscard]] bool RandomBase64Url(size_t bytes, std::string* out);
-
 
 }  // namespace yiwang::web

@@ -26,21 +26,24 @@
 // Request and response shapes, every error code: docs/api.md. Key layout of the users and
 // sessions tables: docs/architecture.md.
 //
-// Secrets: passwords are stored as scrypt hashes (N=2^15, r=8, p=1, 32-byte salt, 32-byte key;
-// ~32 MiB and ~0.1 s of one core per hash here, see docs/architecture.md); session ids and CSRF
-// tokens are 256-bit random (RAND_bytes); only the SHA-256 of a session id or token is stored.
-// Comparisons of secrets are constant-time (CRYPTO_memcmp).
+// Secrets: passwords are stored as scrypt hashes (web/password_hash.h); session ids and CSRF
+// tokens are 256-bit random (web/sessions.h); only the SHA-256 of a session id or token is
+// stored. Comparisons of secrets are constant-time (CRYPTO_memcmp).
 //
 // Login throttle: failed logins are counted per user name and per client address within a
-// window; over either limit POST /api/v1/session answers 429 too_many_attempts with Retry-After
-// (even for the right password) until the window ends. The client address is the value of
-// kPeerAddressHeader, which HttpServer sets on every request from the socket's peer (replacing
-// any value the client sent); behind a reverse proxy every client shares the proxy's address.
+// window (web/rate_limiter.h); over either limit POST /api/v1/session answers 429
+// too_many_attempts with Retry-After (even for the right password) until the window ends. The
+// client address is the value of kPeerAddressHeader, which HttpServer sets on every request
+// from the socket's peer (replacing any value the client sent); behind a reverse proxy every
+// client shares the proxy's address.
+//
+// The implementation is spread over files by job; web/internal/accounts_impl.h lists them.
 //
 // Thread safety: every public method may be called from any thread concurrently. Changes to a
 // user record (admin API, EnsureUser) are serialised by a mutex, held across the read and the
 // write of the record so that two admins' changes cannot lose one another (rare, small writes);
-// authentication takes no lock but the throttle's, which covers no I/O.
+// authentication takes only the sessions' write lock, to write a session's last use back or
+// delete an expired one (web/sessions.h). The throttle's lock covers no I/O.
 
 #include <chrono>
 #include <cstdint>
@@ -58,13 +61,15 @@
 #include "base/metrics.h"
 #include "store/event_store.h"
 #include "web/http_server.h"
+#include "web/password_hash.h"
+#include "web/sessions.h"
 #include "yiwang/v1/account.pb.h"
 #include "yiwang/v1/case.pb.h"
 #include "yiwang/v1/dispatch_config.pb.h"
 
 namespace yiwang::web {
 
-inline constexpr std::string_view kSessionCookie = "yiwang_session";
+// The session cookie's name is kSessionCookie (web/sessions.h).
 inline constexpr std::string_view kCsrfHeader = "X-CSRF-Token";
 
 // Who a request acts for.
@@ -84,12 +89,6 @@ using AuthResult = std::variant<Principal, HttpResponse>;
 // server; tests plug in their own).
 using Authenticator = std::function<AuthResult(const HttpRequest&)>;
 
-struct ScryptParams {
-  uint32_t log2_n = 15;  // N = 32768: 128 * r * N = 32 MiB of memory per hash
-  uint32_t r = 8;
-  uint32_t p = 1;
-};
-
 struct AccountsOptions {
   // A session unused for this long is invalid. Default 12 h.
   std::chrono::seconds session_idle{12 * 3600};
@@ -106,7 +105,7 @@ struct AccountsOptions {
   uint32_t max_failures_per_client = 20;
   std::chrono::seconds failure_window{15 * 60};
   // Names and addresses the throttle remembers (each kind); beyond it windows that ended are
-  // forgotten first, then the oldest. Default 100,000.
+  // forgotten first, then the tenth that began first (web/rate_limiter.h). Default 100,000.
   size_t max_throttle_entries = 100000;
   // Password hashes computed at once (each takes ~32 MiB and a core for ~0.1 s); beyond it a
   // login gets 503 busy with Retry-After: 1. Default 4.
@@ -151,13 +150,15 @@ class Accounts {
   // set to it (else cleared). InvalidArgument "<field>: <what is wrong>" for a bad user.
   [[nodiscard]] Status EnsureUser(const NewUser& user, std::string* generated_password);
 
-  // The scrypt hash of `password` with `params` and a fresh salt (exposed for the benchmark
-  // in the docs and the tests).
+  // web::HashPassword and web::VerifyPassword (web/password_hash.h), kept here for the
+  // benchmark in the docs and the tests.
   [[nodiscard]] static Status HashPassword(std::string_view password, const ScryptParams& params,
-                                           yiwang::v1::ScryptHash* out);
-  // True if `password` matches `hash` (constant-time comparison of the derived keys). False
-  // for a hash with parameters outside what HashPassword may write (log2_n 10..20, r 1..32, p 1..16).
-  static bool VerifyPassword(std::string_view password, const yiwang::v1::ScryptHash& hash);
+                                           yiwang::v1::ScryptHash* out) {
+    return web::HashPassword(password, params, out);
+  }
+  static bool VerifyPassword(std::string_view password, const yiwang::v1::ScryptHash& hash) {
+    return web::VerifyPassword(password, hash);
+  }
 
   class Impl;
 

@@ -1,6 +1,7 @@
 #pragma once
-// CaseApi: the operators' JSON API over the dispatcher (issue 3 point 8), a plain function of
-// the request like web::Api.
+// CaseApi: the operators' JSON API over the dispatcher, a plain function of the request like
+// web::Api. The routing, ui-config and a case's JSON are in web/case_api.cc; the reads in
+// web/case_queries.cc; filing and transitions in web/case_commands.cc.
 //
 //   GET  /api/v1/ui-config                   public: categories, districts, departments, map
 //   GET  /api/v1/cases?bbox=&state=&district=&department=&category=&source=&overdue=&open=

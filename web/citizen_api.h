@@ -1,8 +1,9 @@
 #pragma once
-// CitizenApi: the public API of the citizen portal (随手拍 and tracking, issue 4 points 5, 6, 8),
-// a plain function of the request like CaseApi. No account: citizens are anonymous, so every
-// submission is rate limited per client address (kPeerAddressHeader, set by HttpServer from
-// the socket).
+// CitizenApi: the public API of the citizen portal (随手拍: photos and reports; tracking and
+// rating), a plain function of the request like CaseApi. No account: citizens are anonymous, so
+// every submission is rate limited per client address (kPeerAddressHeader, set by HttpServer
+// from the socket). The routing and the limits are in web/citizen_api.cc; the routes' work in
+// web/citizen_photos.cc, web/citizen_reports.cc and web/citizen_tracking.cc.
 //
 //   POST /api/v1/photos                  raw image body (<= 10 MB) -> 201 {"photoId","type",
 //                                        "width","height","bytes"}; sniffed by content,
@@ -110,6 +111,9 @@ class CitizenApi {
   // Nullopt if `limiter` admits the request's client, else 429 with Retry-After.
   std::optional<HttpResponse> Throttle(const HttpRequest& req, RateLimiter& limiter,
                                        std::string_view what);
+  // The checks of FileReport (every field, the district from the location, the photos, the
+  // supported case): the filing to submit, or why not.
+  std::variant<dispatcher::ReportFiling, ReportError> CheckReport(const ReportRequest& r);
   HttpResponse UploadPhoto(const HttpRequest& req);
   HttpResponse GetPhoto(const HttpRequest& req, std::string_view id);
   HttpResponse PostReport(const HttpRequest& req);

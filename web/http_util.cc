@@ -5,6 +5,7 @@
 
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
 
 namespace yiwang::web {
@@ -50,6 +51,38 @@ HttpResponse MethodNotAllowedResponse(Metrics* metrics, const HttpRequest& req,
       ErrorResponse(metrics, req, 405, "method_not_allowed", "use " + std::string(allow));
   res.set(http::field::allow, allow);
   return res;
+}
+
+HttpResponse RetryLaterResponse(Metrics* metrics, const HttpRequest& req, unsigned status,
+                                std::string_view code, std::string_view message,
+                                uint64_t retry_after_s) {
+  HttpResponse res = ErrorResponse(metrics, req, status, code, message);
+  res.set(http::field::retry_after, std::to_string(retry_after_s));
+  return res;
+}
+
+std::optional<boost::json::object> JsonObjectBody(Metrics* metrics, const HttpRequest& req,
+                                                  HttpResponse* error,
+                                                  const JsonBodyRules& rules) {
+  if (rules.json_type_only && !IsJsonContentType(req)) {
+    *error = ErrorResponse(metrics, req, 415, "unsupported_media_type",
+                           fmt::format("send {} as application/json", rules.what));
+    return std::nullopt;
+  }
+  boost::system::error_code ec;
+  boost::json::value body = boost::json::parse(req.body(), ec);
+  if (ec || !body.is_object()) {
+    std::string message = "the body must be a JSON object";
+    if (!rules.shape.empty()) message.append(" ").append(rules.shape);
+    *error = ErrorResponse(metrics, req, 400, "bad_json", message);
+    return std::nullopt;
+  }
+  return std::move(body.get_object());
+}
+
+std::string ClientAddress(const HttpRequest& req) {
+  const std::string_view address = req[kPeerAddressHeader];
+  return address.empty() ? std::string("unknown") : std::string(address);
 }
 
 std::string JsonEscape(std::string_view s) {
@@ -116,6 +149,25 @@ std::optional<std::string> QueryParam(std::string_view query, std::string_view k
     }
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> CookieValue(const HttpRequest& req, std::string_view name) {
+  auto [begin, end] = req.equal_range(http::field::cookie);
+  for (auto it = begin; it != end; ++it) {
+    std::string_view rest = it->value();
+    while (!rest.empty()) {
+      const size_t semi = rest.find(';');
+      std::string_view pair = rest.substr(0, semi);
+      rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+      const size_t eq = pair.find('=');
+      if (eq == std::string_view::npos || pair.substr(0, eq) != name) continue;
+      std::string_view value = pair.substr(eq + 1);
+      while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+      return value;
+    }
   }
   return std::nullopt;
 }

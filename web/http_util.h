@@ -1,15 +1,18 @@
 #pragma once
-// Helpers every request handler of web/ shares: JSON responses, errors counted by code, query
-// parsing. Handlers are plain functions of the request (STYLE.md point 12).
+// Helpers every request handler of web/ shares: JSON responses, errors counted by code, the
+// JSON body of a request, query parsing. Handlers are plain functions of the request (no
+// sockets), so that tests call them directly.
 //
-// Thread safety: pure functions, except ErrorResponse which increments a counter in `metrics`
-// (thread-safe).
+// Thread safety: pure functions, except the ones taking `metrics`, which increment a counter in
+// it (thread-safe).
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <boost/json/object.hpp>
 #include <google/protobuf/message.h>
 
 #include "base/metrics.h"
@@ -34,6 +37,39 @@ HttpResponse ErrorResponse(Metrics* metrics, const HttpRequest& req, unsigned st
 HttpResponse MethodNotAllowedResponse(Metrics* metrics, const HttpRequest& req,
                                       std::string_view allow);
 
+// An error response (as ErrorResponse) that tells the client when to try again: Retry-After
+// `retry_after_s` seconds (429 over a limit, 503 busy).
+HttpResponse RetryLaterResponse(Metrics* metrics, const HttpRequest& req, unsigned status,
+                                std::string_view code, std::string_view message,
+                                uint64_t retry_after_s);
+
+// How a route takes its JSON body (JsonObjectBody). The default reads the body whatever its
+// declared type.
+struct JsonBodyRules {
+  // Refuse a body of another media type (IsJsonContentType) with 415 unsupported_media_type
+  // "send <what> as application/json": routes that sign a browser in or take anonymous
+  // submissions, which no other site may make a visitor's browser send.
+  static JsonBodyRules JsonTypeOnly(std::string_view what, std::string_view shape = {}) {
+    return {true, what, shape};
+  }
+
+  bool json_type_only = false;
+  std::string_view what = "the body";
+  // Appended to the 400 message to show the expected members, e.g. {"username","password"}.
+  std::string_view shape;
+};
+// The body of `req` as a JSON object. nullopt with *error set to the response to send instead:
+// 415 unsupported_media_type (see `rules`), or 400 bad_json when the body is not JSON or is
+// JSON but not an object (an empty body included). Both counted like ErrorResponse's.
+std::optional<boost::json::object> JsonObjectBody(Metrics* metrics, const HttpRequest& req,
+                                                  HttpResponse* error,
+                                                  const JsonBodyRules& rules = {});
+
+// The client's address as HttpServer saw it on the socket (kPeerAddressHeader, which replaces
+// any value the client sent), or "unknown": the key of per-address limits. Behind a reverse
+// proxy every client shares the proxy's address.
+std::string ClientAddress(const HttpRequest& req);
+
 // A JSON string literal of `s` (quoted, escaped). JSON is UTF-8 (RFC 8259): a byte of `s` that
 // does not belong to a valid UTF-8 sequence becomes U+FFFD, so echoing a client's bytes (a
 // percent-decoded path, say) never produces a body that JSON parsers refuse.
@@ -53,6 +89,8 @@ std::vector<std::string> SplitList(std::string_view s);
 // of any other type is refused on routes that take JSON: a cross-site form or a no-cors fetch
 // cannot send this type without a CORS preflight, which this server never grants.
 bool IsJsonContentType(const HttpRequest& req);
+// The value of cookie `name` in the request's Cookie headers (RFC 6265 section 5.4), if any.
+std::optional<std::string_view> CookieValue(const HttpRequest& req, std::string_view name);
 // The value of `key` in a query string "a=1&b=2" (decoded), or nullopt if absent/bad.
 std::optional<std::string> QueryParam(std::string_view query, std::string_view key);
 

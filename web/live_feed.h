@@ -1,5 +1,5 @@
 #pragma once
-// LiveFeed: the operators' live WebSocket feed, ws://HOST:PORT/ws/live (DESIGN.md section 4).
+// LiveFeed: the operators' live WebSocket feed, ws://HOST:PORT/ws/live (docs/api.md, "Live feed").
 //
 // Admit() authenticates the upgrade request (session cookie or bearer token, like the API) and
 // checks its Origin: a browser's Origin must name this server's Host (a page of another site

@@ -23,13 +23,30 @@ uint64_t RateLimiter::Acquire(std::string_view key) {
     if (entries_.size() >= max_keys_) Evict(now);
     it = entries_.emplace(std::string(key), Entry{now, 0}).first;
   }
-  if (it->second.count >= max_events_) {
-    const auto left = window_ - (now - it->second.start);
-    const auto secs = std::chrono::ceil<std::chrono::seconds>(left).count();
-    return static_cast<uint64_t>(std::max<int64_t>(secs, 1));
-  }
+  if (it->second.count >= max_events_) return SecondsLeft(it->second, now);
   ++it->second.count;
   return 0;
+}
+
+uint64_t RateLimiter::RetryAfter(std::string_view key) {
+  const auto now = clock_.Steady();
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(std::string(key));
+  if (it == entries_.end() || now - it->second.start >= window_ ||
+      it->second.count < max_events_)
+    return 0;
+  return SecondsLeft(it->second, now);
+}
+
+void RateLimiter::Reset(std::string_view key) {
+  std::lock_guard lock(mu_);
+  entries_.erase(std::string(key));
+}
+
+uint64_t RateLimiter::SecondsLeft(const Entry& e, std::chrono::steady_clock::time_point now) const {
+  const auto left = window_ - (now - e.start);
+  const auto secs = std::chrono::ceil<std::chrono::seconds>(left).count();
+  return static_cast<uint64_t>(std::max<int64_t>(secs, 1));
 }
 
 void RateLimiter::Evict(std::chrono::steady_clock::time_point now) {

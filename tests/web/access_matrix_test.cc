@@ -27,6 +27,7 @@
 #include "tests/support/dispatch_stack.h"
 #include "tests/support/events.h"
 #include "tests/support/temp_dir.h"
+#include "tests/web/test_district_map.h"
 #include "tests/web/test_images.h"
 #include "web/api.h"
 #include "web/auth.h"
@@ -50,10 +51,6 @@ namespace json = boost::json;
 namespace v1 = yiwang::v1;
 using namespace std::chrono_literals;
 
-// A square "渝中区" (500103) around 解放碑, for the citizen routes' district lookup.
-constexpr char kMap[] = R"({"type":"FeatureCollection","features":[
-  {"type":"Feature","properties":{"code":"500103","name":"渝中区"},"geometry":{"type":"Polygon",
-   "coordinates":[[[106.5,29.5],[106.6,29.5],[106.6,29.6],[106.5,29.6],[106.5,29.5]]]}}]})";
 constexpr char kPassword[] = "correct horse battery";
 constexpr char kHost[] = "127.0.0.1:8080";
 // Own / other: department staff are of cgj-500103, district staff of district 500103.
@@ -196,7 +193,7 @@ class AccessMatrixTest : public ::testing::Test {
     for (const char* f : {"index.html", "report.html", "track.html", "js/app.js"})
       std::ofstream(static_root_ + "/" + f) << "<!doctype html>x";
     pages_ = std::make_unique<StaticFiles>(StaticOptions{.root = static_root_});
-    ASSERT_TRUE(DistrictLocator::Parse(kMap, &districts_).ok());
+    ASSERT_TRUE(DistrictLocator::Parse(test::kOneDistrictMap, &districts_).ok());
 
     AccountsOptions opts;
     opts.scrypt.log2_n = 10;

@@ -15,6 +15,7 @@
 #include "tests/support/dispatch_stack.h"
 #include "tests/support/events.h"
 #include "tests/support/temp_dir.h"
+#include "tests/web/test_district_map.h"
 #include "tests/web/test_images.h"
 
 namespace yiwang::web {
@@ -24,10 +25,7 @@ namespace http = boost::beast::http;
 namespace json = boost::json;
 namespace v1 = yiwang::v1;
 
-// A square "渝中区" around 解放碑 (lat 29.5..29.6, lon 106.5..106.6).
-constexpr char kMap[] = R"({"type":"FeatureCollection","features":[
-  {"type":"Feature","properties":{"code":"500103","name":"渝中区"},"geometry":{"type":"Polygon",
-   "coordinates":[[[106.5,29.5],[106.6,29.5],[106.6,29.6],[106.5,29.6],[106.5,29.5]]]}}]})";
+// A point inside test::kOneDistrictMap's district.
 constexpr double kLat = 29.5575, kLon = 106.5770;
 
 class CitizenApiTest : public ::testing::Test {
@@ -35,7 +33,7 @@ class CitizenApiTest : public ::testing::Test {
   void SetUp() override {
     Status s = stack_.Open();
     ASSERT_TRUE(s.ok()) << s.ToString();
-    ASSERT_TRUE(DistrictLocator::Parse(kMap, &districts_).ok());
+    ASSERT_TRUE(DistrictLocator::Parse(test::kOneDistrictMap, &districts_).ok());
     MakeApi({});
   }
   void MakeApi(CitizenLimits limits) {
@@ -247,7 +245,7 @@ TEST_F(CitizenApiTest, EveryReportFieldIsValidated) {
     EXPECT_EQ(Code(res), c.code) << c.what;
     EXPECT_EQ(Field(res), c.field) << c.what;
   }
-  EXPECT_EQ(Code(Do(http::verb::post, "/api/v1/reports", "{not json")), "invalid_json");
+  EXPECT_EQ(Code(Do(http::verb::post, "/api/v1/reports", "{not json")), "bad_json");
   // Valid JSON of another media type (what a cross-site form or a no-cors fetch can send) is
   // refused; parameters and case of the type do not matter.
   const std::string valid = json::serialize(Basic());

@@ -15,6 +15,7 @@
 #include "tests/support/dispatch_stack.h"
 #include "tests/support/events.h"
 #include "tests/support/temp_dir.h"
+#include "tests/web/test_district_map.h"
 #include "tests/web/test_images.h"
 #include "web/http_util.h"
 
@@ -25,16 +26,12 @@ namespace http = boost::beast::http;
 namespace json = boost::json;
 namespace v1 = yiwang::v1;
 
-constexpr char kMap[] = R"({"type":"FeatureCollection","features":[
-  {"type":"Feature","properties":{"code":"500103","name":"渝中区"},"geometry":{"type":"Polygon",
-   "coordinates":[[[106.5,29.5],[106.6,29.5],[106.6,29.6],[106.5,29.6],[106.5,29.5]]]}}]})";
-
 class Open311Test : public ::testing::Test {
  protected:
   void SetUp() override {
     Status s = stack_.Open();
     ASSERT_TRUE(s.ok()) << s.ToString();
-    ASSERT_TRUE(DistrictLocator::Parse(kMap, &districts_).ok());
+    ASSERT_TRUE(DistrictLocator::Parse(test::kOneDistrictMap, &districts_).ok());
     citizen_ = std::make_unique<CitizenApi>(disp_.get(), store_.get(), &districts_, &metrics_,
                                             test::NullLogger());
     Authenticator auth = [](const HttpRequest& req) -> AuthResult {
