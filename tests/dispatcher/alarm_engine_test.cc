@@ -266,7 +266,9 @@ TEST(AlarmEngineTest, FlappingAroundTheThresholdYieldsOneAlarm) {
   for (int i = 0; i <= 120; ++i) d.Feed(Gas(kT0 + i * 5s, i % 2 ? 24 : 26));
   EXPECT_EQ(d.Count(v1::ALARM_SIGNAL_KIND_RAISE), 1);
   EXPECT_EQ(d.Count(v1::ALARM_SIGNAL_KIND_CLEAR), 0);
-  for (const auto& s : d.all()) EXPECT_EQ(s.alarm_id(), std::string(kSeptic) + "/harmful_gas/1");
+  std::string want(kSeptic);
+  want += "/harmful_gas/1";
+  for (const auto& s : d.all()) EXPECT_EQ(s.alarm_id(), want);
   // And it clears once the gas really goes away.
   GasRun(&d, kT0 + 605s, kT0 + 700s, 5s, 5);
   EXPECT_EQ(d.Count(v1::ALARM_SIGNAL_KIND_CLEAR), 1);
