@@ -1,6 +1,6 @@
 #pragma once
-// FailStop: the one way the server stops on an unknown disk state (DESIGN.md section 5 in the
-// design brief; docs/architecture.md "Fail-stop"). After a failed write or fsync the page
+// FailStop: the one way the server stops on an unknown disk state (docs/architecture.md
+// "Fail-stop", docs/reliability.md). After a failed write or fsync the page
 // cache may hold bytes that never reach the disk; going on could ack what a restart will not
 // find. The process logs `what` as critical, flushes every logger and exits at once with
 // kFailStopExitCode, running no destructors (they would write to the same disk).

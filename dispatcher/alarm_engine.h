@@ -1,7 +1,7 @@
 #pragma once
-// The alarm engine: sensor readings in, alarm signals out (DESIGN.md section 3, "Alarms ->
-// cases"). Pure, like the case machine: no I/O, no clock reads; the caller passes the device's
-// stored state, the event, and the server time, and gets the next state and the signals.
+// The alarm engine: sensor readings in, alarm signals out (docs/workflow.md). Pure, like the
+// case machine: no I/O, no clock reads; the caller passes the device's stored state, the event,
+// and the server time, and gets the next state and the signals.
 //
 //   Evaluate(state, event, received_at, rules)  -> {next state, RAISE / UPDATE / CLEAR signals}
 //   CheckOffline(state, now, rules)              -> {next state, RAISE of 设备离线}

@@ -1,5 +1,6 @@
 #pragma once
-// The case state machine: the pure core of the dispatcher (STYLE.md point 9).
+// The case state machine: the pure core of the dispatcher: decide here, write in the
+// driver (dispatcher/staging.cc).
 //
 //   Apply(case, command, now, policy) -> Transition {next case, journal entry, effects}
 //                                      | ApplyError {forbidden | illegal_transition |

@@ -1,7 +1,7 @@
 #pragma once
-// Dispatcher: the driver of the case workflow (DESIGN.md sections 2, 3 and 5). It owns every
-// write of cases, journals, indexes, SLA timers, alarm state and KPI rows, and runs them on
-// its own thread:
+// Dispatcher: the driver of the case workflow (docs/architecture.md, docs/workflow.md). It owns
+// every write of cases, journals, indexes, SLA timers, alarm state and KPI rows, and runs them
+// on its own thread:
 //
 //   stored events --(cursor)--> alarm engine --> sensor cases (filed, accepted and transferred
 //                                                 automatically when the route is unambiguous)

@@ -1,5 +1,5 @@
 #pragma once
-// KPIs (考核) of the case workflow, kept incrementally (DESIGN.md section 3, "KPIs").
+// KPIs (考核) of the case workflow, kept incrementally (docs/workflow.md, "考核").
 //
 //   KpiDeltasFor(before, transition) -> the counters a transition adds, under its KpiKey
 //   Add(into, delta)                 -> field-wise sum (what a merge of stored rows does)

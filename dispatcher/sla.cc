@@ -242,7 +242,8 @@ struct DefaultRow {
   const char* close;
 };
 
-// The built-in limit table. accept/dispatch/handle come from shared/domain/categories.csv:
+// The built-in limit table. accept/dispatch/handle come from the reference table of category
+// time limits (数字城管 practice, as docs/workflow.md lists them):
 //  - "by-reading" categories (manhole covers, ancient trees) have an any-urgency row with the
 //    csv limits and a row for the other urgency named in the csv notes: manhole covers tilt
 //    or damage only = general, 2 working days; ancient tree rapid tilt or strong vibration =

@@ -1,5 +1,5 @@
 #pragma once
-// SLA clock of the case workflow (DESIGN.md section 3, "SLA"): the working calendar, time
+// SLA clock of the case workflow (docs/workflow.md): the working calendar, time
 // limits per category x urgency x stage, deadlines, and the yellow/red evaluation that drives
 // 督办 escalation.
 //
@@ -142,10 +142,10 @@ struct SlaRule {
 // Limits per category x urgency x stage, plus the calendar that counts working time.
 class SlaPolicy {
  public:
-  // The built-in default: the rows of shared/domain/categories.csv (accept, dispatch and handle
-  // limits; manhole covers and ancient trees with their general-urgency variants), a proposed
-  // close limit per row (categories.csv has none), fallbacks per urgency for other categories,
-  // and the default WorkCalendar. The table (kDefaultRules in sla.cc) documents each row.
+  // The built-in default: the rows of the reference table of category time limits (accept,
+  // dispatch and handle limits; manhole covers and ancient trees with their general-urgency
+  // variants), a proposed close limit per row (the table has none), fallbacks per urgency for
+  // other categories, and the default WorkCalendar. The table (kDefaultRules in sla.cc) documents each row.
   static SlaPolicy Default();
 
   // InvalidArgument (naming the row) if a rule has an empty category, a duplicate (category,

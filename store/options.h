@@ -24,7 +24,7 @@ struct StoreOptions {
   // tables as constants). Default: none.
   std::vector<const Table*> tables;
 
-  // fsync the WAL before acknowledging (the durability contract, DESIGN.md section 5).
+  // fsync the WAL before acknowledging (the durability contract, docs/reliability.md).
   // Only benchmarks that measure the cost of durability turn it off.
   bool sync = true;
 
