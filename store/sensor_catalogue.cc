@@ -14,18 +14,18 @@ std::optional<double> Opt(bool has, T value) {
 }
 
 constexpr SensorMetric kSepticTankGas[] = {
-    {"ch4PercentLel", v1::SENSOR_KIND_SEPTIC_TANK_GAS, false, "CH4", "%LEL", 0, 100,
+    {"ch4PercentLel", v1::SENSOR_KIND_SEPTIC_TANK_GAS, false, "CH4", "%LEL", "%LEL", 0, 100,
      [](const v1::SensorEvent& e) {
        const auto& p = e.septic_tank_gas();
        return e.has_septic_tank_gas() ? Opt(p.has_ch4_percent_lel(), p.ch4_percent_lel())
                                       : std::nullopt;
      }},
-    {"h2sPpm", v1::SENSOR_KIND_SEPTIC_TANK_GAS, false, "H2S", "ppm", 0, 1000,
+    {"h2sPpm", v1::SENSOR_KIND_SEPTIC_TANK_GAS, false, "H2S", "ppm", "ppm", 0, 1000,
      [](const v1::SensorEvent& e) {
        const auto& p = e.septic_tank_gas();
        return e.has_septic_tank_gas() ? Opt(p.has_h2s_ppm(), p.h2s_ppm()) : std::nullopt;
      }},
-    {"nh3Ppm", v1::SENSOR_KIND_SEPTIC_TANK_GAS, false, "NH3", "ppm", 0, 1000,
+    {"nh3Ppm", v1::SENSOR_KIND_SEPTIC_TANK_GAS, false, "NH3", "ppm", "ppm", 0, 1000,
      [](const v1::SensorEvent& e) {
        const auto& p = e.septic_tank_gas();
        return e.has_septic_tank_gas() ? Opt(p.has_nh3_ppm(), p.nh3_ppm()) : std::nullopt;
@@ -33,23 +33,23 @@ constexpr SensorMetric kSepticTankGas[] = {
 };
 
 constexpr SensorMetric kManholeCover[] = {
-    {"tiltDeg", v1::SENSOR_KIND_MANHOLE_COVER, false, "tilt", "deg", 0, 180,
+    {"tiltDeg", v1::SENSOR_KIND_MANHOLE_COVER, false, "tilt", "deg", "°", 0, 180,
      [](const v1::SensorEvent& e) {
        const auto& p = e.manhole_cover();
        return e.has_manhole_cover() ? Opt(p.has_tilt_deg(), p.tilt_deg()) : std::nullopt;
      }},
-    {"displaced", v1::SENSOR_KIND_MANHOLE_COVER, true, "displaced", "", 0, 1,
+    {"displaced", v1::SENSOR_KIND_MANHOLE_COVER, true, "displaced", "", "", 0, 1,
      [](const v1::SensorEvent& e) {
        const auto& p = e.manhole_cover();
        return e.has_manhole_cover() ? Opt(p.has_displaced(), p.displaced()) : std::nullopt;
      }},
-    {"lidOpen", v1::SENSOR_KIND_MANHOLE_COVER, true, "lid open", "", 0, 1,
+    {"lidOpen", v1::SENSOR_KIND_MANHOLE_COVER, true, "lid open", "", "", 0, 1,
      [](const v1::SensorEvent& e) {
        const auto& p = e.manhole_cover();
        return e.has_manhole_cover() ? Opt(p.has_lid_open(), p.lid_open()) : std::nullopt;
      }},
-    {"waterLevelCm", v1::SENSOR_KIND_MANHOLE_COVER, false, "water", "cm below the lid", -100,
-     10000,
+    {"waterLevelCm", v1::SENSOR_KIND_MANHOLE_COVER, false, "water", "cm below the lid", "cm",
+     -100, 10000,
      [](const v1::SensorEvent& e) {
        const auto& p = e.manhole_cover();
        return e.has_manhole_cover() ? Opt(p.has_water_level_cm(), p.water_level_cm())
@@ -58,23 +58,23 @@ constexpr SensorMetric kManholeCover[] = {
 };
 
 constexpr SensorMetric kAncientTree[] = {
-    {"tiltDeg", v1::SENSOR_KIND_ANCIENT_TREE, false, "tilt", "deg", 0, 90,
+    {"tiltDeg", v1::SENSOR_KIND_ANCIENT_TREE, false, "tilt", "deg", "°", 0, 90,
      [](const v1::SensorEvent& e) {
        const auto& p = e.ancient_tree();
        return e.has_ancient_tree() ? Opt(p.has_tilt_deg(), p.tilt_deg()) : std::nullopt;
      }},
-    {"vibrationMg", v1::SENSOR_KIND_ANCIENT_TREE, false, "vibration", "mg", 0, 100000,
+    {"vibrationMg", v1::SENSOR_KIND_ANCIENT_TREE, false, "vibration", "mg", "mg", 0, 100000,
      [](const v1::SensorEvent& e) {
        const auto& p = e.ancient_tree();
        return e.has_ancient_tree() ? Opt(p.has_vibration_mg(), p.vibration_mg()) : std::nullopt;
      }},
-    {"soilMoisturePct", v1::SENSOR_KIND_ANCIENT_TREE, false, "soil moisture", "%", 0, 100,
+    {"soilMoisturePct", v1::SENSOR_KIND_ANCIENT_TREE, false, "soil moisture", "%", "%", 0, 100,
      [](const v1::SensorEvent& e) {
        const auto& p = e.ancient_tree();
        return e.has_ancient_tree() ? Opt(p.has_soil_moisture_pct(), p.soil_moisture_pct())
                                    : std::nullopt;
      }},
-    {"soilTempC", v1::SENSOR_KIND_ANCIENT_TREE, false, "soil temperature", "C", -50, 80,
+    {"soilTempC", v1::SENSOR_KIND_ANCIENT_TREE, false, "soil temperature", "C", "°C", -50, 80,
      [](const v1::SensorEvent& e) {
        const auto& p = e.ancient_tree();
        return e.has_ancient_tree() ? Opt(p.has_soil_temp_c(), p.soil_temp_c()) : std::nullopt;
@@ -82,12 +82,12 @@ constexpr SensorMetric kAncientTree[] = {
 };
 
 constexpr SensorMetric kDeviceHealth[] = {
-    {"batteryPct", v1::SENSOR_KIND_DEVICE_HEALTH, false, "battery", "%", 0, 100,
+    {"batteryPct", v1::SENSOR_KIND_DEVICE_HEALTH, false, "battery", "%", "%", 0, 100,
      [](const v1::SensorEvent& e) {
        const auto& p = e.device_health();
        return e.has_device_health() ? Opt(p.has_battery_pct(), p.battery_pct()) : std::nullopt;
      }},
-    {"rssiDbm", v1::SENSOR_KIND_DEVICE_HEALTH, false, "signal", "dBm", -150, 0,
+    {"rssiDbm", v1::SENSOR_KIND_DEVICE_HEALTH, false, "signal", "dBm", "dBm", -150, 0,
      [](const v1::SensorEvent& e) {
        const auto& p = e.device_health();
        return e.has_device_health() ? Opt(p.has_rssi_dbm(), p.rssi_dbm()) : std::nullopt;

@@ -25,7 +25,8 @@ struct SensorMetric {
   yiwang::v1::SensorKind kind;
   bool boolean;            // displaced, lidOpen: read as 1 (true) or 0 (false); no range
   std::string_view label;  // for alarm summaries, e.g. "CH4"
-  std::string_view unit;   // e.g. "%LEL"; empty for booleans
+  std::string_view unit;   // in alarm summaries, e.g. "%LEL", "deg"; empty for booleans
+  std::string_view symbol; // on charts and pages, e.g. "%LEL", "°"; empty for booleans
   double min, max;         // the valid range (inclusive); a reading outside is rejected
   // The reading, or nullopt if the event carries another payload or lacks the field.
   std::optional<double> (*read)(const yiwang::v1::SensorEvent& ev);

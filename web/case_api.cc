@@ -6,6 +6,7 @@
 #include <boost/beast/http/verb.hpp>
 #include <boost/json.hpp>
 
+#include "store/sensor_catalogue.h"
 #include "web/http_util.h"
 #include "web/internal/case_json.h"
 
@@ -94,6 +95,26 @@ CaseApi::CaseApi(dispatcher::Dispatcher* dispatcher, Authenticator authenticate,
     depts.push_back(std::move(j));
   }
   o["departments"] = std::move(depts);
+  // The sensor catalogue: what the pages chart and how they label it.
+  json::array kinds;
+  for (const store::SensorKindInfo& k : store::SensorKinds()) {
+    json::array metrics;
+    for (const store::SensorMetric& m : k.metrics) {
+      json::object j;
+      j["name"] = m.name;
+      j["label"] = m.label;
+      j["symbol"] = m.symbol;
+      j["boolean"] = m.boolean;
+      j["min"] = m.min;
+      j["max"] = m.max;
+      metrics.push_back(std::move(j));
+    }
+    json::object j;
+    j["kind"] = k.json_name;
+    j["metrics"] = std::move(metrics);
+    kinds.push_back(std::move(j));
+  }
+  o["sensorKinds"] = std::move(kinds);
   ui_config_json_ = json::serialize(o);
 }
 

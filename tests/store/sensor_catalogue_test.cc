@@ -36,6 +36,7 @@ TEST(SensorCatalogueTest, CoversEveryPayloadAndEveryReadingOfTheWireSchema) {
       EXPECT_EQ(m.kind, kind.kind) << m.name;
       EXPECT_LT(m.min, m.max) << m.name;
       EXPECT_EQ(m.boolean, m.unit.empty()) << m.name;
+      EXPECT_EQ(m.boolean, m.symbol.empty()) << m.name;
     }
     EXPECT_EQ(fields, metrics) << kind.json_name;
   }

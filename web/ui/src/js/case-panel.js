@@ -16,13 +16,6 @@ const kNoteRequired = new Set(['reject', 'return', 'verify_fail', 'park', 'reque
                                'deny_extension', 'report_handled']);
 const kReadingsLimit = 1000;
 const kDayMs = 24 * 3600 * 1000;
-// Readings charted per payload kind: [field, unit].
-const kSeries = {
-  septicTankGas: [['ch4PercentLel', '%LEL'], ['h2sPpm', 'ppm'], ['nh3Ppm', 'ppm']],
-  manholeCover: [['tiltDeg', '°'], ['waterLevelCm', 'cm']],
-  ancientTree: [['tiltDeg', '°'], ['vibrationMg', 'mg'], ['soilMoisturePct', '%'], ['soilTempC', '°C']],
-  deviceHealth: [['batteryPct', '%'], ['rssiDbm', 'dBm']],
-};
 
 let echartsModule = null;
 async function echarts() {
@@ -206,11 +199,13 @@ export class CasePanel {
     const newest = Math.max(...rows.map((r) => r.at), 0);
     const recent = rows.filter((r) => r.at >= Math.min(Date.now(), newest) - kDayMs).reverse();
     const series = [];
-    for (const [kind, fields] of Object.entries(kSeries)) {
-      for (const [field, unit] of fields) {
-        const data = recent.filter((r) => r.e[kind] && r.e[kind][field] !== undefined)
-          .map((r) => [r.at, Number(r.e[kind][field])]);
-        if (data.length) series.push({ name: `${field} (${unit})`, type: 'line', showSymbol: false, data });
+    // Every numeric reading of the server's sensor catalogue (ui-config's sensorKinds).
+    for (const { kind, metrics } of this.uiConfig?.sensorKinds ?? []) {
+      for (const { name, symbol, boolean } of metrics) {
+        if (boolean) continue;
+        const data = recent.filter((r) => r.e[kind] && r.e[kind][name] !== undefined)
+          .map((r) => [r.at, Number(r.e[kind][name])]);
+        if (data.length) series.push({ name: `${name} (${symbol})`, type: 'line', showSymbol: false, data });
       }
     }
     box.dataset.points = String(series.reduce((n, s) => n + s.data.length, 0));
