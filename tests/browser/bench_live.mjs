@@ -1,5 +1,5 @@
-// Benchmark of the live feed's delivery latency (issue 4 point 10, second number; not part of
-// make test): a sensor event ingested -> its case's marker on the operator console's live map,
+// Benchmark of the live feed's delivery latency (not part of make test; docs/benchmarks.md,
+// "Live feed delivery latency"): a sensor event ingested -> its case's marker on the console's map,
 // with background sensor traffic. Prints one JSON line (progress on stderr).
 //
 //   make bench-live

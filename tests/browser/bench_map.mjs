@@ -1,5 +1,5 @@
-// Benchmark of the console's live map with many cases (issue 4 point 10; not part of make test):
-// time to first render and frame times while panning, in headless Chromium, against a real
+// Benchmark of the console's live map with many cases (not part of make test; docs/benchmarks.md,
+// "Operator console map"): time to first render and frame times while panning, in headless Chromium, against a real
 // `yiwang serve` holding N real cases (filed through POST /api/v1/cases, spread over
 // Chongqing's districts). Prints one JSON line.
 //

@@ -1,6 +1,7 @@
-// The pages against the API contract of issue 4 (docs/api.md, "API the pages use"), which the
-// server does not implement yet: here the test answers /api/v1 requests itself (page.route), so
-// the pages' own logic is checked: what they send (JSON bodies, raw photo bodies with their
+// The pages against the API contract (docs/api.md, "API the pages use"), apart from the server
+// that implements it (browser.flow and browser.report drive the real one): here the test answers
+// /api/v1 requests itself (page.route), so the pages' own logic is checked, including answers
+// the real server gives rarely (errors, odd states): what they send (JSON bodies, raw photo bodies with their
 // type, X-CSRF-Token) and what they show (tracking code, 附议, timeline, rating, errors in
 // words). Every other request, pages and files included, goes to the real server.
 
