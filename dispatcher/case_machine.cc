@@ -272,8 +272,10 @@ std::vector<v1::CaseAction> AllowedActions(const v1::Case& c, v1::Role role,
   return out;
 }
 
-ApplyResult Apply(const v1::Case& current, const v1::CaseCommand& cmd, Timestamp now,
-                  const SlaPolicy& policy) {
+namespace {
+
+// Steps 1-4 of Apply: whether the command may be applied to the case at all.
+std::optional<ApplyError> Refusal(const v1::Case& current, const v1::CaseCommand& cmd) {
   const Action action = cmd.action();
   const v1::Role role = cmd.actor_role();
 
@@ -304,32 +306,36 @@ ApplyResult Apply(const v1::Case& current, const v1::CaseCommand& cmd, Timestamp
     e.allowed = AllowedActions(current, role, cmd.actor_department(), cmd.actor_id());
     return e;
   }
+  return std::nullopt;
+}
 
-  // 5. Arguments, then the transition.
-  if (std::string p = CheckCommonFields(cmd); !p.empty())
-    return Error(ErrorCode::kInvalidArgument, p);
+// The journal entry of a command, before the action fills in what it changed.
+v1::JournalEntry EntryFor(const v1::CaseCommand& cmd) {
+  v1::JournalEntry entry;
+  entry.set_action(cmd.action());
+  entry.set_actor_id(cmd.actor_id());
+  entry.set_actor_role(cmd.actor_role());
+  if (cmd.actor_role() == v1::ROLE_DEPARTMENT) entry.set_actor_department(cmd.actor_department());
+  entry.set_note(cmd.note());
+  *entry.mutable_evidence() = cmd.evidence();
+  return entry;
+}
+
+// What one action changes: the case (`next`, a copy of `current`), the journal entry and the
+// effects. One case per action, in the order of the workflow: read as the transition table, it
+// is clearer whole than split into a function per action, which would each take the same six
+// arguments. Returns the refusal of an argument that does not fit.
+std::optional<ApplyError> ApplyAction(const v1::Case& current, const v1::CaseCommand& cmd,
+                                      Timestamp now, const SlaPolicy& policy, v1::Case& next,
+                                      v1::JournalEntry& entry, std::vector<Effect>& effects) {
+  const Action action = cmd.action();
+  const v1::Role role = cmd.actor_role();
   auto need_note = [&](const char* what) -> std::optional<ApplyError> {
     if (cmd.note().empty())
       return Error(ErrorCode::kInvalidArgument,
                    std::string(ActionName(action)) + " requires a note (" + what + ")");
     return std::nullopt;
   };
-
-  if (current.state() != v1::CASE_STATE_UNSPECIFIED) {
-    const Timestamp last = FromProto(current.updated_at());
-    if (now < last) now = last;
-  }
-
-  v1::Case next = current;
-  v1::JournalEntry entry;
-  std::vector<Effect> effects;
-  entry.set_action(action);
-  entry.set_actor_id(cmd.actor_id());
-  entry.set_actor_role(role);
-  if (role == v1::ROLE_DEPARTMENT) entry.set_actor_department(cmd.actor_department());
-  entry.set_note(cmd.note());
-  *entry.mutable_evidence() = cmd.evidence();
-
   const State from = current.state();
   const v1::SlaStage running = StageOf(from, current.parked_from());
 
@@ -533,7 +539,13 @@ ApplyResult Apply(const v1::Case& current, const v1::CaseCommand& cmd, Timestamp
     default:
       return Error(ErrorCode::kInvalidArgument, "unknown action");
   }
+  return std::nullopt;
+}
 
+// The journal entry chained to the case's head, and the SLA timer's effect.
+Transition Seal(const v1::Case& current, Timestamp now, v1::Case next, v1::JournalEntry entry,
+                std::vector<Effect> effects) {
+  const State from = current.state();
   // The journal entry, chained to the case's head.
   *next.mutable_updated_at() = ToProto(now);
   entry.set_case_id(next.id());
@@ -559,6 +571,28 @@ ApplyResult Apply(const v1::Case& current, const v1::CaseCommand& cmd, Timestamp
     effects.push_back(e);
   }
   return Transition{std::move(next), std::move(entry), std::move(effects)};
+}
+
+}  // namespace
+
+ApplyResult Apply(const v1::Case& current, const v1::CaseCommand& cmd, Timestamp now,
+                  const SlaPolicy& policy) {
+  if (auto refused = Refusal(current, cmd)) return std::move(*refused);
+
+  // 5. Arguments, then the transition.
+  if (std::string p = CheckCommonFields(cmd); !p.empty())
+    return Error(ErrorCode::kInvalidArgument, p);
+  // Time never runs backwards within a case.
+  if (current.state() != v1::CASE_STATE_UNSPECIFIED) {
+    const Timestamp last = FromProto(current.updated_at());
+    if (now < last) now = last;
+  }
+  v1::Case next = current;
+  v1::JournalEntry entry = EntryFor(cmd);
+  std::vector<Effect> effects;
+  if (auto refused = ApplyAction(current, cmd, now, policy, next, entry, effects))
+    return std::move(*refused);
+  return Seal(current, now, std::move(next), std::move(entry), std::move(effects));
 }
 
 // ---------------------------------------------------------------------------------------------
