@@ -17,7 +17,7 @@ PACKAGES=(
   librocksdb-dev libprotobuf-dev protobuf-compiler
   libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libssl-dev
-  python3 curl
+  curl
   chromium fonts-noto-cjk
   fiu-utils slowhttptest faketime
 )
