@@ -26,6 +26,9 @@ bool HasControlChars(std::string_view s);
 std::string AsciiLower(std::string_view s);
 // Lower-case hex of `bytes` ("\x01\xab" -> "01ab").
 std::string Hex(std::string_view bytes);
+// The bytes of hex text (either case, an even number of hex digits and nothing else: no sign,
+// no space, no "0x"), or nullopt. Unhex(Hex(b)) == b.
+std::optional<std::string> Unhex(std::string_view hex);
 
 // --- numbers ---
 // The whole of `s` as a finite double (std::from_chars: no spaces, no "+", no hex floats), or

@@ -26,18 +26,6 @@ using dispatcher::Timestamp;
 
 namespace {
 
-std::optional<std::string> Unhex(std::string_view s) {
-  if (s.size() % 2) return std::nullopt;
-  std::string out;
-  for (size_t i = 0; i < s.size(); i += 2) {
-    int v = 0;
-    auto [p, ec] = std::from_chars(s.data() + i, s.data() + i + 2, v, 16);
-    if (ec != std::errc() || p != s.data() + i + 2) return std::nullopt;
-    out.push_back(static_cast<char>(v));
-  }
-  return out;
-}
-
 std::optional<v1::CaseState> ParseState(std::string_view name) {
   for (int i = v1::CASE_STATE_PENDING_ACCEPT; i <= v1::CASE_STATE_PARKED; ++i) {
     const auto st = static_cast<v1::CaseState>(i);
@@ -69,8 +57,9 @@ std::optional<HttpResponse> CaseApi::ParseFilters(const HttpRequest& req, const 
     std::array<double, 4> b{};
     bool ok = parts.size() == 4;
     for (size_t i = 0; ok && i < 4; ++i) {
-      auto [ptr, ec] = std::from_chars(parts[i].data(), parts[i].data() + parts[i].size(), b[i]);
-      ok = ec == std::errc() && ptr == parts[i].data() + parts[i].size() && std::isfinite(b[i]);
+      const std::optional<double> d = ParseDouble(parts[i]);
+      ok = d.has_value();
+      if (ok) b[i] = *d;
     }
     if (!ok || b[0] > b[2] || b[1] > b[3] || b[1] < -90 || b[3] > 90 || b[0] < -180 || b[2] > 180)
       return Error(req, 400, "bad_bbox", "bbox must be minLon,minLat,maxLon,maxLat (WGS-84)");

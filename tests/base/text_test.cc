@@ -77,6 +77,18 @@ TEST(TextTest, ControlCharsAsciiLowerAndHex) {
   EXPECT_EQ(Hex(""), "");
 }
 
+TEST(TextTest, UnhexTakesExactlyPairsOfHexDigits) {
+  EXPECT_EQ(Unhex("0001abff"), std::string("\x00\x01\xab\xff", 4));
+  EXPECT_EQ(Unhex("ABcd"), "\xab\xcd");
+  EXPECT_EQ(Unhex(""), "");
+  std::string all;
+  for (int b = 0; b < 256; ++b) all.push_back(static_cast<char>(b));
+  EXPECT_EQ(Unhex(Hex(all)), all);
+  // What std::from_chars would take for a byte, and a hex byte is not.
+  for (std::string_view bad : {"-1", "+1", " 1", "1 ", "0x", "g0", "0g", "abc", "-0ff"})
+    EXPECT_EQ(Unhex(bad), std::nullopt) << bad;
+}
+
 TEST(TextTest, ParseDoubleTakesTheWholeFiniteNumberOnly) {
   EXPECT_EQ(ParseDouble("29.5628"), 29.5628);
   EXPECT_EQ(ParseDouble("-106.5"), -106.5);
