@@ -12,6 +12,8 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <fmt/format.h>
 
+#include "base/text.h"
+
 namespace yiwang::web {
 
 namespace beast = boost::beast;
@@ -20,9 +22,11 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 std::string JsonErrorBody(std::string_view code, std::string_view message) {
+  // A message may echo a client's bytes (a percent-decoded path): JSON is UTF-8 (RFC 8259), and
+  // Boost.JSON writes a string's bytes as they are.
   return fmt::format(R"({{"error":{{"code":{},"message":{}}}}})",
-                     boost::json::serialize(boost::json::string(code)),
-                     boost::json::serialize(boost::json::string(message)));
+                     boost::json::serialize(boost::json::string(ValidUtf8(code))),
+                     boost::json::serialize(boost::json::string(ValidUtf8(message))));
 }
 
 namespace {
