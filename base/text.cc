@@ -59,6 +59,51 @@ bool HasControlChars(std::string_view s) {
   });
 }
 
+namespace {
+
+// The code point of the well-formed sequence of `len` bytes at s[i] (Utf8SequenceAt's length).
+char32_t DecodeUtf8(std::string_view s, size_t i, size_t len) {
+  static constexpr unsigned kLeadBits[] = {0, 0x7f, 0x1f, 0x0f, 0x07};
+  char32_t cp = static_cast<unsigned char>(s[i]) & kLeadBits[len];
+  for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
+  return cp;
+}
+
+}  // namespace
+
+bool IsTextCodePoint(char32_t cp) {
+  if (cp < 0x20) return cp == '\t' || cp == '\n' || cp == '\r';
+  if (cp >= 0x7f && cp <= 0x9f) return false;            // DEL, C1 controls
+  if (cp >= 0xd800 && cp <= 0xdfff) return false;        // surrogates
+  if (cp >= 0xfdd0 && cp <= 0xfdef) return false;        // noncharacters
+  if ((cp & 0xfffe) == 0xfffe) return false;             // U+FFFE, U+FFFF, U+1FFFE, ...
+  return cp <= 0x10ffff;
+}
+
+bool IsText(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = Utf8SequenceAt(s, i);
+    if (n == 0 || !IsTextCodePoint(DecodeUtf8(s, i, n))) return false;
+    i += n;
+  }
+  return true;
+}
+
+std::string TextOnly(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = Utf8SequenceAt(s, i);
+    if (n > 0 && IsTextCodePoint(DecodeUtf8(s, i, n))) {
+      out.append(s.substr(i, n));
+    } else {
+      out += "\xef\xbf\xbd";  // U+FFFD REPLACEMENT CHARACTER, for each byte or code point
+    }
+    i += n > 0 ? n : 1;
+  }
+  return out;
+}
+
 std::string AsciiLower(std::string_view s) {
   std::string out(s);
   for (char& c : out)

@@ -22,6 +22,21 @@ std::optional<size_t> Utf8Length(std::string_view s);
 // True if `s` holds a C0 control character or DEL.
 bool HasControlChars(std::string_view s);
 
+// --- text people write (descriptions, notes, comments, contacts, names) ---
+// Whether text may hold code point `cp`: the one decision behind the validation of every
+// free-text field and behind what the encoders replace. XML 1.0's Char production (tab, LF,
+// CR, U+0020..U+D7FF, U+E000..U+FFFD, U+10000..U+10FFFF) less what it discourages and no one
+// types: DEL and the C1 controls (U+007F..U+009F) and the noncharacters (U+FDD0..U+FDEF and
+// the last two code points of every plane). Text that passes is valid in every format the
+// server writes (XML, JSON, HTML).
+bool IsTextCodePoint(char32_t cp);
+// True if `s` is well-formed UTF-8 and every code point of it IsTextCodePoint.
+bool IsText(std::string_view s);
+// `s` with every byte outside a well-formed UTF-8 sequence, and every code point that is not
+// IsTextCodePoint, replaced by U+FFFD: what an encoder writes of text that never passed IsText
+// (stored before the check, or echoed from a request).
+std::string TextOnly(std::string_view s);
+
 // --- ASCII ---
 std::string AsciiLower(std::string_view s);
 // Lower-case hex of `bytes` ("\x01\xab" -> "01ab").

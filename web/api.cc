@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "base/text.h"
 #include "web/case_api.h"
 #include "web/http_util.h"
 
@@ -142,8 +143,12 @@ HttpResponse Api::CreateDeviceToken(const HttpRequest& req) {
   if (!body) return bad;
   const auto* name = body->if_contains("name");
   const auto* prefix = body->if_contains("devicePrefix");
-  if (!name || !name->is_string() || name->get_string().empty() || name->get_string().size() > 128)
-    return Error(req, 400, "bad_name", "\"name\" must be a string of 1..128 characters");
+  if (!name || !name->is_string() || name->get_string().empty() ||
+      name->get_string().size() > 128 || !IsText(name->get_string()) ||
+      HasControlChars(name->get_string()))
+    return Error(req, 400, "bad_name",
+                 "\"name\" must be a string of 1..128 bytes without control characters or "
+                 "noncharacters");
   if (!prefix || !prefix->is_string() || !store::DeviceIdChars(prefix->get_string()))
     return Error(req, 400, "bad_device_prefix",
                  "\"devicePrefix\" must be a string of at most 64 of [A-Za-z0-9._:-] "

@@ -8,6 +8,7 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/json.hpp>
 
+#include "base/text.h"
 #include "dispatcher/dispatch_config.h"
 #include "web/case_api.h"
 #include "web/http_util.h"
@@ -29,8 +30,9 @@ std::optional<v1::Urgency> ParseUrgency(std::string_view name) {
   return internal::FindByName(kNames, name);
 }
 
-// Reads an optional string member; false (and *error set) if present with another type or
-// longer than `max`.
+// Reads an optional string member; false (and *error set) if present with another type, longer
+// than `max`, or not text (base/text.h IsText: what the Open311 XML and every other format
+// can carry).
 bool StringField(const json::object& o, std::string_view key, size_t max, std::string* out,
                  std::string* error) {
   const json::value* v = o.if_contains(key);
@@ -41,6 +43,11 @@ bool StringField(const json::object& o, std::string_view key, size_t max, std::s
   }
   if (v->get_string().size() > max) {
     *error = std::string(key) + " is longer than " + std::to_string(max) + " bytes";
+    return false;
+  }
+  if (!IsText(v->get_string())) {
+    *error = std::string(key) + " must be text: no control characters but tab and line breaks, "
+                                "no noncharacters (U+FFFE, U+FFFF, ...)";
     return false;
   }
   *out = std::string(v->get_string());
@@ -61,7 +68,7 @@ std::optional<std::string> ReadEvidence(const json::object& o, v1::CaseCommand* 
   if (!ev) return std::nullopt;
   if (!ev->is_array()) return "evidence must be an array";
   for (const json::value& e : ev->get_array()) {
-    if (!e.is_string()) return "evidence must hold strings";
+    if (!e.is_string() || !IsText(e.get_string())) return "evidence must hold strings of text";
     cmd->add_evidence(std::string(e.get_string()));
   }
   return std::nullopt;

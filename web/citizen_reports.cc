@@ -17,6 +17,7 @@ namespace yiwang::web {
 
 namespace json = boost::json;
 namespace v1 = yiwang::v1;
+using internal::kNotText;
 using internal::Trim;
 
 namespace {
@@ -70,8 +71,8 @@ std::variant<dispatcher::ReportFiling, ReportError> CitizenApi::CheckReport(
     return Fail(400, "category_not_for_citizens", "category",
                 "category " + r.category + " is for system cases only");
   const std::string description = Trim(r.description);
+  if (!IsText(description)) return Fail(400, "description_invalid", "description", kNotText);
   const auto desc_len = Utf8Length(description);
-  if (!desc_len) return Fail(400, "description_invalid", "description", "not valid UTF-8");
   if (*desc_len == 0)
     return Fail(400, "description_missing", "description", "describe the problem");
   if (*desc_len > kMaxDescriptionChars)
@@ -96,8 +97,8 @@ std::variant<dispatcher::ReportFiling, ReportError> CitizenApi::CheckReport(
                   fmt::format("photoIds[{}]: no photo {} (upload it first)", i, r.photo_ids[i]));
   }
   const std::string contact = Trim(r.contact);
+  if (!IsText(contact)) return Fail(400, "contact_invalid", "contact", kNotText);
   const auto contact_len = Utf8Length(contact);
-  if (!contact_len) return Fail(400, "contact_invalid", "contact", "not valid UTF-8");
   if (*contact_len > kMaxContactChars)
     return Fail(400, "contact_too_long", "contact",
                 fmt::format("at most {} characters", kMaxContactChars));

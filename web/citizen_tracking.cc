@@ -196,8 +196,8 @@ HttpResponse CitizenApi::Rate(const HttpRequest& req, const std::string& code) {
     if (!cm->is_string()) return Error(req, 400, "comment_invalid", "comment must be a string", "comment");
     comment = Trim(cm->get_string());
   }
+  if (!IsText(comment)) return Error(req, 400, "comment_invalid", internal::kNotText, "comment");
   const auto len = Utf8Length(comment);
-  if (!len) return Error(req, 400, "comment_invalid", "not valid UTF-8", "comment");
   if (*len > kMaxRatingCommentChars)
     return Error(req, 400, "comment_too_long",
                  fmt::format("at most {} characters", kMaxRatingCommentChars), "comment");

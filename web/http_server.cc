@@ -1,7 +1,9 @@
 #include "web/http_server.h"
 
 #include <mutex>
+#include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -12,6 +14,8 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <fmt/format.h>
 
+#include "base/text.h"
+
 namespace yiwang::web {
 
 namespace beast = boost::beast;
@@ -20,9 +24,11 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 std::string JsonErrorBody(std::string_view code, std::string_view message) {
+  // A message may echo a client's bytes (a percent-decoded path): JSON is UTF-8 (RFC 8259), and
+  // Boost.JSON writes a string's bytes as they are.
   return fmt::format(R"({{"error":{{"code":{},"message":{}}}}})",
-                     boost::json::serialize(boost::json::string(code)),
-                     boost::json::serialize(boost::json::string(message)));
+                     boost::json::serialize(boost::json::string(ValidUtf8(code))),
+                     boost::json::serialize(boost::json::string(ValidUtf8(message))));
 }
 
 namespace {
@@ -37,6 +43,43 @@ HttpResponse PlainError(unsigned version, http::status status, std::string_view 
   res.keep_alive(false);
   res.prepare_payload();
   return res;
+}
+
+// RFC 9112 section 6: the one transfer coding this server reads is chunked, alone. A
+// Transfer-Encoding whose final coding is not chunked leaves the body's length unknown
+// (section 6.3: 400 and close; read on, the body's bytes would be taken for the next request,
+// which is request smuggling); another coding before chunked is one the server cannot decode
+// (section 6.1: 501); any Transfer-Encoding in HTTP/1.0 is faulty framing (section 6.1). Each
+// answer closes the connection: what follows the header cannot be framed. nullopt if the
+// request has no Transfer-Encoding or exactly "chunked".
+std::optional<HttpResponse> RefuseTransferCoding(const http::request_parser<http::string_body>& p) {
+  const auto& req = p.get();
+  if (req.count(http::field::transfer_encoding) == 0) return std::nullopt;
+  std::vector<std::string_view> codings;
+  const auto [from, to] = req.equal_range(http::field::transfer_encoding);
+  for (auto field = from; field != to; ++field)
+    for (std::string_view coding : http::token_list(field->value())) codings.push_back(coding);
+  const bool ends_chunked =
+      p.chunked() && !codings.empty() && beast::iequals(codings.back(), "chunked");
+  if (req.version() < 11) {
+    return PlainError(req.version(), http::status::bad_request, "bad_transfer_encoding",
+                      "Transfer-Encoding is not allowed in HTTP/1.0");
+  }
+  if (!ends_chunked) {
+    return PlainError(req.version(), http::status::bad_request, "bad_transfer_encoding",
+                      "the final transfer coding must be chunked");
+  }
+  if (codings.size() != 1) {
+    return PlainError(req.version(), http::status::not_implemented, "unsupported_transfer_coding",
+                      "the only transfer coding accepted is chunked");
+  }
+  return std::nullopt;
+}
+
+// Beast's errors of a header whose framing fields contradict themselves or each other.
+bool IsFramingError(beast::error_code ec) {
+  return ec == http::error::bad_content_length || ec == http::error::multiple_content_length ||
+         ec == http::error::bad_transfer_encoding;
 }
 
 }  // namespace
@@ -64,6 +107,10 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
         m_header_timeouts_(metrics->GetCounter(
             "yiwang_http_header_timeouts_total",
             "HTTP connections closed because a request header was not complete in time")),
+        m_bad_framing_(metrics->GetCounter(
+            "yiwang_http_bad_framing_total",
+            "HTTP requests refused for their Transfer-Encoding or Content-Length, and their "
+            "connections closed")),
         m_accept_errors_(metrics->GetCounter("yiwang_http_accept_errors_total",
                                              "Failed accepts (e.g. out of file descriptors)")) {}
 
@@ -101,6 +148,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
   Counter& m_refused_;
   Counter& m_refused_per_address_;
   Counter& m_header_timeouts_;
+  Counter& m_bad_framing_;
   Counter& m_accept_errors_;
   std::mutex per_address_mu_;
   std::unordered_map<net::ip::address, size_t> per_address_;  // guarded by per_address_mu_
@@ -170,6 +218,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                            server_->limits_.header_timeout.count());
     }
     if (ec) return OnRead(ec, 0);
+    if (auto refused = RefuseTransferCoding(*parser_)) {
+      server_->m_bad_framing_.Inc();
+      return Send(std::move(*refused));
+    }
     // The body has the idle timeout from here (an upload may take longer than a header).
     stream_.expires_after(server_->limits_.idle_timeout);
     std::string_view target = parser_->get().target();
@@ -194,6 +246,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (ec == http::error::header_limit) {
       return Send(PlainError(11, http::status::request_header_fields_too_large,
                              "headers_too_large", "request headers too large"));
+    }
+    if (IsFramingError(ec)) {
+      server_->m_bad_framing_.Inc();
+      return Send(PlainError(11, http::status::bad_request, "bad_framing",
+                             "conflicting or invalid Content-Length or Transfer-Encoding"));
     }
     if (ec) {
       server_->log_->debug("http read: {}", ec.message());

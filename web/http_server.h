@@ -74,7 +74,7 @@ struct HttpLimits {
 };
 
 // The body of every error response of the server: {"error":{"code":...,"message":...}},
-// both strings JSON-escaped.
+// both strings JSON-escaped (bytes that are not UTF-8 become U+FFFD).
 std::string JsonErrorBody(std::string_view code, std::string_view message);
 
 class HttpServer {

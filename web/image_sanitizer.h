@@ -5,16 +5,26 @@
 // the browser before upload (web/ui/src/js/report.js) and refused here above a pixel limit read
 // from the headers.
 //
+// Only an allow-list of the container's parts is kept, what a decoder needs to show the pixels,
+// and the parts with fields of their own are written afresh from those fields, so that no
+// byte of metadata (EXIF, GPS, XMP, IPTC, comments, thumbnails, ICC profiles, private chunks)
+// survives, whatever it hides in:
 //   JPEG  segments are walked from SOI to EOI (entropy-coded data skipped by its markers);
-//         kept: APP0 (JFIF/JFXX), APP2 "ICC_PROFILE" (colours), APP14 "Adobe" (needed to
-//         decode CMYK/YCCK), DQT, DHT, SOFn, SOS + scan data, DRI, RSTn, DNL, DAC;
-//         dropped: APP1 (EXIF, XMP), every other APPn (APP13 IPTC/Photoshop, MPF, ...), COM,
-//         and anything after EOI.
-//   PNG   chunks are walked from the signature to IEND, every CRC checked; dropped: tEXt, zTXt,
-//         iTXt, eXIf, tIME (whole chunks, so the CRCs of the rest stay intact) and anything
-//         after IEND. An unknown critical chunk is refused.
-//   WebP  RIFF chunks are walked (sizes, padding); dropped: EXIF and "XMP "; the VP8X flags of
-//         the dropped chunks are cleared and the RIFF size rewritten.
+//         kept: SOFn, DHT, DAC, DQT, DRI (each of the size its fields give), SOS + scan data;
+//         rebuilt: APP0 JFIF (density only, no thumbnail; right after SOI) and APP14 Adobe
+//         (the colour transform decoders need for RGB and CMYK); dropped: every other APPn
+//         (EXIF, XMP, ICC, IPTC, JFXX thumbnails, ...), COM, other markers, anything after EOI.
+//   PNG   chunks are walked from the signature to IEND, every CRC checked; kept: IHDR, PLTE,
+//         IDAT, IEND and the ancillary tRNS, gAMA, cHRM, sRGB, sBIT, bKGD, pHYs, cICP within
+//         their sizes (whole chunks, so the CRCs stay intact); dropped: every other chunk
+//         (text, eXIf, tIME, iCCP, sPLT, animation, private). An unknown critical chunk is
+//         refused.
+//   WebP  RIFF chunks are walked (sizes, padding); kept, each written afresh: VP8X (flags down
+//         to alpha and animation), ANIM, ANMF (its header, ALPH and bitstream only), ALPH, VP8,
+//         VP8L; dropped: ICCP, EXIF, "XMP " and every other chunk; the RIFF size rewritten.
+// Colour profiles go with the rest (a profile holds text: its description, copyright, any
+// tag): a wide-gamut photo shows a little duller, in sRGB, as the page's canvas re-encoding of
+// large photos already does.
 // Pixel size: JPEG SOFn, PNG IHDR, WebP VP8X canvas (else the VP8/VP8L frame header).
 //
 // Thread safety: pure functions.

@@ -85,20 +85,19 @@ bool IsClosed(v1::CaseState s) {
 }  // namespace
 
 std::string XmlEscape(std::string_view in) {
-  const std::string s = ValidUtf8(in);  // the documents declare encoding="utf-8"
+  // Only Chars of XML 1.0 in UTF-8 (the documents declare encoding="utf-8"): text stored
+  // before input was checked, or echoed from a request, is written with U+FFFD in their place.
+  const std::string s = TextOnly(in);
   std::string out;
   out.reserve(s.size());
   for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
     switch (ch) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;
       case '>': out += "&gt;"; break;
       case '"': out += "&quot;"; break;
       case '\'': out += "&apos;"; break;
-      default:
-        if (c < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') break;
-        out += ch;
+      default: out += ch;
     }
   }
   return out;

@@ -79,8 +79,9 @@ class Open311 {
   RateLimiter key_limiter_;  // POST requests per api key: 600 per 10 minutes
 };
 
-// `s` escaped for XML text and attribute values; characters XML 1.0 cannot carry (controls
-// but tab, newline, carriage return) are dropped, bytes that are not valid UTF-8 become U+FFFD.
+// `s` escaped for XML text and attribute values. What is not text (base/text.h TextOnly: bytes
+// that are not UTF-8, and code points XML 1.0 forbids or discourages, such as controls but tab,
+// newline and carriage return, surrogates, U+FFFE and U+FFFF) becomes U+FFFD.
 std::string XmlEscape(std::string_view s);
 
 }  // namespace yiwang::web

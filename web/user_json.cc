@@ -63,9 +63,11 @@ std::optional<FieldError> ApplyNames(const json::object& body, bool create, v1::
   }
   if (const auto* v = body.if_contains("displayName")) {
     if (!v->is_string() || v->get_string().empty() ||
-        Utf8Length(v->get_string()).value_or(0) > kMaxNameChars || HasControlChars(v->get_string()))
+        Utf8Length(v->get_string()).value_or(0) > kMaxNameChars || !IsText(v->get_string()) ||
+        HasControlChars(v->get_string()))
       return FieldError{"bad_display_name",
-                        "displayName: a string of 1..64 characters without control characters"};
+                        "displayName: a string of 1..64 characters without control characters or "
+                        "noncharacters"};
     rec->set_display_name(std::string(v->get_string()));
   } else if (create) {
     rec->set_display_name(rec->name());

@@ -60,8 +60,10 @@ HttpResponse Accounts::Impl::CreateUserToken(const HttpRequest& req, const std::
     if (const auto* v = body->if_contains("name")) {
       if (!v->is_string() || v->get_string().empty() ||
           Utf8Length(v->get_string()).value_or(0) > internal::kMaxNameChars ||
-          HasControlChars(v->get_string()))
-        return Error(req, 400, "bad_name", "name: a string of 1..64 characters");
+          !IsText(v->get_string()) || HasControlChars(v->get_string()))
+        return Error(req, 400, "bad_name",
+                     "name: a string of 1..64 characters without control characters or "
+                     "noncharacters");
       label = std::string(v->get_string());
     }
   }

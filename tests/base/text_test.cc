@@ -12,6 +12,7 @@
 #include "base/file.h"
 #include "base/text.h"
 #include "base/time.h"
+#include "tests/support/xml_check.h"
 
 namespace yiwang {
 namespace {
@@ -31,31 +32,43 @@ TEST(Utf8Test, LengthCountsCodePointsAndRefusesInvalid) {
 // Every code point encodes to a sequence IsValidUtf8 accepts, except the surrogates; and
 // Utf8SequenceAt gives the sequence's length.
 TEST(Utf8Test, EveryScalarValueIsValidAndNoSurrogateIs) {
-  auto encode = [](uint32_t cp) {
-    std::string s;
-    if (cp < 0x80) {
-      s += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      s += static_cast<char>(0xc0 | (cp >> 6));
-      s += static_cast<char>(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-      s += static_cast<char>(0xe0 | (cp >> 12));
-      s += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-      s += static_cast<char>(0x80 | (cp & 0x3f));
-    } else {
-      s += static_cast<char>(0xf0 | (cp >> 18));
-      s += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-      s += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-      s += static_cast<char>(0x80 | (cp & 0x3f));
-    }
-    return s;
-  };
   for (uint32_t cp = 0; cp <= 0x10ffff; ++cp) {
-    const std::string s = encode(cp);
+    const std::string s = test::Utf8Of(cp);
     const bool surrogate = cp >= 0xd800 && cp <= 0xdfff;
     ASSERT_EQ(IsValidUtf8(s), !surrogate) << std::hex << cp;
     ASSERT_EQ(Utf8SequenceAt(s, 0), surrogate ? 0 : s.size()) << std::hex << cp;
   }
+}
+
+// Finding 3 of issue 19: text that XML 1.0 cannot carry (U+FFFE U+FFFF in a report) was
+// accepted and broke the Open311 XML feed. The one decision of what text may hold, over the
+// whole code-point space: XML 1.0's Char production, less DEL, the C1 controls and the
+// noncharacters; IsText and TextOnly follow it code point by code point.
+TEST(TextTest, Finding3_TextIsXmlCharsLessControlsAndNoncharactersOverEveryCodePoint) {
+  size_t allowed = 0;
+  for (uint32_t cp = 0; cp <= 0x10ffff; ++cp) {
+    const bool c1 = cp >= 0x7f && cp <= 0x9f;
+    const bool nonchar = (cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe;
+    const bool want = test::IsXmlChar(cp) && !c1 && !nonchar;
+    ASSERT_EQ(IsTextCodePoint(cp), want) << std::hex << cp;
+    allowed += want;
+    const std::string s = test::Utf8Of(cp);
+    ASSERT_EQ(IsText(s), want) << std::hex << cp;
+    ASSERT_EQ(IsText("ab" + s + "\xe7\xa7\xaf"), want) << std::hex << cp;
+    const bool surrogate = cp >= 0xd800 && cp <= 0xdfff;
+    const std::string replaced = surrogate ? "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" : "\xef\xbf\xbd";
+    ASSERT_EQ(TextOnly("a" + s + "b"), "a" + (want ? s : replaced) + "b") << std::hex << cp;
+  }
+  // 0x10ffff + 1 code points less 29 controls, 2,048 surrogates, 33 DEL/C1, 66 noncharacters.
+  EXPECT_EQ(allowed, 0x110000u - 29 - 2048 - 33 - 66);
+  for (uint32_t cp : {0x110000u, 0x7fffffffu, 0xffffffffu}) EXPECT_FALSE(IsTextCodePoint(cp));
+  EXPECT_TRUE(IsText(""));
+  EXPECT_TRUE(IsText("积水 \t\r\n \xf0\x9f\x98\x80"));
+  EXPECT_FALSE(IsText("\xc0\xaf"));             // overlong
+  EXPECT_FALSE(IsText("\xe6\xb0"));             // truncated
+  EXPECT_FALSE(IsText("\xf4\x90\x80\x80"));     // beyond U+10FFFF
+  EXPECT_EQ(TextOnly("a\xe6\xb0"), "a\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_TRUE(IsText(TextOnly("\x01\xff\xef\xbf\xbe\xed\xa0\x80")));
 }
 
 TEST(Utf8Test, ValidUtf8ReplacesEachInvalidByteAndKeepsValidSequences) {

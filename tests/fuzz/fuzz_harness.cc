@@ -2,7 +2,6 @@
 
 #include <stdlib.h>
 
-#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -27,6 +26,7 @@
 #include "store/event_store.h"
 #include "store/key_codec.h"
 #include "store/test_hooks.h"
+#include "tests/support/xml_check.h"
 #include "web/api.h"
 #include "web/auth.h"
 #include "web/citizen_api.h"
@@ -290,54 +290,6 @@ constexpr char kDistrictMap[] = R"({"type":"FeatureCollection","features":[
   {"type":"Feature","properties":{"code":"500103","name":"渝中区"},"geometry":{"type":"Polygon",
    "coordinates":[[[106.5,29.5],[106.6,29.5],[106.6,29.6],[106.5,29.6],[106.5,29.5]]]}}]})";
 
-// Whether `s` is valid UTF-8 (RFC 3629: shortest forms, no surrogates, at most U+10FFFF).
-// Well-formed for the XML Open311 writes: valid UTF-8 (it declares utf-8), a declaration, then elements without attributes,
-// balanced; text with no '<', '&' only in the five predefined entities, no control
-// characters but tab, newline and carriage return. "" if so.
-std::string XmlProblem(std::string_view x) {
-  constexpr std::string_view kDecl = R"(<?xml version="1.0" encoding="utf-8"?>)";
-  if (!x.starts_with(kDecl)) return "no XML declaration";
-  if (!IsValidUtf8(x)) return "not valid UTF-8";
-  std::vector<std::string_view> open;
-  size_t i = kDecl.size();
-  bool root_closed = false;
-  while (i < x.size()) {
-    if (x[i] == '<') {
-      const size_t end = x.find('>', i);
-      if (end == std::string_view::npos) return "unterminated tag";
-      std::string_view tag = x.substr(i + 1, end - i - 1);
-      const bool closing = tag.starts_with('/');
-      if (closing) tag.remove_prefix(1);
-      if (tag.empty()) return "empty tag";
-      for (char c : tag)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return "bad tag name";
-      if (closing) {
-        if (open.empty() || open.back() != tag) return "unbalanced </" + std::string(tag) + ">";
-        open.pop_back();
-        root_closed = open.empty();
-      } else {
-        if (root_closed) return "a second root element";
-        open.push_back(tag);
-      }
-      i = end + 1;
-      continue;
-    }
-    if (open.empty()) return "text outside the root element";
-    const auto c = static_cast<unsigned char>(x[i]);
-    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') return "control character in text";
-    if (c == '>') return "unescaped '>' in text";
-    if (c == '&') {
-      bool ok = false;
-      for (std::string_view e : {"&amp;", "&lt;", "&gt;", "&quot;", "&apos;"})
-        if (x.substr(i, e.size()) == e) ok = true;
-      if (!ok) return "bare '&' in text";
-    }
-    ++i;
-  }
-  if (!open.empty() || !root_closed) return "unclosed element";
-  return "";
-}
-
 // The target's bytes as a server would receive them: bytes an HTTP request line cannot carry
 // percent-encoded.
 std::string TargetBytes(std::string_view s) {
@@ -475,7 +427,7 @@ std::string Open311Harness::Request(std::string_view data, int* status_out) {
   const std::string& b = res.body();
   if (status == 405 && res[http::field::allow].empty()) return "405 without Allow";
   if (xml_answer) {
-    if (std::string p = XmlProblem(b); !p.empty()) return "XML: " + p + ": " + b;
+    if (std::string p = test::XmlProblem(b); !p.empty()) return "XML: " + p + ": " + b;
     if (status >= 400) {
       const std::string head = R"(<?xml version="1.0" encoding="utf-8"?><errors><error><code>)" +
                                std::to_string(status) + "</code><description>";
@@ -513,6 +465,13 @@ std::string Open311Harness::Request(std::string_view data, int* status_out) {
     if (!t || t->result_int() != 200 ||
         t->body().find(web::JsonEscape(std::string_view(*id))) == std::string::npos)
       return "the token of a filed request does not track to its id";
+    // The filed text in the XML feed: well-formed whatever the form carried.
+    web::HttpRequest feed{http::verb::get,
+                          "/open311/v2/requests.xml?service_request_id=" + std::string(*id), 11};
+    auto f = impl_->open311->Handle(feed);
+    if (!f || f->result_int() != 200) return "the filed request is not in the XML feed";
+    if (std::string p = test::XmlProblem(f->body()); !p.empty())
+      return "XML feed: " + p + ": " + f->body();
   }
   return "";
 }

@@ -134,6 +134,9 @@ std::vector<std::string> ImageSeeds() {
   bad_crc[bad_crc.size() - 20] ^= 1;
   out.push_back(bad_crc);
   out.push_back("GIF89a\x01\x00\x01\x00");
+  // An animated WebP with unknown chunks inside and beside its frame, and one without.
+  out.push_back(AnimatedWebp(true));
+  out.push_back(AnimatedWebp(false));
   return out;
 }
 

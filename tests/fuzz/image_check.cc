@@ -1,6 +1,8 @@
 // Image (fuzz_harness.h): the citizen upload path's sanitizer. The output's structure is walked
-// here again, independently of web/image_sanitizer.cc, to find any metadata it kept.
+// here again, independently of web/image_sanitizer.cc, to find any part outside the allow-list
+// (web/image_sanitizer.h) or a rebuilt part that is not in its fresh form.
 
+#include <set>
 #include <string>
 
 #include "tests/fuzz/fuzz_harness.h"
@@ -38,11 +40,18 @@ std::string MetadataInJpeg(std::string_view o) {
     const size_t len = Be16(o, i + 2);
     if (len < 2 || i + 2 + len > o.size()) return "output: segment runs past the end";
     const std::string_view p = o.substr(i + 4, len - 2);
-    const bool app = m >= 0xe0 && m <= 0xef;
-    if (m == 0xfe) return "output keeps a COM segment";
-    if (app && !(m == 0xe0 || (m == 0xe2 && p.starts_with(std::string_view("ICC_PROFILE\0", 12))) ||
-                 (m == 0xee && p.starts_with("Adobe"))))
-      return "output keeps APP" + std::to_string(m - 0xe0) + " (EXIF, XMP, IPTC or other)";
+    const bool decoding = (m >= 0xc0 && m <= 0xcf && m != 0xc8) || m == 0xda || m == 0xdb ||
+                          m == 0xdd;  // SOFn, DHT, DAC, SOS, DQT, DRI
+    if (m == 0xe0) {
+      if (i != 2 || len != 16 || !p.starts_with(std::string_view("JFIF\0\x01\x01", 7)) ||
+          p.substr(12) != std::string_view("\0\0", 2))
+        return "output's APP0 is not a fresh JFIF right after SOI";
+    } else if (m == 0xee) {
+      if (len != 14 || p.substr(0, 11) != std::string_view("Adobe\x00\x64\0\0\0\0", 11))
+        return "output's APP14 is not a fresh Adobe segment";
+    } else if (!decoding) {
+      return "output keeps marker " + std::to_string(m) + " (not on the allow-list)";
+    }
     i += 2 + len;
     if (m != 0xda) continue;
     for (;;) {  // scan data
@@ -73,16 +82,18 @@ std::string MetadataInPng(std::string_view o) {
     const std::string_view type = o.substr(i + 4, 4);
     if (web::Crc32(o.substr(i + 4, 4 + len)) != Be32(o, i + 8 + len))
       return "output: PNG chunk with a bad CRC";
-    if (type == "tEXt" || type == "zTXt" || type == "iTXt" || type == "eXIf" || type == "tIME")
-      return "output keeps PNG chunk " + std::string(type);
+    static const std::set<std::string_view> kAllowed = {"IHDR", "PLTE", "IDAT", "IEND",
+                                                         "tRNS", "gAMA", "cHRM", "sRGB",
+                                                         "sBIT", "bKGD", "pHYs", "cICP"};
+    if (!kAllowed.contains(type)) return "output keeps PNG chunk " + std::string(type);
     i += 12 + len;
     if (type == "IEND") return i == o.size() ? "" : "output: bytes after IEND";
   }
 }
 
-std::string MetadataInWebp(std::string_view o) {
-  if (o.size() < 12 || Le32(o, 4) != o.size() - 8) return "output: RIFF size is not the file's";
-  size_t i = 12;
+// The chunks of a RIFF body (or of an ANMF frame's data); `allowed` names the fourccs kept.
+std::string UnlistedRiffChunk(std::string_view o, size_t i, const std::set<std::string_view>& allowed,
+                              bool top) {
   bool first = true;
   while (i < o.size()) {
     if (i + 8 > o.size()) return "output: truncated WebP chunk";
@@ -90,13 +101,28 @@ std::string MetadataInWebp(std::string_view o) {
     const uint64_t len = Le32(o, i + 4);
     const uint64_t padded = len + (len & 1);
     if (padded > o.size() - i - 8) return "output: WebP chunk runs past the end";
-    if (fourcc == "EXIF" || fourcc == "XMP ") return "output keeps WebP chunk " + std::string(fourcc);
-    if (first && fourcc == "VP8X" && len >= 1 && (At(o, i + 8) & 0x0c) != 0)
-      return "output's VP8X still flags EXIF or XMP";
+    if (!allowed.contains(fourcc)) return "output keeps WebP chunk " + std::string(fourcc);
+    if (len & 1 && At(o, i + 8 + len) != 0) return "output: a padding byte that is not zero";
+    if (fourcc == "VP8X" && (!top || !first || len != 10 || (At(o, i + 8) & ~0x12) != 0 ||
+                             o.substr(i + 9, 3) != std::string_view("\0\0\0", 3)))
+      return "output's VP8X is not fresh (flags beyond alpha and animation, reserved bytes)";
+    if (fourcc == "ANIM" && len != 6) return "output's ANIM is not 6 bytes";
+    if (fourcc == "ANMF") {
+      if (len < 16) return "output: short ANMF";
+      if (std::string p = UnlistedRiffChunk(o.substr(0, i + 8 + len), i + 8 + 16,
+                                            {"ALPH", "VP8 ", "VP8L"}, false);
+          !p.empty())
+        return "in a frame: " + p;
+    }
     first = false;
     i += 8 + padded;
   }
   return "";
+}
+
+std::string MetadataInWebp(std::string_view o) {
+  if (o.size() < 12 || Le32(o, 4) != o.size() - 8) return "output: RIFF size is not the file's";
+  return UnlistedRiffChunk(o, 12, {"VP8X", "ANIM", "ANMF", "ALPH", "VP8 ", "VP8L"}, true);
 }
 
 std::string Metadata(ImageType type, std::string_view o) {

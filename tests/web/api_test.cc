@@ -242,6 +242,10 @@ TEST_F(ApiTest, DeviceTokenBodyValidation) {
       {R"({"name":7,"devicePrefix":"cq-"})", "bad_name"},
       {R"({"name":null,"devicePrefix":"cq-"})", "bad_name"},
       {R"({"name":")" + std::string(129, 'n') + R"(","devicePrefix":"cq-"})", "bad_name"},
+      // Finding 3 of issue 19: names are free text, refused when XML cannot carry them.
+      {R"({"name":"gw\uFFFE","devicePrefix":"cq-"})", "bad_name"},
+      {R"({"name":"gw\u0085","devicePrefix":"cq-"})", "bad_name"},
+      {R"({"name":"gw\n1","devicePrefix":"cq-"})", "bad_name"},
       {R"({"name":"gw"})", "bad_device_prefix"},
       {R"({"name":"gw","devicePrefix":1})", "bad_device_prefix"},
       {R"({"name":"gw","devicePrefix":"cq 1"})", "bad_device_prefix"},

@@ -150,6 +150,30 @@ TEST_F(CaseRoutesTest, EveryPromisedStatusCode) {
   EXPECT_EQ(Act(id, "leader:l1", R"({"action":"park","note":"x"})").result_int(), 403u);
 }
 
+// Finding 3 of issue 19: an operator's description, note or evidence is free text too, and is
+// refused (400 invalid_argument) when it holds what the Open311 XML feed cannot carry.
+TEST_F(CaseRoutesTest, Finding3_OperatorTextRefusesWhatXmlCannotCarry) {
+  const std::string id = File();
+  for (const char* bad : {R"(\uFFFE\uFFFF)", R"(\u0001)", R"(\u0085)", R"(\uFDD0)"}) {
+    auto res = Do(http::verb::post, "/api/v1/cases", "dispatcher:d1",
+                  std::string(R"({"category":"event:0111","description":"积水)") + bad +
+                      R"(","district":"500103","location":{"lat":29.557,"lon":106.577}})");
+    EXPECT_EQ(res.result_int(), 400u) << res.body();
+    EXPECT_EQ(Code(res), "invalid_argument");
+    res = Act(id, "dispatcher:d1", std::string(R"({"action":"accept","note":"属实)") + bad + "\"}");
+    EXPECT_EQ(Code(res), "invalid_argument") << res.body();
+    res = Act(id, "dispatcher:d1",
+              std::string(R"({"action":"accept","evidence":["photo:)") + bad + "\"]}");
+    EXPECT_EQ(Code(res), "invalid_argument") << res.body();
+  }
+  EXPECT_EQ(Act(id, "dispatcher:d1", R"({"action":"accept","note":"属实\n\t已核"})").result_int(),
+            200u);
+  // An error that echoes a client's bytes (a percent-decoded path) is still JSON.
+  auto res = Act("%FF%C0", "dispatcher:d1", R"({"action":"accept"})");
+  EXPECT_EQ(res.result_int(), 404u);
+  EXPECT_EQ(Code(res), "case_not_found") << res.body();
+}
+
 TEST_F(CaseRoutesTest, ListsAreScopedFilteredAndPaged) {
   for (int i = 0; i < 5; ++i) File("500103");
   for (int i = 0; i < 3; ++i) File("500105");

@@ -267,6 +267,39 @@ TEST_F(CitizenApiTest, EveryReportFieldIsValidated) {
   EXPECT_EQ(Report(body).result_int(), 201);
 }
 
+// Finding 3 of issue 19: a description with U+FFFE U+FFFF was accepted and broke the Open311
+// XML feed. Every free-text field of a citizen refuses what is not text (base/text.h IsText).
+TEST_F(CitizenApiTest, Finding3_FreeTextFieldsRefuseWhatXmlCannotCarry) {
+  CitizenLimits limits;
+  limits.reports_per_window = 100;
+  MakeApi(limits);
+  const char* kNotText[] = {"\xef\xbf\xbe\xef\xbf\xbf", "\x01", "\x1b[31m", "\x7f", "\xc2\x85",
+                            "\xef\xb7\x90", "\xf3\xbf\xbf\xbf"};
+  for (const char* bad : kNotText) {
+    json::object body = Basic();
+    body["description"] = std::string("路面") + bad + "积水";
+    auto res = Report(body);
+    EXPECT_EQ(Code(res), "description_invalid") << res.body();
+    EXPECT_EQ(Field(res), "description");
+    body = Basic();
+    body["contact"] = std::string("138") + bad;
+    EXPECT_EQ(Code(Report(body)), "contact_invalid");
+  }
+  auto filed = Report(Basic());
+  ASSERT_EQ(filed.result_int(), 201) << filed.body();
+  const std::string code = Json(filed).at("trackingCode").as_string().c_str();
+  for (const char* bad : kNotText) {
+    auto res = Do(http::verb::post, "/api/v1/track/" + code + "/rating",
+                  json::serialize(json::object{{"stars", 1}, {"fixed", false},
+                                               {"comment", std::string("还是") + bad}}));
+    EXPECT_EQ(Code(res), "comment_invalid") << res.body();
+  }
+  // Tabs and line breaks are text.
+  json::object body = Basic();
+  body["description"] = "第一行\r\n第二行\t尾";
+  EXPECT_EQ(Report(body).result_int(), 201);
+}
+
 TEST_F(CitizenApiTest, NearbyCasesAreOfferedAndSupported) {
   auto first = Report(Basic());
   ASSERT_EQ(first.result_int(), 201) << first.body();

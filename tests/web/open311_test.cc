@@ -15,6 +15,7 @@
 #include "tests/support/dispatch_stack.h"
 #include "tests/support/events.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/xml_check.h"
 #include "tests/web/test_district_map.h"
 #include "tests/web/test_images.h"
 #include "web/http_util.h"
@@ -213,14 +214,93 @@ TEST_F(Open311Test, ErrorsEchoingClientBytesAreValidUtf8) {
       << xml;
 }
 
+// Finding 3 of issue 19, probed from outside: a report whose description held the
+// noncharacters U+FFFE U+FFFF was accepted, and from then on GET requests.xml was not
+// well-formed XML for anyone. Every code point XML 1.0 forbids (and the few it discourages) is
+// refused in the form, in either format; text that is allowed arrives whole.
+TEST_F(Open311Test, Finding3_ForbiddenCodePointsAreRefusedAndTheFeedStaysWellFormed) {
+  const std::string form = "api_key=key-ok&service_code=event:0111&lat=29.55&long=106.57";
+  for (const char* bad : {"%EF%BF%BE%EF%BF%BF", "%01", "%0B", "%7F", "%C2%85", "%EF%B7%90",
+                          "%F0%9F%BF%BE", "%F4%8F%BF%BF", "%ED%A0%80", "%FF"}) {
+    for (const char* ext : {"json", "xml"}) {
+      auto res = Post(form + "&description=water" + bad + "here", ext);
+      EXPECT_EQ(res.result_int(), 400) << bad << " " << res.body();
+      EXPECT_NE(res.body().find("description_invalid"), std::string::npos) << res.body();
+    }
+  }
+  // Tab, LF, CR, CJK, U+FFFD, U+E000, U+10000 and an emoji are text.
+  const std::string good = "a%09b%0D%0Ac+%E7%A7%AF%E6%B0%B4%EF%BF%BD%EE%80%80%F0%90%80%80%F0%9F%98%80";
+  auto filed = Post(form + "&description=" + good);
+  ASSERT_EQ(filed.result_int(), 201) << filed.body();
+  const std::string want = "a\tb\r\nc 积水\xef\xbf\xbd\xee\x80\x80\xf0\x90\x80\x80\xf0\x9f\x98\x80";
+  auto list = Json(Get("/open311/v2/requests.json")).as_array();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(std::string(list[0].at("description").as_string()), want);
+  const std::string feed = Get("/open311/v2/requests.xml").body();
+  EXPECT_EQ(test::XmlProblem(feed), "") << feed;
+  EXPECT_NE(feed.find("<description>" + want + "</description>"), std::string::npos) << feed;
+}
+
+// Text stored before the check (or by a path that skips the web layer) is written as XML
+// Chars all the same: the encoder replaces what XML 1.0 forbids.
+TEST_F(Open311Test, Finding3_StoredForbiddenCodePointsAreReplacedInTheFeed) {
+  dispatcher::ReportFiling f;
+  f.category = "event:0111";
+  f.lat = 29.55;
+  f.lon = 106.57;
+  f.district = "500103";
+  f.description = std::string("x\x01\x1f\x7f\xc2\x85\xef\xbf\xbe\xef\xbf\xbf\xef\xb7\x90\xf4\x8f\xbf\xbf<&]]>y");
+  ASSERT_TRUE(disp_->FileReport(f).status.ok());
+  for (const std::string target : {"/open311/v2/requests.xml", "/open311/v2/requests.json"}) {
+    auto res = Get(target);
+    ASSERT_EQ(res.result_int(), 200) << res.body();
+    if (target.ends_with(".xml")) {
+      EXPECT_EQ(test::XmlProblem(res.body()), "") << res.body();
+      std::string replaced = "x";
+      for (int i = 0; i < 8; ++i) replaced += "\xef\xbf\xbd";
+      EXPECT_NE(res.body().find("<description>" + replaced + "&lt;&amp;]]&gt;y</description>"),
+                std::string::npos)
+          << res.body();
+    } else {
+      EXPECT_EQ(Json(res).as_array()[0].at("description").as_string(), f.description);
+    }
+  }
+}
+
+// Every code point (and stray bytes) through both encoders: XML gets only Chars, markup
+// escaped; JSON parses and gives back the text (invalid bytes as U+FFFD).
+TEST(EscapeTest, Finding3_EveryCodePointEncodesToValidXmlAndJson) {
+  std::string all;
+  for (uint32_t cp = 0; cp <= 0x10ffff; ++cp) all += test::Utf8Of(cp);
+  all += "\x80\xc0\xaf\xff";
+  const std::string doc = R"(<?xml version="1.0" encoding="utf-8"?><d>)" + XmlEscape(all) + "</d>";
+  EXPECT_EQ(test::XmlProblem(doc), "");
+  boost::system::error_code ec;
+  const json::value v = json::parse(JsonEscape(all), ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(std::string(v.as_string()), ValidUtf8(all));
+  // What text allows passes unchanged (markup aside); any other code point becomes one U+FFFD
+  // (a surrogate, not being UTF-8, one per byte).
+  for (uint32_t cp = 0; cp <= 0x10ffff; ++cp) {
+    const std::string c = test::Utf8Of(cp);
+    if (cp == '<' || cp == '>' || cp == '&' || cp == '"' || cp == '\'') continue;
+    std::string want = c;
+    if (!IsTextCodePoint(cp)) {
+      want.clear();
+      for (size_t i = 0; i < (cp >= 0xd800 && cp <= 0xdfff ? 3 : 1); ++i) want += "\xef\xbf\xbd";
+    }
+    ASSERT_EQ(XmlEscape(c), want) << std::hex << cp;
+  }
+}
+
 TEST(EscapeTest, InvalidUtf8BecomesReplacementCharacters) {
   EXPECT_EQ(JsonEscape("x\xff"), "\"x\xef\xbf\xbd\"");
   EXPECT_EQ(XmlEscape("<\xff>"), "&lt;\xef\xbf\xbd&gt;");
 }
 
-TEST(XmlEscapeTest, EscapesMarkupAndDropsControls) {
+TEST(XmlEscapeTest, EscapesMarkupAndReplacesControls) {
   EXPECT_EQ(XmlEscape(R"(<a href="x">&'</a>)"), "&lt;a href=&quot;x&quot;&gt;&amp;&apos;&lt;/a&gt;");
-  EXPECT_EQ(XmlEscape(std::string("a\x01\x1f\tb\n", 6)), "a\tb\n");
+  EXPECT_EQ(XmlEscape(std::string("a\x01\x1f\tb\n", 6)), "a\xef\xbf\xbd\xef\xbf\xbd\tb\n");
 }
 
 }  // namespace

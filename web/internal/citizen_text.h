@@ -8,6 +8,11 @@
 
 namespace yiwang::web::internal {
 
+// The message of a free-text field that is not text (base/text.h IsText).
+inline constexpr char kNotText[] =
+    "not text: invalid UTF-8, a control character other than tab and line breaks, or a "
+    "noncharacter (U+FFFE, U+FFFF, ...)";
+
 // `s` without leading and trailing ASCII whitespace (what citizens type in a form).
 inline std::string Trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
