@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
 
+#include "base/text.h"
+
 namespace yiwang::web {
 
 namespace http = boost::beast::http;
@@ -107,16 +109,9 @@ std::optional<std::string> PercentDecode(std::string_view s) {
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '%') {
-      if (i + 2 >= s.size()) return std::nullopt;
-      auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-      };
-      const int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
+      const std::optional<std::string> byte = Unhex(s.substr(i + 1, 2));
+      if (!byte || byte->size() != 1) return std::nullopt;
+      out += *byte;
       i += 2;
     } else if (s[i] == '+') {
       out += ' ';
