@@ -11,7 +11,7 @@ NewDeviceBudget::NewDeviceBudget(const store::EventStore* store, uint32_t per_ho
     : store_(store), per_hour_(per_hour), max_known_(max_known), clock_(std::move(clock)) {}
 
 bool NewDeviceBudget::KnownLocked(std::string_view device_id) const {
-  return known_.find(std::string(device_id)) != known_.end();
+  return known_.find(device_id) != known_.end();
 }
 
 void NewDeviceBudget::RememberLocked(std::string_view device_id) {

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -45,6 +46,11 @@ class NewDeviceBudget {
     std::chrono::steady_clock::time_point start;
     uint32_t count = 0;
   };
+  // Lets the set be searched with a string_view: no allocation per event.
+  struct IdHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   bool KnownLocked(std::string_view device_id) const;  // REQUIRES: mu_ held
   void RememberLocked(std::string_view device_id);      // REQUIRES: mu_ held
 
@@ -53,7 +59,7 @@ class NewDeviceBudget {
   const size_t max_known_;
   Clock clock_;
   std::mutex mu_;
-  std::unordered_set<std::string> known_;
+  std::unordered_set<std::string, IdHash, std::equal_to<>> known_;
   std::unordered_map<std::string, Window> windows_;  // by token id: one per device token
 };
 
