@@ -17,6 +17,7 @@ namespace {
 
 constexpr uint32_t kDefaultBaselineSamples = 3;
 constexpr uint32_t kDefaultSilentIntervals = 3;
+constexpr std::chrono::hours kDefaultMinReporting{1};
 constexpr seconds kDefaultMaxFutureSkew{300};
 constexpr size_t kObjectCodeDigits = 16;  // 6 county + 2 大类 + 2 小类 + 6 serial
 constexpr size_t kDistrictDigits = 6;
@@ -146,6 +147,9 @@ Status AlarmRules::Create(const v1::DispatchConfig& cfg, AlarmRules* out) {
   r.offline_category_ = off.category();
   r.offline_urgency_ = off.urgency();
   r.silent_intervals_ = off.silent_intervals() ? off.silent_intervals() : kDefaultSilentIntervals;
+  r.min_reporting_ = off.has_min_reporting_seconds()
+                         ? Duration(seconds(off.min_reporting_seconds()))
+                         : Duration(kDefaultMinReporting);
   const uint32_t skew = cfg.alarm_options().max_future_skew_seconds();
   r.max_future_skew_ = skew ? Duration(seconds(skew)) : Duration(kDefaultMaxFutureSkew);
   *out = std::move(r);
@@ -460,6 +464,11 @@ AlarmDecision AlarmEvaluator::Evaluate(const v1::AlarmState& prev, const v1::Sen
   // Any event proves the device alive (server time), judged or not.
   if (!st.has_last_received_at() || received_at > FromProto(st.last_received_at()))
     *st.mutable_last_received_at() = ToProto(received_at);
+  // A new device; or a state stored before first_received_at existed, which counts from now.
+  if (!st.has_first_received_at())
+    *st.mutable_first_received_at() = st.last_received_at();
+  else if (received_at < FromProto(st.first_received_at()))
+    *st.mutable_first_received_at() = ToProto(received_at);
   const v1::DeviceBinding* binding = rules.BindingFor(st.device_id());
   if (!st.offline().alarm_id().empty()) {
     const AssetFacts facts = rules.FactsFor(st.device_id(), st.sensor(), binding);
@@ -507,6 +516,10 @@ std::optional<Timestamp> AlarmEvaluator::OfflineAt(const v1::AlarmState& state,
     return std::nullopt;
   Duration interval{0};
   const v1::DeviceBinding* binding = rules.BindingFor(state.device_id());
+  if (!binding && (!state.has_first_received_at() ||
+                   FromProto(state.last_received_at()) - FromProto(state.first_received_at()) <
+                       rules.min_reporting_))
+    return std::nullopt;  // not installed by the configuration, nor heard from long enough
   if (binding && binding->reporting_interval_seconds() > 0) {
     interval = seconds(binding->reporting_interval_seconds());
   } else {

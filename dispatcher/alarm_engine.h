@@ -26,6 +26,9 @@
 //    by default); every event, judged or not, proves the device alive.
 // The offline rule runs on server time: a device silent (no event received) for
 // silent_intervals x its reporting interval is offline (one RAISE); its next event CLEARs it.
+// It watches the devices the configuration binds (`devices`: an exact id or a prefix), and
+// others once they have been heard from over OfflineConfig.min_reporting_seconds (an hour by
+// default), so that ids nobody installed, sent once, raise no offline case.
 //
 // Asset of an alarm (the signal's category, asset_id, district), first match wins. The object
 // code is the device's DeviceBinding.asset_id, else a 16-digit 部件 object code in the device id
@@ -129,6 +132,7 @@ class AlarmRules {
   std::string offline_category_;
   yiwang::v1::Urgency offline_urgency_ = yiwang::v1::URGENCY_GENERAL;
   uint32_t silent_intervals_ = 3;
+  Duration min_reporting_{std::chrono::hours(1)};  // unbound devices: heard from this long
   Duration max_future_skew_{std::chrono::seconds(300)};
 };
 
@@ -156,7 +160,8 @@ AlarmDecision Evaluate(const yiwang::v1::AlarmState& prev, const yiwang::v1::Sen
 // When the device counts as offline if nothing more is received: last_received_at +
 // silent_intervals x reporting interval (its binding's, else its sensor kind's; deviceHealth's
 // for a device that sent health events only). nullopt if the offline rule is off, the device
-// never sent anything, its kind has no interval, or it is offline already.
+// never sent anything, its kind has no interval, it is offline already, or no binding names
+// it and its events span less than min_reporting_seconds (first to last received).
 std::optional<Timestamp> OfflineAt(const yiwang::v1::AlarmState& state, const AlarmRules& rules);
 
 // The offline rule at server time `now`: a RAISE (and the state with the open offline alarm)

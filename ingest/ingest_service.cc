@@ -17,12 +17,15 @@ constexpr int kRejectCount = static_cast<int>(Reject::kShuttingDown) + 1;
 }  // namespace
 
 IngestService::IngestService(store::EventStore* store, IngestLimits limits, Metrics* metrics,
-                             std::shared_ptr<spdlog::logger> logger, Clock clock)
+                             std::shared_ptr<spdlog::logger> logger, Clock clock,
+                             DistrictLookup districts)
     : store_(store),
       limits_(limits),
       metrics_(metrics),
       log_(std::move(logger)),
       clock_(std::move(clock)),
+      districts_(std::move(districts)),
+      new_devices_(store, limits.max_new_devices_per_hour, kDefaultMaxKnownDevices, clock_),
       m_accepted_(metrics->GetCounter("yiwang_ingest_events_total", "Sensor events by result",
                                       {{"result", "accepted"}})),
       m_duplicates_(metrics->GetCounter("yiwang_ingest_events_total", "Sensor events by result",
@@ -55,13 +58,17 @@ void IngestService::CountFrameError(const std::string& error) {
       .Inc();
 }
 
-Status IngestService::Authenticate(std::string_view authorization, TokenRecord* token) const {
+Status IngestService::Authenticate(std::string_view authorization, TokenRecord* token,
+                                   std::string* hash) const {
   auto raw = BearerToken(authorization);
   if (!raw) return Status::InvalidArgument("missing bearer token");
   Status s = store_->LookupToken(*raw, token);
   if (!s.ok()) return Status::NotFound("unknown token");
   if (token->revoked() || token->kind() != yiwang::v1::TOKEN_KIND_DEVICE)
     return Status::NotFound("token is not a valid device token");
+  const std::string key = store::TokenHash(*raw);
+  token->set_id(store::TokenId(key, *token));  // the new-device budget counts by it
+  if (hash) *hash = key;
   return Status::Ok();
 }
 
@@ -116,6 +123,13 @@ size_t IngestService::HandleFrame(std::string_view data, bool binary, const Toke
     }
     auto* ev = frame.batch.mutable_events(i);
     Verdict v = ValidateEvent(*ev, token.device_prefix(), now, limits_);
+    if (v.reject == Reject::kNone) {
+      const Verdict scope = CheckDistrictScope(*ev, token.districts(), districts_);
+      if (scope.reject != Reject::kNone) v = scope;
+    }
+    // Last: only an event that is valid otherwise may spend the token's budget.
+    if (v.reject == Reject::kNone && !new_devices_.Admit(token.id(), ev->device_id()))
+      v = {Reject::kTooManyNewDevices, "deviceId"};
     if (v.reject != Reject::kNone) {
       add_rejection(static_cast<uint32_t>(i), v.reject, std::move(v.detail));
       continue;

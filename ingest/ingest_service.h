@@ -15,6 +15,7 @@
 #include "base/clock.h"
 #include "base/metrics.h"
 #include "ingest/limits.h"
+#include "ingest/new_device_budget.h"
 #include "ingest/validation.h"
 #include "store/event_store.h"
 #include "yiwang/v1/store.pb.h"
@@ -24,19 +25,25 @@ namespace yiwang::ingest {
 class IngestService {
  public:
   // `store` and `metrics` must outlive the service. `clock` defaults to the system clock.
+  // `districts` tells where events belong, for tokens scoped to districts (validation.h).
   IngestService(store::EventStore* store, IngestLimits limits, Metrics* metrics,
-                std::shared_ptr<spdlog::logger> logger, Clock clock = {});
+                std::shared_ptr<spdlog::logger> logger, Clock clock = {},
+                DistrictLookup districts = {});
 
   // Checks an `Authorization: Bearer <token>` header value. On success fills *token with the
-  // device token's record. Errors: Status::InvalidArgument (no/ill-formed header) and
-  // Status::NotFound (unknown, revoked or non-device token); both mean HTTP 401.
-  Status Authenticate(std::string_view authorization, yiwang::v1::TokenRecord* token) const;
+  // device token's record (its id set, store::TokenId) and *hash, if given, with the token's
+  // hash (the key SensorEndpoint::CloseToken names it by). Errors: Status::InvalidArgument
+  // (no/ill-formed header) and Status::NotFound (unknown, revoked or non-device token); both
+  // mean HTTP 401.
+  Status Authenticate(std::string_view authorization, yiwang::v1::TokenRecord* token,
+                      std::string* hash = nullptr) const;
 
   // Called with the encoded ack (same encoding as the frame) once every event of the frame is
   // durable or refused. Runs on the store's writer thread or on the caller's thread.
   using Reply = std::function<void(std::string ack)>;
 
-  // Decodes, validates and submits one frame. Returns the number of events submitted to the
+  // Decodes, validates (ValidateEvent, then CheckDistrictScope and the token's new-device
+  // budget) and submits one frame. Returns the number of events submitted to the
   // store (0 if the frame was answered at once): the caller counts them as in flight until
   // `reply` runs. `reply` is called exactly once.
   size_t HandleFrame(std::string_view data, bool binary, const yiwang::v1::TokenRecord& token,
@@ -56,6 +63,8 @@ class IngestService {
   Metrics* metrics_;
   std::shared_ptr<spdlog::logger> log_;
   Clock clock_;
+  DistrictLookup districts_;
+  NewDeviceBudget new_devices_;
   std::atomic<bool> shutting_down_{false};
 
   Counter& m_accepted_;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 
 namespace yiwang::ingest {
 
@@ -15,6 +16,7 @@ constexpr size_t kDefaultMaxConnections = 20000;
 constexpr std::chrono::seconds kDefaultFutureSkewFlag{300};
 constexpr std::chrono::seconds kDefaultFutureSkewReject{86400};
 constexpr size_t kMaxWriteQueueFrames = 1024;            // acks waiting to be written, per connection
+constexpr uint32_t kDefaultMaxNewDevicesPerHour = 10000;   // per device token
 
 struct IngestLimits {
   size_t max_frame_bytes = kDefaultMaxFrameBytes;
@@ -24,6 +26,8 @@ struct IngestLimits {
   size_t max_connections = kDefaultMaxConnections;
   std::chrono::seconds future_skew_flag = kDefaultFutureSkewFlag;
   std::chrono::seconds future_skew_reject = kDefaultFutureSkewReject;
+  // Device ids a token may bring in per hour (ingest/new_device_budget.h); 0: no bound.
+  uint32_t max_new_devices_per_hour = kDefaultMaxNewDevicesPerHour;
 };
 
 }  // namespace yiwang::ingest

@@ -3,6 +3,7 @@
 #include <deque>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -53,7 +54,11 @@ class SensorSession : public std::enable_shared_from_this<SensorSession> {
  public:
   SensorSession(beast::tcp_stream&& stream, yiwang::v1::TokenRecord token, uint64_t id,
                 SensorEndpoint* endpoint)
-      : ws_(std::move(stream)), token_(std::move(token)), id_(id), endpoint_(endpoint) {}
+      : ws_(std::move(stream)),
+        cut_timer_(ws_.get_executor()),
+        token_(std::move(token)),
+        id_(id),
+        endpoint_(endpoint) {}
 
   ~SensorSession() { endpoint_->Unregister(id_); }
 
@@ -66,6 +71,26 @@ class SensorSession : public std::enable_shared_from_this<SensorSession> {
   void Shutdown() {
     net::post(ws_.get_executor(), [self = shared_from_this()] {
       self->stopping_ = true;
+      self->MaybeClose();
+    });
+  }
+
+  // Any thread: the session's token was revoked (SensorEndpoint::CloseToken).
+  void Revoke() {
+    net::post(ws_.get_executor(), [self = shared_from_this()] {
+      if (self->stopping_ && self->close_reason_.code == websocket::close_code::policy_error)
+        return;
+      self->stopping_ = true;
+      self->close_reason_ = websocket::close_reason(websocket::close_code::policy_error,
+                                                    "token revoked");
+      self->endpoint_->log_->info("[C{}] token '{}' revoked: closing", self->id_,
+                                  self->token_.name());
+      // Acks of frames already read are written first; a client that does not read them is
+      // cut after a second.
+      self->cut_timer_.expires_after(std::chrono::seconds(1));
+      self->cut_timer_.async_wait([self](beast::error_code ec) {
+        if (!ec && !self->failed_) beast::get_lowest_layer(self->ws_).close();
+      });
       self->MaybeClose();
     });
   }
@@ -163,11 +188,10 @@ class SensorSession : public std::enable_shared_from_this<SensorSession> {
   void MaybeClose() {
     if (!accepted_ || !stopping_ || closing_ || failed_ || writing_ || !pending_.empty()) return;
     closing_ = true;
-    ws_.async_close(websocket::close_code::going_away,
-                    [self = shared_from_this()](beast::error_code ec) {
-                      if (ec) self->endpoint_->log_->debug("[C{}] close: {}", self->id_,
-                                                            ec.message());
-                    });
+    ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code ec) {
+      self->cut_timer_.cancel();
+      if (ec) self->endpoint_->log_->debug("[C{}] close: {}", self->id_, ec.message());
+    });
   }
 
   void Fail(beast::error_code ec, const char* what) {
@@ -192,6 +216,7 @@ class SensorSession : public std::enable_shared_from_this<SensorSession> {
   HandlerMemory<kWsReadChainBytes> read_memory_;
   HandlerMemory<kWsWriteChainBytes> write_memory_;
   websocket::stream<beast::tcp_stream> ws_;
+  net::steady_timer cut_timer_;  // a revoked session still open a second later is cut
   beast::flat_buffer buffer_;
   yiwang::v1::TokenRecord token_;
   const uint64_t id_;
@@ -206,6 +231,7 @@ class SensorSession : public std::enable_shared_from_this<SensorSession> {
   bool stopping_ = false;
   bool closing_ = false;
   bool failed_ = false;
+  websocket::close_reason close_reason_{websocket::close_code::going_away};
 };
 
 SensorEndpoint::SensorEndpoint(IngestService* service, Metrics* metrics,
@@ -224,7 +250,8 @@ std::variant<HttpResponse, UpgradeFn> SensorEndpoint::Admit(const HttpRequest& r
     return JsonError(req, status, code, message);
   };
   yiwang::v1::TokenRecord token;
-  Status s = service_->Authenticate(req[http::field::authorization], &token);
+  std::string token_hash;
+  Status s = service_->Authenticate(req[http::field::authorization], &token, &token_hash);
   if (!s.ok()) {
     return refuse(http::status::unauthorized, "unauthorized",
                   s.code() == Status::Code::kInvalidArgument ? "missing bearer device token"
@@ -239,25 +266,48 @@ std::variant<HttpResponse, UpgradeFn> SensorEndpoint::Admit(const HttpRequest& r
                     "sensor connection limit reached; retry later");
     ++reserved_;  // taken by Register, so simultaneous upgrades cannot exceed the cap
   }
-  return UpgradeFn([this, token = std::move(token)](beast::tcp_stream&& stream,
-                                                     HttpRequest&& request) mutable {
+  return UpgradeFn([this, token = std::move(token), token_hash = std::move(token_hash)](
+                       beast::tcp_stream&& stream, HttpRequest&& request) mutable {
     const uint64_t id = next_id_.fetch_add(1);
     auto session = std::make_shared<SensorSession>(std::move(stream), std::move(token), id, this);
-    Register(id, session);
+    Register(id, token_hash, session);
     session->Run(std::move(request));
   });
 }
 
-void SensorEndpoint::Register(uint64_t id, std::weak_ptr<SensorSession> s) {
+void SensorEndpoint::Register(uint64_t id, const std::string& token_hash,
+                              std::weak_ptr<SensorSession> s) {
   std::shared_ptr<SensorSession> stop_now;
+  bool revoked = false;
   {
     std::lock_guard lock(mu_);
     --reserved_;
-    sessions_.emplace(id, s);
+    sessions_.emplace(id, Entry{token_hash, s});
     m_connections_.Set(static_cast<int64_t>(sessions_.size()));
-    if (shutting_down_) stop_now = s.lock();
+    revoked = revoked_.count(token_hash) > 0;
+    if (shutting_down_ || revoked) stop_now = s.lock();
   }
-  if (stop_now) stop_now->Shutdown();
+  if (stop_now && revoked) {
+    stop_now->Revoke();
+  } else if (stop_now) {
+    stop_now->Shutdown();
+  }
+}
+
+void SensorEndpoint::CloseToken(const std::string& token_hash) {
+  std::vector<std::shared_ptr<SensorSession>> live;
+  {
+    std::lock_guard lock(mu_);
+    revoked_.insert(token_hash);
+    for (auto& [id, e] : sessions_)
+      if (e.token_hash == token_hash)
+        if (auto s = e.session.lock()) live.push_back(std::move(s));
+  }
+  metrics_
+      ->GetCounter("yiwang_ingest_revoked_connections_total",
+                   "Sensor connections closed because their device token was revoked or rotated")
+      .Inc(live.size());
+  for (auto& s : live) s->Revoke();
 }
 
 void SensorEndpoint::Unregister(uint64_t id) {
@@ -271,8 +321,8 @@ void SensorEndpoint::Shutdown() {
   {
     std::lock_guard lock(mu_);
     shutting_down_ = true;
-    for (auto& [id, w] : sessions_)
-      if (auto s = w.lock()) live.push_back(std::move(s));
+    for (auto& [id, e] : sessions_)
+      if (auto s = e.session.lock()) live.push_back(std::move(s));
   }
   service_->BeginShutdown();
   for (auto& s : live) s->Shutdown();

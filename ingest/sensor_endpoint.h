@@ -16,7 +16,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <variant>
 
 #include <boost/beast/core/tcp_stream.hpp>
@@ -49,11 +51,18 @@ class SensorEndpoint {
   // events are committed by the store's drain), then closes with 1001 (going away).
   void Shutdown();
 
+  // The device token whose hash (store::TokenHash) is `token_hash` was revoked or rotated:
+  // every connection opened with it stops reading, writes the acks of frames already read and
+  // closes with 1008 (policy violation, "token revoked"); one that has not closed a second
+  // later is cut. A connection admitted with it but not yet running is closed as it starts.
+  // (New upgrades with the token are refused by Admit once the store no longer has it.)
+  void CloseToken(const std::string& token_hash);
+
   size_t connections() const;
 
  private:
   friend class SensorSession;
-  void Register(uint64_t id, std::weak_ptr<SensorSession> s);
+  void Register(uint64_t id, const std::string& token_hash, std::weak_ptr<SensorSession> s);
   void Unregister(uint64_t id);
 
   IngestService* service_;
@@ -62,7 +71,14 @@ class SensorEndpoint {
   Gauge& m_connections_;
   std::atomic<uint64_t> next_id_{1};
   mutable std::mutex mu_;
-  std::unordered_map<uint64_t, std::weak_ptr<SensorSession>> sessions_;
+  struct Entry {
+    std::string token_hash;
+    std::weak_ptr<SensorSession> session;
+  };
+  std::unordered_map<uint64_t, Entry> sessions_;
+  // Hashes of tokens revoked while this process runs (a handful: revocations are rare), so a
+  // session admitted just before its token's revocation is closed when it registers.
+  std::unordered_set<std::string> revoked_;
   size_t reserved_ = 0;  // admitted upgrades not yet registered
   bool shutting_down_ = false;
 };

@@ -1,5 +1,6 @@
 #include "ingest/validation.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "store/key_codec.h"
@@ -25,6 +26,8 @@ const char* RejectName(Reject r) {
     case Reject::kEmptyPayload: return "empty_payload";
     case Reject::kReadingNotFinite: return "reading_not_finite";
     case Reject::kReadingOutOfRange: return "reading_out_of_range";
+    case Reject::kDistrictNotAllowed: return "district_not_allowed";
+    case Reject::kTooManyNewDevices: return "too_many_new_devices";
     case Reject::kReplay: return "replay";
     case Reject::kStorageFull: return "storage_full";
     case Reject::kOverloaded: return "overloaded";
@@ -86,6 +89,23 @@ Verdict ValidateEvent(const yiwang::v1::SensorEvent& e, std::string_view device_
   if (v.reject != Reject::kNone) return v;
   v.future_flag = ts.seconds() > now_s + limits.future_skew_flag.count();
   return v;
+}
+
+Verdict CheckDistrictScope(const yiwang::v1::SensorEvent& e,
+                           const google::protobuf::RepeatedPtrField<std::string>& districts,
+                           const DistrictLookup& lookup) {
+  if (districts.empty()) return {};
+  auto allowed = [&](const std::string& code) {
+    return std::find(districts.begin(), districts.end(), code) != districts.end();
+  };
+  if (!lookup.of_device) return {Reject::kDistrictNotAllowed, "deviceId"};
+  if (const std::string named = lookup.of_device(e.device_id()); !named.empty() && !allowed(named))
+    return {Reject::kDistrictNotAllowed, "deviceId"};
+  if (lookup.of_point) {
+    const std::string at = lookup.of_point(e.location().lat(), e.location().lon());
+    if (!at.empty() && !allowed(at)) return {Reject::kDistrictNotAllowed, "location"};
+  }
+  return {};
 }
 
 }  // namespace yiwang::ingest

@@ -8,6 +8,7 @@
 
 #include "base/digest.h"
 #include "base/fail_stop.h"
+#include "base/text.h"
 #include "store/internal/event_store_impl.h"
 #include "store/key_codec.h"
 
@@ -26,6 +27,11 @@ const char* OutcomeName(Outcome o) {
 }
 
 std::string TokenHash(std::string_view token) { return Sha256(token); }
+
+std::string TokenId(std::string_view hash, const TokenRecord& record) {
+  constexpr size_t kIdBytes = 8;
+  return record.id().empty() ? Hex(hash.substr(0, kIdBytes)) : record.id();
+}
 
 namespace {
 
@@ -211,6 +217,35 @@ Status EventStore::LookupToken(std::string_view token, TokenRecord* out) const {
   if (!s.ok()) return FromRocks(s);
   if (!out->ParseFromString(value)) return Status::Corruption("token record");
   return Status::Ok();
+}
+
+Status EventStore::ScanTokens(const TokenVisitor& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db_->NewIterator(rocksdb::ReadOptions(), impl_->cf(kTokens)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    TokenRecord rec;
+    if (!rec.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())))
+      return Status::Corruption("token record");
+    if (!visit(std::string_view(it->key().data(), it->key().size()), rec)) break;
+  }
+  return FromRocks(it->status());
+}
+
+Status EventStore::DeleteToken(std::string_view hash) {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(impl_->db_->Delete(wo, impl_->cf(kTokens), hash));
+}
+
+Status EventStore::ReplaceToken(std::string_view old_hash, std::string_view new_token,
+                                const TokenRecord& record) {
+  rocksdb::WriteBatch batch;
+  rocksdb::Status s = batch.Delete(impl_->cf(kTokens), old_hash);
+  if (s.ok()) s = batch.Put(impl_->cf(kTokens), TokenHash(new_token), record.SerializeAsString());
+  if (!s.ok()) return FromRocks(s);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(impl_->db_->Write(wo, &batch));
 }
 
 Status EventStore::GetMeta(std::string_view name, std::string* value) const {

@@ -112,6 +112,17 @@ class EventStore {
   Status PutToken(std::string_view token, const yiwang::v1::TokenRecord& record);
   // NotFound for an unknown token. A revoked token is returned with revoked = true.
   Status LookupToken(std::string_view token, yiwang::v1::TokenRecord* out) const;
+  // Visits every token record with its key (TokenHash of the token), in key order; `visit`
+  // returns false to stop. Corruption for a record that does not parse.
+  using TokenVisitor =
+      std::function<bool(std::string_view hash, const yiwang::v1::TokenRecord& record)>;
+  Status ScanTokens(const TokenVisitor& visit) const;
+  // Deletes the record stored under `hash` (synced): the token stops working at once.
+  Status DeleteToken(std::string_view hash);
+  // Stores `record` under the hash of `new_token` and deletes the one under `old_hash`, in
+  // one synced write: a rotation, after which only the new token works.
+  Status ReplaceToken(std::string_view old_hash, std::string_view new_token,
+                      const yiwang::v1::TokenRecord& record);
 
   // --- tables (store/tables.h): cases, journals, indexes, timers, accounts, ... ---
   // Applies `changes` atomically (one WriteBatch, on the caller's thread). With `sync` the WAL
@@ -151,6 +162,9 @@ void PrepareIngest(IngestRequest* req);
 
 // SHA-256 of a token, as raw 32 bytes (the tokens CF key).
 std::string TokenHash(std::string_view token);
+// The id of the token stored under `hash`: the record's id, else (a record made before ids
+// existed) the first 8 bytes of `hash` in hex.
+std::string TokenId(std::string_view hash, const yiwang::v1::TokenRecord& record);
 // 64-bit FNV-1a hash of an event's deterministic serialisation (the SeqMark fingerprint).
 uint64_t EventFingerprint(const yiwang::v1::SensorEvent& event);
 

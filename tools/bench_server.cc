@@ -1,6 +1,7 @@
 #include "tools/bench_server.h"
 
 #include <csignal>
+#include <fstream>
 
 #include "base/file.h"
 #include "tools/client/load_frames.h"
@@ -24,7 +25,11 @@ Status BenchServer::Start(const BenchServerOptions& options) {
     process_options.log_to_stderr = true;         // the bench's stdout carries only JSON lines
     process_options.parent_death_signal = SIGTERM;  // a dying bench stops its server cleanly
     process_ = std::make_unique<client::ServerProcess>(process_options);
-    std::vector<std::string> args = {"--log-level", options.log_level};
+    // The load client invents its device ids, run after run: no bound on new ones.
+    const std::string config = dir_->Sub("bench-config.json");
+    if (!(std::ofstream(config) << R"({"ingest":{"maxNewDevicesPerHour":0}})" << '\n'))
+      return Status::IOError("cannot write " + config);
+    std::vector<std::string> args = {"--log-level", options.log_level, "--config", config};
     args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
     if (Status s = process_->Start(dir_->Sub("data"), args, kReadyTimeout); !s.ok())
       return Status::Unavailable("starting the server: " + s.ToString());
@@ -40,7 +45,9 @@ Status BenchServer::Start(const BenchServerOptions& options) {
     if (Status s = ReadFirstLine(admin_file, &admin_token_); !s.ok()) return s;
   }
   if (device_token_.empty()) {
-    if (Status s = client::ProvisionDeviceToken(endpoint_, admin_token_, kTokenName,
+    // Token names are unique on the server: each run names its own.
+    if (Status s = client::ProvisionDeviceToken(endpoint_, admin_token_,
+                                                client::UniqueTokenName(kTokenName),
                                                 client::kLoadDevicePrefix, &device_token_);
         !s.ok())
       return Status::Unavailable("device token: " + s.ToString());

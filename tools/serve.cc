@@ -30,6 +30,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "dispatcher/alarm_engine.h"
 #include "dispatcher/config_check.h"
 #include "dispatcher/dispatch_config.h"
 #include "dispatcher/dispatcher.h"
@@ -282,6 +283,8 @@ int RunServe(const ServeOptions& o) {
     ingest_limits.future_skew_flag = std::chrono::seconds(ic.future_skew_flag_seconds());
   if (ic.future_skew_reject_seconds())
     ingest_limits.future_skew_reject = std::chrono::seconds(ic.future_skew_reject_seconds());
+  if (ic.has_max_new_devices_per_hour())
+    ingest_limits.max_new_devices_per_hour = ic.max_new_devices_per_hour();
 
   web::HttpLimits http_limits;
   const auto& hc = config.http();
@@ -349,9 +352,37 @@ int RunServe(const ServeOptions& o) {
 
   const unsigned threads =
       config.io_threads() ? config.io_threads() : std::max(1u, std::thread::hardware_concurrency());
+  // The districts of citizen reports come from their location, by the district map the page
+  // build installs under the static root (without it reports answer 503); sensor events of
+  // tokens scoped to districts are checked against it too.
+  web::DistrictLocator districts;
+  const auto district_map = static_options.root / "data" / "chongqing-districts.geojson";
+  if (Status s = web::DistrictLocator::Load(district_map.string(), &districts); !s.ok())
+    log->warn("no district map ({}): citizen reports are refused, and the locations of sensor "
+              "events are not checked against their tokens' districts",
+              s.ToString());
+  // A device's district as the dispatcher files its cases: its binding, else a district code
+  // in its id (the config was validated above, so the rules compile).
+  dispatcher::AlarmRules device_districts;
+  if (Status s = dispatcher::AlarmRules::Create(dispatch_config, &device_districts); !s.ok()) {
+    log->error("config: {}", s.ToString());
+    return 2;
+  }
+  ingest::DistrictLookup event_districts{
+      .of_device =
+          [&device_districts](std::string_view id) {
+            return device_districts.FactsFor(id, yiwang::v1::SENSOR_KIND_UNSPECIFIED).district;
+          },
+      .of_point =
+          [&districts](double lat, double lon) {
+            auto hit = districts.Locate(lat, lon);
+            return hit ? hit->code : std::string();
+          },
+  };
   // Declared before the io_context so they outlive it: connections still queued in it when it
   // is destroyed call back into the endpoint.
-  ingest::IngestService ingest_service(store.get(), ingest_limits, &metrics, Logger("ingest"));
+  ingest::IngestService ingest_service(store.get(), ingest_limits, &metrics, Logger("ingest"),
+                                       Clock(), event_districts);
   ingest::SensorEndpoint sensors(&ingest_service, &metrics, Logger("ingest"));
   web::AccountsOptions accounts_opts;
   accounts_opts.dispatch_config = &dispatch_config;
@@ -360,7 +391,12 @@ int RunServe(const ServeOptions& o) {
   if (std::error_code ec; !std::filesystem::is_regular_file(static_options.root / "index.html", ec))
     log->warn("no web pages at {} (build the yiwang_web_ui target): pages answer 404",
               static_options.root.string());
-  web::Api api(store.get(), &metrics, &accounts, Logger("web"), &pages, dispatch.get());
+  // A revoked or rotated device token's open connections are closed at once.
+  web::DeviceTokenOptions device_token_opts;
+  device_token_opts.dispatch_config = &dispatch_config;
+  device_token_opts.on_revoked = [&sensors](const std::string& hash) { sensors.CloseToken(hash); };
+  web::Api api(store.get(), &metrics, &accounts, Logger("web"), &pages, dispatch.get(),
+               device_token_opts);
   std::vector<std::string> demo_users;
   if (o.demo) {
     if (Status s = EnsureDemoUsers(&accounts, o.data_dir, &demo_users); !s.ok()) {
@@ -373,16 +409,10 @@ int RunServe(const ServeOptions& o) {
   };
   std::unique_ptr<web::CaseApi> case_api;
   std::unique_ptr<web::LiveFeed> live;
-  // The districts of citizen reports come from their location, by the district map the page
-  // build installs under the static root (without it reports answer 503).
-  web::DistrictLocator districts;
   std::unique_ptr<web::CitizenApi> citizen_api;
   std::unique_ptr<web::Open311> open311;
   if (dispatch) {
     case_api = std::make_unique<web::CaseApi>(dispatch.get(), authenticate, &metrics, Logger("web"));
-    const auto district_map = static_options.root / "data" / "chongqing-districts.geojson";
-    if (Status s = web::DistrictLocator::Load(district_map.string(), &districts); !s.ok())
-      log->warn("no district map ({}): citizen reports are refused", s.ToString());
     citizen_api = std::make_unique<web::CitizenApi>(dispatch.get(), store.get(), &districts,
                                                     &metrics, Logger("web"));
     open311 = std::make_unique<web::Open311>(citizen_api.get(), dispatch.get(), authenticate,

@@ -74,9 +74,11 @@ int ObtainToken(const SimOptions& o, const client::Endpoint& server, const std::
                                                 std::chrono::duration<double>(o.connect_timeout_s));
   milliseconds backoff = kBackoffMin;
   for (int attempt = 1;; ++attempt) {
-    Status s = client::ProvisionDeviceToken(server, admin, "sim", "sim-", token);
+    // Token names are unique on the server: each run names its own.
+    const std::string name = client::UniqueTokenName("sim");
+    Status s = client::ProvisionDeviceToken(server, admin, name, "sim-", token);
     if (s.ok()) {
-      log.info("provisioned a device token (name \"sim\", prefix \"sim-\")");
+      log.info("provisioned a device token (name \"{}\", prefix \"sim-\")", name);
       return kExitOk;
     }
     if (s.code() != Status::Code::kIOError) {

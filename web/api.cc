@@ -16,13 +16,14 @@ namespace http = boost::beast::http;
 
 Api::Api(store::EventStore* store, Metrics* metrics, Accounts* accounts,
          std::shared_ptr<spdlog::logger> logger, const StaticFiles* pages,
-         const dispatcher::Dispatcher* cases)
+         const dispatcher::Dispatcher* cases, DeviceTokenOptions device_tokens)
     : store_(store),
       metrics_(metrics),
       accounts_(accounts),
       pages_(pages),
       cases_(cases),
-      log_(std::move(logger)) {}
+      log_(std::move(logger)),
+      device_tokens_(store, metrics, log_, std::move(device_tokens)) {}
 
 HttpResponse Api::Error(const HttpRequest& req, unsigned status, std::string_view code,
                         std::string_view message) {
@@ -105,10 +106,9 @@ HttpResponse Api::Route(const HttpRequest& req) {
     return MakeResponse(req, 200, metrics_->RenderPrometheus(),
                         "text/plain; version=0.0.4; charset=utf-8");
   }
-  if (path == "/api/v1/admin/device-tokens") {
-    if (req.method() != http::verb::post) return MethodNotAllowed(req, "POST");
+  if (DeviceTokens::Owns(path)) {
     if (auto denied = RequireAdmin(req)) return std::move(*denied);
-    return CreateDeviceToken(req);
+    return *device_tokens_.Handle(req, path);
   }
   constexpr std::string_view kDevices = "/api/v1/devices/";
   if (path.starts_with(kDevices)) {
@@ -135,37 +135,6 @@ HttpResponse Api::Route(const HttpRequest& req) {
     if (auto res = pages_->Handle(req)) return std::move(*res);
   }
   return Error(req, 404, "not_found", "no such route");
-}
-
-HttpResponse Api::CreateDeviceToken(const HttpRequest& req) {
-  HttpResponse bad;
-  const auto body = JsonObjectBody(metrics_, req, &bad);
-  if (!body) return bad;
-  const auto* name = body->if_contains("name");
-  const auto* prefix = body->if_contains("devicePrefix");
-  if (!name || !name->is_string() || name->get_string().empty() ||
-      name->get_string().size() > 128 || !IsText(name->get_string()) ||
-      HasControlChars(name->get_string()))
-    return Error(req, 400, "bad_name",
-                 "\"name\" must be a string of 1..128 bytes without control characters or "
-                 "noncharacters");
-  if (!prefix || !prefix->is_string() || !store::DeviceIdChars(prefix->get_string()))
-    return Error(req, 400, "bad_device_prefix",
-                 "\"devicePrefix\" must be a string of at most 64 of [A-Za-z0-9._:-] "
-                 "(empty allows every device)");
-  std::string token;
-  Status s = CreateToken(store_, yiwang::v1::TOKEN_KIND_DEVICE, name->get_string(),
-                         prefix->get_string(), &token);
-  if (s.code() == Status::Code::kNoSpace) return Error(req, 507, "storage_full", "disk full");
-  if (!s.ok()) {
-    log_->error("storing a device token failed: {}", s.ToString());
-    return Error(req, 500, "internal", "could not store the token");
-  }
-  log_->info("device token '{}' created", std::string(name->get_string()));
-  return MakeResponse(req, 201,
-                      fmt::format(R"({{"token":{},"name":{},"devicePrefix":{}}})",
-                                  JsonEscape(token), JsonEscape(name->get_string()),
-                                  JsonEscape(prefix->get_string())));
 }
 
 HttpResponse Api::GetDevice(const HttpRequest& req, std::string_view device_id) {

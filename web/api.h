@@ -4,7 +4,8 @@
 //   /api/v1/session, /api/v1/admin/users...    first offered to Accounts (web/auth.h)
 //   GET  /healthz                              liveness and storage state
 //   GET  /metrics                              Prometheus text format
-//   POST /api/v1/admin/device-tokens           admin: {"name","devicePrefix"} -> {"token",...}
+//   /api/v1/admin/device-tokens[/{id}[/rotate]]  admin: create, list, revoke, rotate
+//                                              (web/device_tokens.h)
 //   GET  /api/v1/devices/{id}[?case=]          operator: last seq, last seen, latest readings
 //   GET  /api/v1/devices/{id}/events?limit=&before=[&case=]   operator: newest first, paging
 //        Unscoped operators (dispatcher, supervisor, leader, admin without districts) read any
@@ -34,10 +35,11 @@
 #include "store/event_store.h"
 #include "store/key_codec.h"
 #include "web/auth.h"
+#include "web/device_tokens.h"
 #include "web/http_server.h"
 #include "web/http_util.h"
 #include "web/static_files.h"
-#include "web/tokens.h"  // CreateToken: for the device-token route and its callers
+#include "web/tokens.h"  // CreateToken: for the callers of the device-token routes
 
 namespace yiwang::web {
 
@@ -49,10 +51,11 @@ class Api {
   // `store`, `metrics`, `accounts` and `pages` must outlive the Api. Without `pages` the page
   // and /static routes are 404 like any unknown route.
   // `cases` scopes the device reads of scoped operators (see above); without it (a server
-  // without the case workflow) scoped operators may read no device.
+  // without the case workflow) scoped operators may read no device. `device_tokens`: the
+  // districts tokens may be scoped to, and who hears of a revoked token.
   Api(store::EventStore* store, Metrics* metrics, Accounts* accounts,
       std::shared_ptr<spdlog::logger> logger, const StaticFiles* pages = nullptr,
-      const dispatcher::Dispatcher* cases = nullptr);
+      const dispatcher::Dispatcher* cases = nullptr, DeviceTokenOptions device_tokens = {});
 
   HttpResponse Handle(const HttpRequest& req);
 
@@ -73,7 +76,6 @@ class Api {
   std::optional<HttpResponse> CheckDeviceScope(const HttpRequest& req, const Principal& p,
                                                std::string_view device_id,
                                                std::string_view query);
-  HttpResponse CreateDeviceToken(const HttpRequest& req);
   HttpResponse GetDevice(const HttpRequest& req, std::string_view device_id);
   HttpResponse ListDeviceEvents(const HttpRequest& req, std::string_view device_id,
                                 std::string_view query);
@@ -84,6 +86,7 @@ class Api {
   const StaticFiles* pages_;
   const dispatcher::Dispatcher* cases_;
   std::shared_ptr<spdlog::logger> log_;
+  DeviceTokens device_tokens_;
 };
 
 }  // namespace yiwang::web

@@ -30,7 +30,9 @@ constexpr std::array kRoutes = {
     // Health, metrics, devices.
     Route{"/healthz", kGet, RouteOwner::kApi},
     Route{"/metrics", kGet, RouteOwner::kApi},
-    Route{"/api/v1/admin/device-tokens", kPost, RouteOwner::kApi},
+    Route{"/api/v1/admin/device-tokens", kGetPost, RouteOwner::kApi},
+    Route{"/api/v1/admin/device-tokens/{id}", "DELETE", RouteOwner::kApi},
+    Route{"/api/v1/admin/device-tokens/{id}/rotate", kPost, RouteOwner::kApi},
     Route{"/api/v1/devices/{id}", kGet, RouteOwner::kApi},
     Route{"/api/v1/devices/{id}/events", kGet, RouteOwner::kApi},
     // The case workflow.

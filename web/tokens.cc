@@ -39,8 +39,7 @@ bool RandomBase64Url(size_t bytes, std::string* out) {
   return true;
 }
 
-Status CreateToken(store::EventStore* store, yiwang::v1::TokenKind kind, std::string_view name,
-                   std::string_view device_prefix, std::string* token, std::string_view user) {
+Status MintToken(yiwang::v1::TokenKind kind, std::string* token) {
   std::string random;
   if (!RandomBase64Url(kTokenRandomBytes, &random))
     return Status::IOError("no randomness for a token");
@@ -48,6 +47,12 @@ Status CreateToken(store::EventStore* store, yiwang::v1::TokenKind kind, std::st
                        : kind == yiwang::v1::TOKEN_KIND_USER ? "ywu_"
                                                              : "ywd_";
   *token = prefix + random;
+  return Status::Ok();
+}
+
+Status CreateToken(store::EventStore* store, yiwang::v1::TokenKind kind, std::string_view name,
+                   std::string_view device_prefix, std::string* token, std::string_view user) {
+  if (Status s = MintToken(kind, token); !s.ok()) return s;
   yiwang::v1::TokenRecord rec;
   rec.set_name(std::string(name));
   rec.set_kind(kind);

@@ -24,6 +24,10 @@ Status CreateToken(store::EventStore* store, yiwang::v1::TokenKind kind, std::st
                    std::string_view device_prefix, std::string* token,
                    std::string_view user = {});
 
+// A new secret of `kind` ("ywd_" + 43 base64url characters for a device token) in *token, not
+// stored. IOError if there is no randomness.
+Status MintToken(yiwang::v1::TokenKind kind, std::string* token);
+
 // `bytes` random bytes (OpenSSL RAND_bytes) as unpadded base64url in *out; false if the
 // random generator failed.
 [[nodiscard]] bool RandomBase64Url(size_t bytes, std::string* out);

@@ -108,15 +108,14 @@ std::optional<FieldError> ApplyRole(const json::object& body, bool create, v1::U
   return std::nullopt;
 }
 
-// `districts`: the body's member, if any.
-std::optional<FieldError> ApplyDistricts(const json::value* districts,
-                                         const v1::DispatchConfig& config, v1::UserRecord* rec) {
-  if (!districts) return std::nullopt;
-  const json::value& v = *districts;
+}  // namespace
+
+std::optional<FieldError> ParseDistricts(const json::value& v, const v1::DispatchConfig& config,
+                                         std::vector<std::string>* codes) {
   if (!v.is_array() || v.get_array().size() > kMaxDistrictsPerUser)
     return FieldError{"bad_districts",
                       "districts: an array of at most 64 district codes (empty: all)"};
-  std::vector<std::string> codes;
+  codes->clear();
   for (size_t i = 0; i < v.get_array().size(); ++i) {
     const auto& d = v.get_array()[i];
     const auto& all = config.districts();
@@ -128,10 +127,21 @@ std::optional<FieldError> ApplyDistricts(const json::value* districts,
       return FieldError{"unknown_district",
                         fmt::format("districts[{}]: not a district code of the dispatch config",
                                     i)};
-    if (std::find(codes.begin(), codes.end(), d.get_string()) != codes.end())
+    if (std::find(codes->begin(), codes->end(), d.get_string()) != codes->end())
       return FieldError{"bad_districts", fmt::format("districts[{}]: listed twice", i)};
-    codes.emplace_back(d.get_string());
+    codes->emplace_back(d.get_string());
   }
+  return std::nullopt;
+}
+
+namespace {
+
+// `districts`: the body's member, if any.
+std::optional<FieldError> ApplyDistricts(const json::value* districts,
+                                         const v1::DispatchConfig& config, v1::UserRecord* rec) {
+  if (!districts) return std::nullopt;
+  std::vector<std::string> codes;
+  if (auto error = ParseDistricts(*districts, config, &codes)) return error;
   rec->clear_districts();
   for (auto& c : codes) rec->add_districts(std::move(c));
   return std::nullopt;

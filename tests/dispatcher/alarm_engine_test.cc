@@ -39,6 +39,17 @@ const AlarmRules& DefaultRules() {
   return rules;
 }
 
+// The default rules, but every device watched for going offline from its first event (the
+// default waits until an unbound device has been heard from for an hour).
+const AlarmRules& WatchAllRules() {
+  static const AlarmRules rules = [] {
+    v1::DispatchConfig cfg = DefaultDispatchConfig();
+    cfg.mutable_offline()->set_min_reporting_seconds(0);
+    return Compile(cfg);
+  }();
+  return rules;
+}
+
 v1::SensorEvent Event(const std::string& device, Timestamp t) {
   static uint64_t seq = 0;
   v1::SensorEvent ev;
@@ -344,10 +355,10 @@ TEST(AlarmEngineTest, EventsFromTheFarFutureAreNotJudged) {
 // --- offline -----------------------------------------------------------------------------------
 
 TEST(AlarmEngineTest, SilentDeviceGoesOfflineOnServerTimeAndComesBack) {
-  Device d;
+  Device d(WatchAllRules());
   d.Feed(Gas(kT0, 5), kT0 + 1s);
   // septicTankGas reports every 60 s: offline after 3 intervals without an event.
-  ASSERT_EQ(OfflineAt(d.state(), DefaultRules()), kT0 + 1s + 180s);
+  ASSERT_EQ(OfflineAt(d.state(), WatchAllRules()), kT0 + 1s + 180s);
   EXPECT_TRUE(d.CheckOffline(kT0 + 180s).empty());
   auto s = d.CheckOffline(kT0 + 181s);
   ASSERT_EQ(s.size(), 1u);
@@ -360,7 +371,7 @@ TEST(AlarmEngineTest, SilentDeviceGoesOfflineOnServerTimeAndComesBack) {
   EXPECT_EQ(FromProto(s[0].at()), kT0 + 181s);
   EXPECT_EQ(s[0].summary(), "no event for 180 s (offline after 3 x 60 s)");
   // Once offline: no second alarm, however long the silence.
-  EXPECT_FALSE(OfflineAt(d.state(), DefaultRules()).has_value());
+  EXPECT_FALSE(OfflineAt(d.state(), WatchAllRules()).has_value());
   EXPECT_TRUE(d.CheckOffline(kT0 + 10h).empty());
   // Any event brings it back (here a health report), then the clock starts again.
   s = d.Feed(Health(kT0 + 10h, 80, kSeptic), kT0 + 10h + 1s);
@@ -368,19 +379,20 @@ TEST(AlarmEngineTest, SilentDeviceGoesOfflineOnServerTimeAndComesBack) {
   EXPECT_EQ(s[0].kind(), v1::ALARM_SIGNAL_KIND_CLEAR);
   EXPECT_EQ(s[0].alarm_type(), "device_offline");
   EXPECT_EQ(s[0].summary(), "reporting again");
-  EXPECT_EQ(OfflineAt(d.state(), DefaultRules()), kT0 + 10h + 1s + 180s);
+  EXPECT_EQ(OfflineAt(d.state(), WatchAllRules()), kT0 + 10h + 1s + 180s);
 }
 
 TEST(AlarmEngineTest, OldEventsStillProveTheDeviceAlive) {
-  Device d;
+  Device d(WatchAllRules());
   d.Feed(Gas(kT0 + 100s, 5), kT0 + 100s);
   d.Feed(Gas(kT0, 5), kT0 + 150s);  // out of order, but received
   EXPECT_EQ(d.use(), EventUse::kOutOfOrder);
-  EXPECT_EQ(OfflineAt(d.state(), DefaultRules()), kT0 + 150s + 180s);
+  EXPECT_EQ(OfflineAt(d.state(), WatchAllRules()), kT0 + 150s + 180s);
 }
 
 TEST(AlarmEngineTest, OfflineIntervalPerKindAndPerBinding) {
   v1::DispatchConfig cfg = DefaultDispatchConfig();
+  cfg.mutable_offline()->set_min_reporting_seconds(0);
   v1::DeviceBinding* b = cfg.add_devices();
   b->set_device_prefix("slow-");
   b->set_reporting_interval_seconds(3600);
@@ -392,6 +404,53 @@ TEST(AlarmEngineTest, OfflineIntervalPerKindAndPerBinding) {
   EXPECT_EQ(OfflineAt(slow.state(), rules), kT0 + 3h);
   health_only.Feed(Health(kT0, 90, "gw-7"), kT0);
   EXPECT_EQ(OfflineAt(health_only.state(), rules), kT0 + 3h);  // deviceHealth: 3 x 3600 s
+}
+
+// Finding 4 of issue 19: one frame of 50 never-seen ids produced 50 sys:device_offline cases
+// three minutes later. Now only devices the configuration binds are watched from their first
+// event; others once they have been heard from over min_reporting_seconds (an hour).
+TEST(Finding4_OfflineCases, IdsSentOnceRaiseNoOfflineCase) {
+  for (int i = 0; i < 50; ++i) {
+    Device d;
+    d.Feed(Gas(kT0, 5, 1.0, "sim-septic-500105-" + std::to_string(9000 + i)), kT0 + 1s);
+    EXPECT_FALSE(OfflineAt(d.state(), DefaultRules()).has_value()) << i;
+    EXPECT_TRUE(d.CheckOffline(kT0 + 181s).empty()) << i;
+    EXPECT_TRUE(d.CheckOffline(kT0 + 24h).empty()) << i;
+  }
+}
+
+TEST(Finding4_OfflineCases, BoundDevicesAreWatchedFromTheirFirstEvent) {
+  v1::DispatchConfig cfg = DefaultDispatchConfig();
+  cfg.add_devices()->set_device_prefix("bound-");
+  const AlarmRules rules = Compile(cfg);
+  Device d(rules);
+  d.Feed(Gas(kT0, 5, 1.0, "bound-septic-500105-0001"), kT0 + 1s);
+  EXPECT_EQ(OfflineAt(d.state(), rules), kT0 + 1s + 180s);
+  EXPECT_EQ(d.CheckOffline(kT0 + 182s).size(), 1u);
+}
+
+TEST(Finding4_OfflineCases, OthersOnceHeardFromForAnHour) {
+  Device d;
+  for (Timestamp t = kT0; t < kT0 + 1h; t += 60s) {
+    d.Feed(Gas(t, 5), t);
+    EXPECT_FALSE(OfflineAt(d.state(), DefaultRules()).has_value());
+  }
+  EXPECT_TRUE(d.CheckOffline(kT0 + 2h).empty());  // went silent before its hour was up
+  d.Feed(Gas(kT0 + 2h, 5), kT0 + 2h);  // now heard from over two hours
+  EXPECT_EQ(OfflineAt(d.state(), DefaultRules()), kT0 + 2h + 180s);
+  EXPECT_EQ(d.CheckOffline(kT0 + 2h + 180s).size(), 1u);
+}
+
+TEST(Finding4_OfflineCases, TheSpanIsConfigurable) {
+  v1::DispatchConfig cfg = DefaultDispatchConfig();
+  cfg.mutable_offline()->set_min_reporting_seconds(600);
+  const AlarmRules rules = Compile(cfg);
+  Device d(rules);
+  d.Feed(Gas(kT0, 5), kT0);
+  d.Feed(Gas(kT0 + 540s, 5), kT0 + 540s);
+  EXPECT_FALSE(OfflineAt(d.state(), rules).has_value());
+  d.Feed(Gas(kT0 + 600s, 5), kT0 + 600s);
+  EXPECT_EQ(OfflineAt(d.state(), rules), kT0 + 780s);
 }
 
 TEST(AlarmEngineTest, OfflineRuleCanBeSwitchedOff) {

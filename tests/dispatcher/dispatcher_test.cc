@@ -63,6 +63,12 @@ class DispatcherTest : public ::testing::Test {
       Ingest({test::GasEvent(kGas, ++*seq, ch4, kNowSeconds + t0 + dt)});
     }
   }
+  // Binds kGas in the configuration, so that it is watched for going offline from its first
+  // event (an unbound device only after an hour of reports).
+  void BindGasDevice() {
+    stack_.config.add_devices()->set_device_id(kGas);
+    Restart();
+  }
   void ExpectAuditClean() {
     std::vector<std::string> problems;
     uint64_t checked = 0;
@@ -349,6 +355,7 @@ TEST_F(DispatcherTest, ListsFilterPageAndCount) {
 }
 
 TEST_F(DispatcherTest, ASilentDeviceRaisesOneOfflineCase) {
+  BindGasDevice();
   AdvanceTo(kNowSeconds);
   Ingest({test::GasEvent(kGas, 1, 5, kNowSeconds)});
   AdvanceTo(kNowSeconds + 3 * 60 + 1);  // 3 reporting intervals of 60 s
@@ -368,6 +375,7 @@ TEST_F(DispatcherTest, ASilentDeviceRaisesOneOfflineCase) {
 // keeps one timer for it (not one per batch, which grew without bound in a long soak) and still
 // raises the offline case on time once it goes silent.
 TEST_F(DispatcherTest, AReportingDeviceKeepsOneOfflineTimer) {
+  BindGasDevice();
   Gauge& timers = stack_.metrics.GetGauge("yiwang_dispatch_offline_timers", "");
   uint64_t seq = 0;
   int64_t t = kNowSeconds;

@@ -37,7 +37,8 @@ class IngestServiceTest : public ::testing::Test {
     store_ = store::EventStore::Open(opts, test::NullLogger(), metrics_.get(), &s);
     ASSERT_TRUE(store_) << s.ToString();
     service_ = std::make_unique<IngestService>(store_.get(), limits, metrics_.get(),
-                                               test::NullLogger(), Clock([this] { return now_; }));
+                                               test::NullLogger(), Clock([this] { return now_; }),
+                                               districts_);
     token_.set_name("gw-cq");
     token_.set_kind(yiwang::v1::TOKEN_KIND_DEVICE);
     token_.set_device_prefix("cq-");
@@ -87,6 +88,7 @@ class IngestServiceTest : public ::testing::Test {
   std::unique_ptr<store::EventStore> store_;
   std::unique_ptr<IngestService> service_;
   TokenRecord token_;
+  DistrictLookup districts_;  // for the next Start
 };
 
 struct Rej {
@@ -350,6 +352,105 @@ TEST_F(AuthenticateTest, Rules) {
   for (const char* h : {"Bearer ywd_unknown", "Bearer ywd_revoked", "Bearer ywa_admin",
                         "Bearer ywx_unspecified", "Bearer ywd_goo", "Bearer ywd_good2"})
     EXPECT_EQ(service_->Authenticate(h, &rec).code(), Status::Code::kNotFound) << "'" << h << "'";
+}
+
+// Finding 4 of issue 19: a token for cq-jb- filed a case in 渝中区 by naming
+// cq-jb-septic-500103-0099, and one frame of never-seen ids was taken whole.
+class Finding4_IngestScope : public IngestServiceTest {
+ protected:
+  void SetUp() override {
+    // As `yiwang serve` wires it, in miniature: a device's district is a six-digit segment of
+    // its id; north of 29.57 N is 江北区 (500105), south of it 渝中区 (500103).
+    districts_.of_device = [](std::string_view id) {
+      for (size_t at = 0; at + 6 <= id.size(); ++at)
+        if ((at == 0 || id[at - 1] == '-') && (at + 6 == id.size() || id[at + 6] == '-') &&
+            id.substr(at, 6).find_first_not_of("0123456789") == std::string_view::npos)
+          return std::string(id.substr(at, 6));
+      return std::string();
+    };
+    districts_.of_point = [](double lat, double) {
+      return std::string(lat >= 29.57 ? "500105" : "500103");
+    };
+    IngestServiceTest::SetUp();
+    token_.set_device_prefix("cq-jb-");
+    token_.add_districts("500105");
+  }
+  static SensorEvent At(SensorEvent e, double lat) {
+    e.mutable_location()->set_lat(lat);
+    return e;
+  }
+};
+
+TEST_F(Finding4_IngestScope, EventsNamingOrLyingInAnotherDistrictAreRejected) {
+  IngestBatch b;
+  *b.add_events() = At(GasEvent("cq-jb-septic-500103-0099", 1), 29.58);  // 0 names 渝中区
+  *b.add_events() = At(GasEvent("cq-jb-septic-500105-0001", 1), 29.58);  // 1 in 江北区
+  *b.add_events() = At(GasEvent("cq-jb-septic-500105-0002", 1), 29.55);  // 2 lies in 渝中区
+  *b.add_events() = At(GasEvent("cq-jb-septic-0003", 1), 29.58);         // 3 no name, 江北区
+  *b.add_events() = At(GasEvent("cq-jb-septic-0004", 1), 29.55);         // 4 no name, 渝中区
+  const IngestAck ack = Send(b, true);
+  EXPECT_EQ(ack.accepted(), 2u);
+  EXPECT_EQ(Rejections(ack), (std::vector<Rej>{{0, "district_not_allowed"},
+                                               {2, "district_not_allowed"},
+                                               {4, "district_not_allowed"}}));
+  EXPECT_EQ(ack.rejected(0).detail(), "deviceId");
+  EXPECT_EQ(ack.rejected(1).detail(), "location");
+  EXPECT_EQ(Rejected("district_not_allowed"), 3u);
+
+  // The same frame from a token without districts: everything is taken.
+  token_.clear_districts();
+  IngestBatch again;
+  for (int i = 0; i < b.events_size(); ++i) {
+    *again.add_events() = b.events(i);
+    again.mutable_events(i)->set_seq(2);
+  }
+  EXPECT_EQ(Send(again, true).accepted(), 5u);
+}
+
+TEST_F(Finding4_IngestScope, AScopedTokenSendsNothingWhereDistrictsCannotBeTold) {
+  districts_ = {};
+  Start(IngestLimits{});
+  IngestBatch b;
+  *b.add_events() = At(GasEvent("cq-jb-septic-500105-0001", 1), 29.58);
+  const IngestAck ack = Send(b, true);
+  EXPECT_EQ(ack.accepted(), 0u);
+  EXPECT_EQ(Rejections(ack), (std::vector<Rej>{{0, "district_not_allowed"}}));
+}
+
+TEST_F(Finding4_IngestScope, NewDeviceIdsPerTokenAndHourAreBounded) {
+  IngestLimits limits;
+  limits.max_new_devices_per_hour = 10;
+  districts_ = {};
+  Start(limits);
+  token_.clear_districts();
+  token_.set_id("tok-a");
+  auto frame = [](const std::string& prefix, int n, uint64_t seq) {
+    IngestBatch b;
+    for (int i = 0; i < n; ++i) *b.add_events() = GasEvent(prefix + std::to_string(i), seq);
+    return b;
+  };
+  // One frame of 50 never-seen ids: ten pass, forty are refused, each counted.
+  IngestAck ack = Send(frame("cq-new-", 50, 1), true);
+  EXPECT_EQ(ack.accepted(), 10u);
+  ASSERT_EQ(ack.rejected_size(), 40);
+  EXPECT_EQ(ack.rejected(0).index(), 10u);
+  EXPECT_EQ(ack.rejected(0).reason(), "too_many_new_devices");
+  EXPECT_EQ(ack.rejected(0).detail(), "deviceId");
+  EXPECT_EQ(Rejected("too_many_new_devices"), 40u);
+  // The ten admitted are known from now on: they pass without counting.
+  EXPECT_EQ(Send(frame("cq-new-", 10, 2), true).accepted(), 10u);
+  // This token's budget is spent until the hour is over; another token has one of its own.
+  EXPECT_EQ(Send(frame("cq-more-", 1, 1), true).accepted(), 0u);
+  token_.set_id("tok-b");
+  EXPECT_EQ(Send(frame("cq-b-", 3, 1), true).accepted(), 3u);
+  token_.set_id("tok-a");
+  now_ += std::chrono::hours(1);
+  EXPECT_EQ(Send(frame("cq-later-", 12, 1), true).accepted(), 10u);
+  // Devices the store knows are known to a server started again on it.
+  service_ = std::make_unique<IngestService>(store_.get(), limits, metrics_.get(),
+                                             test::NullLogger(), Clock([this] { return now_; }));
+  EXPECT_EQ(Send(frame("cq-new-", 10, 3), true).accepted(), 10u);
+  EXPECT_EQ(Send(frame("cq-later-", 10, 2), true).accepted(), 10u);
 }
 
 }  // namespace

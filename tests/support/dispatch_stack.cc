@@ -21,8 +21,7 @@ Status DispatchStack::Open() {
       return Clock::TimePoint(std::chrono::milliseconds(now_ms.load()));
     });
   o.poll_interval = std::chrono::milliseconds(20);
-  dispatcher = dispatcher::Dispatcher::Open(store.get(), dispatcher::DefaultDispatchConfig(), o,
-                                            NullLogger(), &metrics, &s);
+  dispatcher = dispatcher::Dispatcher::Open(store.get(), config, o, NullLogger(), &metrics, &s);
   if (!dispatcher) return s;
   return Status::Ok();
 }

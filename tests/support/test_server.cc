@@ -55,9 +55,11 @@ std::vector<std::string> TestServer::Config(const std::string& config_json) cons
   return {"--config", path};
 }
 
-std::string TestServer::DeviceToken(const std::string& name, const std::string& prefix) {
+std::string TestServer::DeviceToken(const std::string& name, const std::string& prefix,
+                                    const std::vector<std::string>& districts, std::string* id) {
   std::string token;
-  const Status s = client::ProvisionDeviceToken(process_.endpoint(), admin_, name, prefix, &token);
+  const Status s = client::ProvisionDeviceToken(process_.endpoint(), admin_, name, prefix, &token,
+                                                districts, id);
   EXPECT_TRUE(s.ok()) << s.ToString();
   EXPECT_TRUE(token.starts_with("ywd_")) << token;
   return s.ok() && token.starts_with("ywd_") ? token : std::string();

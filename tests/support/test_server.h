@@ -39,9 +39,12 @@ class TestServer {
   // returns the arguments that load it: {"--config", path}.
   std::vector<std::string> Config(const std::string& config_json) const;
 
-  // A new device token for devices starting with `prefix`; "" and a test failure if it could
-  // not be made or is not "ywd_...".
-  std::string DeviceToken(const std::string& name, const std::string& prefix);
+  // A new device token for devices starting with `prefix` (and scoped to `districts`, if
+  // any), its id in *id if given; "" and a test failure if it could not be made or is not
+  // "ywd_...".
+  std::string DeviceToken(const std::string& name, const std::string& prefix,
+                          const std::vector<std::string>& districts = {},
+                          std::string* id = nullptr);
   // The value of one sample of /metrics, written `name` or `name{label="value",...}`; -1 if
   // absent. If /metrics does not answer 200: -1, and a test failure if `must_answer`.
   double Metric(const std::string& series, bool must_answer = true) const;

@@ -430,6 +430,14 @@ class AccessMatrixTest : public ::testing::Test {
   // the way.
   std::string NextPeer() { return "198.51.100." + std::to_string(++peer_ % 250 + 1); }
   std::string Unique(const std::string& prefix) { return prefix + std::to_string(++unique_); }
+  // The id of a new device token (the admin device-token routes).
+  std::string NewDeviceTokenId() {
+    std::string token;
+    EXPECT_TRUE(CreateToken(store(), v1::TOKEN_KIND_DEVICE, Unique("dev"), "", &token).ok());
+    v1::TokenRecord rec;
+    EXPECT_TRUE(store()->LookupToken(token, &rec).ok());
+    return store::TokenId(store::TokenHash(token), rec);
+  }
 
   std::vector<Row> Rows();
 
@@ -530,10 +538,23 @@ std::vector<Row> AccessMatrixTest::Rows() {
       // --- health, metrics, devices
       {"/healthz", http::verb::get, Policy::kPublic, 200, none, get("/healthz")},
       {"/metrics", http::verb::get, Policy::kPublic, 200, none, get("/metrics")},
+      {"/api/v1/admin/device-tokens", http::verb::get, Policy::kAdmin, 200, none,
+       get("/api/v1/admin/device-tokens")},
       {"/api/v1/admin/device-tokens", http::verb::post, Policy::kAdmin, 201, none,
-       [](const Subject&, V) {
+       [this](const Subject&, V) {
          return Call{.method = http::verb::post, .target = "/api/v1/admin/device-tokens",
-                     .body = R"({"name":"gw2","devicePrefix":"gw2-"})"};
+                     .body = json::serialize(json::object{{"name", Unique("gw")},
+                                                          {"devicePrefix", "gw2-"}})};
+       }},
+      {"/api/v1/admin/device-tokens/{id}", http::verb::delete_, Policy::kAdmin, 204, none,
+       [this](const Subject&, V) {
+         return Call{.method = http::verb::delete_,
+                     .target = "/api/v1/admin/device-tokens/" + NewDeviceTokenId()};
+       }},
+      {"/api/v1/admin/device-tokens/{id}/rotate", http::verb::post, Policy::kAdmin, 200, none,
+       [this](const Subject&, V) {
+         return Call{.method = http::verb::post,
+                     .target = "/api/v1/admin/device-tokens/" + NewDeviceTokenId() + "/rotate"};
        }},
   };
   for (const std::string suffix : {"", "/events"}) {

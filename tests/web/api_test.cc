@@ -162,8 +162,8 @@ TEST_F(ApiTest, MethodNotAllowed) {
   };
   for (const Case& c :
        {Case{http::verb::post, "/healthz"}, Case{http::verb::put, "/metrics"},
-        Case{http::verb::delete_, "/healthz"}, Case{http::verb::get, "/api/v1/admin/device-tokens"},
-        Case{http::verb::head, "/api/v1/admin/device-tokens"},
+        Case{http::verb::delete_, "/healthz"}, Case{http::verb::put, "/api/v1/admin/device-tokens"},
+        Case{http::verb::patch, "/api/v1/admin/device-tokens"},
         Case{http::verb::delete_, "/api/v1/devices/cq-1"},
         Case{http::verb::post, "/api/v1/devices/cq-1/events"}}) {
     HttpResponse res = Do(c.method, c.target, admin_, "{}");
@@ -182,7 +182,7 @@ TEST_F(ApiTest, MethodNotAllowedCarriesAllow) {
   };
   EXPECT_EQ(allow(http::verb::post, "/healthz"), "GET, HEAD");
   EXPECT_EQ(allow(http::verb::post, "/metrics"), "GET, HEAD");
-  EXPECT_EQ(allow(http::verb::get, "/api/v1/admin/device-tokens"), "POST");
+  EXPECT_EQ(allow(http::verb::put, "/api/v1/admin/device-tokens"), "GET, HEAD, POST");
   EXPECT_EQ(allow(http::verb::delete_, "/api/v1/devices/cq-1"), "GET, HEAD");
   EXPECT_EQ(allow(http::verb::put, "/api/v1/devices/cq-1/events"), "GET, HEAD");
 }

@@ -356,7 +356,7 @@ TEST_F(AuthTest, CookieSessionsNeedTheCsrfTokenToChangeThings) {
 TEST_F(AuthTest, BearerTokensNeedNoCsrfToken) {
   HttpResponse res = Do({.method = http::verb::post,
                          .target = "/api/v1/admin/device-tokens",
-                         .body = R"({"name":"gw","devicePrefix":""})",
+                         .body = R"({"name":"gw-bearer","devicePrefix":""})",
                          .bearer = admin_token_});
   EXPECT_EQ(res.result_int(), 201u) << res.body();
   // A bearer token wins over a cookie: no CSRF check even with a cookie present.
@@ -706,7 +706,7 @@ TEST_F(AuthTest, UserApiTokensWorkAndAreRevocable) {
   EXPECT_EQ(Json(res).at("user").at("name").as_string(), "script");
   res = Do({.method = http::verb::post,
             .target = "/api/v1/admin/device-tokens",
-            .body = R"({"name":"gw","devicePrefix":""})",
+            .body = R"({"name":"gw-script","devicePrefix":""})",
             .bearer = token});
   EXPECT_EQ(res.result_int(), 201u) << res.body();
 

@@ -1,14 +1,16 @@
 #pragma once
 // The JSON form of a user in the admin users API (private to the accounts files: web/auth.cc,
-// web/login_routes.cc, web/users_api.cc, web/user_tokens.cc): the rules a user's fields must
-// meet, applied to a record, and a record or a principal as JSON. docs/api.md lists the fields
-// and every error code.
+// web/login_routes.cc, web/users_api.cc, web/user_tokens.cc; and web/device_tokens.cc, whose
+// tokens take districts by the same rule): the rules a user's fields must meet, applied to a
+// record, and a record or a principal as JSON. docs/api.md lists the fields and every error
+// code.
 //
 // Thread safety: pure functions.
 
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/json/object.hpp>
 
@@ -35,6 +37,12 @@ struct FieldError {
 std::optional<FieldError> ApplyUserFields(const boost::json::object& body, bool create,
                                           const yiwang::v1::DispatchConfig& config,
                                           yiwang::v1::UserRecord* rec, std::string* new_password);
+
+// A `districts` member: an array of at most 64 district codes of `config`, none twice, into
+// *codes (empty: every district). Errors: bad_districts, unknown_district.
+std::optional<FieldError> ParseDistricts(const boost::json::value& districts,
+                                         const yiwang::v1::DispatchConfig& config,
+                                         std::vector<std::string>* codes);
 
 // A user as the API shows it (never the password hash or the token hashes).
 boost::json::object UserJson(const yiwang::v1::UserRecord& u);
