@@ -967,12 +967,12 @@ TEST_F(AccessMatrixTest, LoginThrottle) {
                           .peer = peer});
   };
   for (int i = 0; i < 5; ++i)
-    EXPECT_EQ(login("lead", "wrong password", "203.0.113." + std::to_string(i + 1)).result_int(),
-              401u);
-  HttpResponse res = login("lead", kPassword, "203.0.113.99");
+    EXPECT_EQ(login("lead", "wrong password", "203.0.113.1").result_int(), 401u);
+  HttpResponse res = login("lead", kPassword, "203.0.113.1");
   EXPECT_EQ(res.result_int(), 429u);
   EXPECT_EQ(Code(res), "too_many_attempts");
   EXPECT_FALSE(res[http::field::retry_after].empty());
+  EXPECT_EQ(login("lead", kPassword, "203.0.113.99").result_int(), 200u);
   // Another user from the same addresses is not affected...
   EXPECT_EQ(login("sup", kPassword, "203.0.113.1").result_int(), 200u);
   // ...until one address fails 20 times, whatever the names.
