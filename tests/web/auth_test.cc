@@ -10,6 +10,8 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/json.hpp>
+#include <tuple>
+#include <vector>
 
 #include "tests/support/events.h"
 #include "tests/support/temp_dir.h"
@@ -933,6 +935,40 @@ TEST(PasswordHashTest, MatchesRfc7914) {
   EXPECT_FALSE(Accounts::VerifyPassword("Password", h));
   h.set_r(4);
   EXPECT_FALSE(Accounts::VerifyPassword("password", h));
+}
+
+// Finding 9d: a "role" twice in a user's body created an admin (the last copy won). Every JSON
+// body now refuses a key met twice in one object, at any depth: 400 duplicate_key naming it,
+// counted, and nothing is created.
+TEST_F(AuthTest, Finding9dDuplicateKeysAreRefusedNotTheLastOneWins) {
+  HttpResponse res = Do({.method = http::verb::post,
+                         .target = "/api/v1/admin/users",
+                         .body = R"({"username":"mallory","password":"correct horse battery",)"
+                                 R"("role":"leader","role":"admin"})",
+                         .bearer = admin_token_});
+  EXPECT_EQ(res.result_int(), 400u) << res.body();
+  EXPECT_EQ(Code(res), "duplicate_key");
+  EXPECT_EQ(Message(res), "the key \"role\" appears twice in one object");
+  EXPECT_EQ(Do({.target = "/api/v1/admin/users/mallory", .bearer = admin_token_}).result_int(),
+            404u);
+  // Nested (the districts' objects of a PATCH are not even read), the sign-in, device tokens.
+  MustCreate("zhao", "dispatcher");
+  for (const auto& [target, method, body] : std::vector<std::tuple<std::string, http::verb,
+                                                                   std::string>>{
+           {"/api/v1/admin/users/zhao", http::verb::patch,
+            R"({"displayName":"z","x":[{"a":{"b":1,"b":2}}]})"},
+           {"/api/v1/session", http::verb::post,
+            R"({"username":"zhao","password":"x","username":"admin"})"},
+           {"/api/v1/admin/device-tokens", http::verb::post,
+            R"({"name":"gw","devicePrefix":"cq-jb-","devicePrefix":""})"}}) {
+    res = Do({.method = method, .target = target, .body = body, .bearer = admin_token_});
+    EXPECT_EQ(res.result_int(), 400u) << target << ": " << res.body();
+    EXPECT_EQ(Code(res), "duplicate_key") << target;
+  }
+  EXPECT_EQ(ErrorCount("duplicate_key"), 4u);
+  // The user is unchanged.
+  res = Do({.target = "/api/v1/admin/users/zhao", .bearer = admin_token_});
+  EXPECT_EQ(Json(res).at("role"), "dispatcher") << res.body();
 }
 
 }  // namespace
