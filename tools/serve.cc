@@ -292,6 +292,9 @@ int RunServe(const ServeOptions& o) {
   if (hc.header_timeout_seconds())
     http_limits.header_timeout = std::chrono::seconds(hc.header_timeout_seconds());
   Override(&http_limits.max_connections_per_address, hc.max_connections_per_address());
+  // Served over HTTPS (behind a TLS proxy): HSTS here, the Secure cookie and the live feed's
+  // https:// origin below.
+  http_limits.https = hc.https();
   // Photos are the one large upload: their route alone takes up to 10 MB.
   http_limits.body_limit_by_path.emplace("/api/v1/photos", web::kMaxPhotoBytes);
 
@@ -355,6 +358,7 @@ int RunServe(const ServeOptions& o) {
   ingest::SensorEndpoint sensors(&ingest_service, &metrics, Logger("ingest"));
   web::AccountsOptions accounts_opts;
   accounts_opts.dispatch_config = &dispatch_config;
+  accounts_opts.secure_cookie = hc.https();
   web::Accounts accounts(store.get(), &metrics, Logger("auth"), accounts_opts);
   web::StaticFiles pages(static_options);
   if (std::error_code ec; !std::filesystem::is_regular_file(static_options.root / "index.html", ec))
@@ -392,6 +396,7 @@ int RunServe(const ServeOptions& o) {
     if (config.http().live_max_lag_seconds())
       live_limits.max_lag = std::chrono::seconds(config.http().live_max_lag_seconds());
     Override(&live_limits.max_connections, config.http().live_max_connections());
+    live_limits.https = hc.https();
     live = std::make_unique<web::LiveFeed>(dispatch.get(), store.get(), authenticate, &metrics,
                                            Logger("live"), live_limits);
   }
