@@ -378,15 +378,18 @@ int RunServe(const ServeOptions& o) {
   std::unique_ptr<web::CaseApi> case_api;
   std::unique_ptr<web::LiveFeed> live;
   // The districts of citizen reports come from their location, by the district map the page
-  // build installs under the static root (without it reports answer 503).
+  // build installs under the static root (without it reports answer 503); an operator's filing
+  // must name the district its location lies in.
   web::DistrictLocator districts;
   std::unique_ptr<web::CitizenApi> citizen_api;
   std::unique_ptr<web::Open311> open311;
   if (dispatch) {
-    case_api = std::make_unique<web::CaseApi>(dispatch.get(), authenticate, &metrics, Logger("web"));
     const auto district_map = static_options.root / "data" / "chongqing-districts.geojson";
     if (Status s = web::DistrictLocator::Load(district_map.string(), &districts); !s.ok())
-      log->warn("no district map ({}): citizen reports are refused", s.ToString());
+      log->warn("no district map ({}): citizen reports are refused, filed cases' districts "
+                "are not checked against their location", s.ToString());
+    case_api = std::make_unique<web::CaseApi>(dispatch.get(), authenticate, &metrics,
+                                              Logger("web"), &districts);
     citizen_api = std::make_unique<web::CitizenApi>(dispatch.get(), store.get(), &districts,
                                                     &metrics, Logger("web"));
     open311 = std::make_unique<web::Open311>(citizen_api.get(), dispatch.get(), authenticate,
