@@ -295,6 +295,9 @@ int RunServe(const ServeOptions& o) {
   if (hc.header_timeout_seconds())
     http_limits.header_timeout = std::chrono::seconds(hc.header_timeout_seconds());
   Override(&http_limits.max_connections_per_address, hc.max_connections_per_address());
+  // Served over HTTPS (behind a TLS proxy): HSTS here, the Secure cookie and the live feed's
+  // https:// origin below.
+  http_limits.https = hc.https();
   // Photos are the one large upload: their route alone takes up to 10 MB.
   http_limits.body_limit_by_path.emplace("/api/v1/photos", web::kMaxPhotoBytes);
 
@@ -359,7 +362,8 @@ int RunServe(const ServeOptions& o) {
   const auto district_map = static_options.root / "data" / "chongqing-districts.geojson";
   if (Status s = web::DistrictLocator::Load(district_map.string(), &districts); !s.ok())
     log->warn("no district map ({}): citizen reports are refused, and the locations of sensor "
-              "events are not checked against their tokens' districts",
+              "events are not checked against their tokens' districts, nor the locations of "
+              "filed cases against their districts",
               s.ToString());
   // A device's district as the dispatcher files its cases: its binding, else a district code
   // in its id (the config was validated above, so the rules compile).
@@ -386,6 +390,7 @@ int RunServe(const ServeOptions& o) {
   ingest::SensorEndpoint sensors(&ingest_service, &metrics, Logger("ingest"));
   web::AccountsOptions accounts_opts;
   accounts_opts.dispatch_config = &dispatch_config;
+  accounts_opts.secure_cookie = hc.https();
   web::Accounts accounts(store.get(), &metrics, Logger("auth"), accounts_opts);
   web::StaticFiles pages(static_options);
   if (std::error_code ec; !std::filesystem::is_regular_file(static_options.root / "index.html", ec))
@@ -412,7 +417,8 @@ int RunServe(const ServeOptions& o) {
   std::unique_ptr<web::CitizenApi> citizen_api;
   std::unique_ptr<web::Open311> open311;
   if (dispatch) {
-    case_api = std::make_unique<web::CaseApi>(dispatch.get(), authenticate, &metrics, Logger("web"));
+    case_api = std::make_unique<web::CaseApi>(dispatch.get(), authenticate, &metrics,
+                                              Logger("web"), &districts);
     citizen_api = std::make_unique<web::CitizenApi>(dispatch.get(), store.get(), &districts,
                                                     &metrics, Logger("web"));
     open311 = std::make_unique<web::Open311>(citizen_api.get(), dispatch.get(), authenticate,
@@ -422,6 +428,7 @@ int RunServe(const ServeOptions& o) {
     if (config.http().live_max_lag_seconds())
       live_limits.max_lag = std::chrono::seconds(config.http().live_max_lag_seconds());
     Override(&live_limits.max_connections, config.http().live_max_connections());
+    live_limits.https = hc.https();
     live = std::make_unique<web::LiveFeed>(dispatch.get(), store.get(), authenticate, &metrics,
                                            Logger("live"), live_limits);
   }

@@ -67,10 +67,13 @@ Accounts::Impl::Impl(store::EventStore* store, Metrics* metrics,
                                .max_per_user = opts_.max_sessions_per_user,
                                .secure_cookie = opts_.secure_cookie},
                 opts_.clock),
+      user_client_failures_(opts_.max_failures_per_user_client, opts_.failure_window,
+                            opts_.max_throttle_entries, opts_.clock),
+      client_failures_(opts_.max_failures_per_client, opts_.failure_window,
+                       opts_.max_throttle_entries, opts_.clock),
       user_failures_(opts_.max_failures_per_user, opts_.failure_window,
                      opts_.max_throttle_entries, opts_.clock),
-      client_failures_(opts_.max_failures_per_client, opts_.failure_window,
-                       opts_.max_throttle_entries, opts_.clock) {}
+      slowed_sign_ins_(1, opts_.slow_sign_in_interval, opts_.max_throttle_entries, opts_.clock) {}
 
 std::optional<HttpResponse> Accounts::Impl::Handle(const HttpRequest& req) {
   std::string_view target = req.target();

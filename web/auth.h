@@ -30,12 +30,17 @@
 // tokens are 256-bit random (web/sessions.h); only the SHA-256 of a session id or token is
 // stored. Comparisons of secrets are constant-time (CRYPTO_memcmp).
 //
-// Login throttle: failed logins are counted per user name and per client address within a
-// window (web/rate_limiter.h); over either limit POST /api/v1/session answers 429
-// too_many_attempts with Retry-After (even for the right password) until the window ends. The
-// client address is the value of kPeerAddressHeader, which HttpServer sets on every request
-// from the socket's peer (replacing any value the client sent); behind a reverse proxy every
-// client shares the proxy's address.
+// Login throttle (web/rate_limiter.h): failed logins are counted within a window per (user
+// name, client address), per client address and per user name. Over the first two limits POST
+// /api/v1/session answers 429 too_many_attempts with Retry-After (even for the right password)
+// until the window ends, to that address only: a guesser is stopped where it guesses from.
+// Over the per-name limit the name is only slowed, never locked: one attempt per
+// `slow_sign_in_interval` from anywhere (others get 429 with Retry-After: 1), so failures
+// sent from many addresses cost the name's owner a second's wait, not their account, while
+// they cap the guessing rate of a distributed attacker. The client address is the value of
+// kPeerAddressHeader, which HttpServer sets on every request from the socket's peer
+// (replacing any value the client sent); behind a reverse proxy every client shares the
+// proxy's address.
 //
 // The implementation is spread over files by job; web/internal/accounts_impl.h lists them.
 //
@@ -99,13 +104,19 @@ struct AccountsOptions {
   size_t max_sessions_per_user = 16;
   // Add `Secure` to the cookie (when the server is reached over HTTPS). Default off.
   bool secure_cookie = false;
-  // Failed logins allowed per user name / per client address within `failure_window` before
-  // logins are refused with 429 until the window ends. Defaults 5 / 20 in 15 min.
-  uint32_t max_failures_per_user = 5;
+  // Failed logins allowed per (user name, client address) / per client address within
+  // `failure_window` before that address's logins (for that name / for any name) are refused
+  // with 429 until the window ends. Defaults 5 / 20 in 15 min.
+  uint32_t max_failures_per_user_client = 5;
   uint32_t max_failures_per_client = 20;
   std::chrono::seconds failure_window{15 * 60};
-  // Names and addresses the throttle remembers (each kind); beyond it windows that ended are
-  // forgotten first, then the tenth that began first (web/rate_limiter.h). Default 100,000.
+  // Failed logins of one user name, from anywhere, within `failure_window` after which that
+  // name's logins are slowed to one per `slow_sign_in_interval` (never refused for longer).
+  // Defaults 10, 1 s.
+  uint32_t max_failures_per_user = 10;
+  std::chrono::seconds slow_sign_in_interval{1};
+  // Keys the throttle remembers (each kind); beyond it windows that ended are forgotten first,
+  // then the tenth that began first (web/rate_limiter.h). Default 100,000.
   size_t max_throttle_entries = 100000;
   // Password hashes computed at once (each takes ~32 MiB and a core for ~0.1 s); beyond it a
   // login gets 503 busy with Retry-After: 1. Default 4.

@@ -53,11 +53,13 @@ uint32_t PointFlags(const v1::CaseSummary& c) {
 }
 
 CaseApi::CaseApi(dispatcher::Dispatcher* dispatcher, Authenticator authenticate, Metrics* metrics,
-                 std::shared_ptr<spdlog::logger> logger, MapSettings map)
+                 std::shared_ptr<spdlog::logger> logger, const DistrictLocator* district_map,
+                 MapSettings map)
     : dispatcher_(dispatcher),
       authenticate_(std::move(authenticate)),
       metrics_(metrics),
       log_(std::move(logger)),
+      districts_(district_map),
       map_(std::move(map)) {
   const v1::DispatchConfig& cfg = dispatcher_->config();
   json::object o;

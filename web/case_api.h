@@ -36,12 +36,16 @@
 #include "base/metrics.h"
 #include "dispatcher/dispatcher.h"
 #include "web/auth.h"
+#include "web/district_locator.h"
 #include "web/http_server.h"
 
 namespace yiwang::web {
 
 constexpr size_t kMaxCasesPageLimit = 1000;
 constexpr size_t kDefaultCasesPageLimit = 50;
+// How far outside its district a filed case's location may lie (the district map's boundaries
+// are quantised to ~100 m: a point on a border may be either side's).
+constexpr double kDistrictToleranceM = 250;
 // Points /api/v1/cases/points returns at most (the rest is counted in "total").
 constexpr size_t kMaxCasePoints = 200000;
 
@@ -63,9 +67,12 @@ struct MapSettings {
 
 class CaseApi {
  public:
-  // `dispatcher` and `metrics` must outlive the CaseApi.
+  // `dispatcher`, `metrics` and `districts` must outlive the CaseApi. With a district map
+  // (`districts` not null nor empty), a case filed with a location must lie in (or within
+  // kDistrictToleranceM of) its district; without one the district is taken as given.
   CaseApi(dispatcher::Dispatcher* dispatcher, Authenticator authenticate, Metrics* metrics,
-          std::shared_ptr<spdlog::logger> logger, MapSettings map = {});
+          std::shared_ptr<spdlog::logger> logger, const DistrictLocator* districts = nullptr,
+          MapSettings map = {});
 
   // The response for one of the routes above; nullopt for any other path.
   std::optional<HttpResponse> Handle(const HttpRequest& req);
@@ -85,6 +92,9 @@ class CaseApi {
   std::optional<HttpResponse> ParseFilters(const HttpRequest& req, const Principal& p,
                                            std::string_view query, dispatcher::CaseQuery* q);
   HttpResponse CreateCase(const HttpRequest& req, const Principal& p);
+  // Why `filing`'s location contradicts its district (the map places it elsewhere), or
+  // nullopt (they agree, or no location or no map).
+  std::optional<std::string> LocationOutsideDistrict(const yiwang::v1::Case& filing) const;
   HttpResponse GetCase(const HttpRequest& req, const Principal& p, const std::string& id);
   HttpResponse Transition(const HttpRequest& req, const Principal& p, const std::string& id);
   HttpResponse Stats(const HttpRequest& req, const Principal& p, std::string_view query);
@@ -95,6 +105,7 @@ class CaseApi {
   Authenticator authenticate_;
   Metrics* metrics_;
   std::shared_ptr<spdlog::logger> log_;
+  const DistrictLocator* districts_;  // may be null
   MapSettings map_;
   std::string ui_config_json_;  // built once: the configuration does not change at run time
 };

@@ -7,6 +7,7 @@
 
 #include <boost/beast/http/field.hpp>
 #include <boost/json.hpp>
+#include <fmt/format.h>
 
 #include "base/text.h"
 #include "dispatcher/dispatch_config.h"
@@ -95,11 +96,6 @@ std::optional<std::string> ReadTransition(const json::object& o, const v1::Dispa
   if (!StringField(o, "department", dispatcher::kMaxIdBytes, &s, &error)) return error;
   cmd->set_department(s);
   if (auto bad = ReadEvidence(o, cmd)) return bad;
-  if (const json::value* ext = o.if_contains("extensionSeconds")) {
-    if (!ext->is_int64() && !ext->is_uint64()) return "extensionSeconds must be an integer";
-    cmd->set_extension_seconds(ext->is_int64() ? ext->get_int64()
-                                               : static_cast<int64_t>(ext->get_uint64()));
-  }
   if (const json::value* ov = o.if_contains("supervisorOverride")) {
     if (!ov->is_bool()) return "supervisorOverride must be true or false";
     cmd->set_supervisor_override(ov->get_bool());
@@ -110,6 +106,23 @@ std::optional<std::string> ReadTransition(const json::object& o, const v1::Dispa
                      [&](const v1::Department& d) { return d.id() == cmd->department(); }))
       return "unknown department " + cmd->department();
   }
+  return std::nullopt;
+}
+
+// The "extensionSeconds" of a transition into *cmd: an integer in 1..kMaxExtensionSeconds (30
+// days, what the case machine grants at most), and only with request_extension (another
+// action would ignore it); the message of a 400 extension_out_of_range.
+std::optional<std::string> ReadExtension(const json::object& o, v1::CaseCommand* cmd) {
+  const json::value* ext = o.if_contains("extensionSeconds");
+  if (!ext) return std::nullopt;
+  if (cmd->action() != v1::CASE_ACTION_REQUEST_EXTENSION)
+    return "extensionSeconds is only for request_extension";
+  const auto max = dispatcher::kMaxExtensionSeconds;
+  // An int64 or a uint64 (above INT64_MAX: too large), never a double (1e30, 3600.5).
+  if (!ext->is_int64() || ext->get_int64() < 1 || ext->get_int64() > max)
+    return fmt::format("extensionSeconds must be an integer from 1 to {} ({} days)", max,
+                       max / 86400);
+  cmd->set_extension_seconds(ext->get_int64());
   return std::nullopt;
 }
 
@@ -152,8 +165,11 @@ std::optional<std::string> ReadFiling(const json::object& o, const v1::DispatchC
     const json::value* lon = lo ? lo->if_contains("lon") : nullptr;
     if (!lat || !lon || !lat->is_number() || !lon->is_number())
       return "location must be {\"lat\": n, \"lon\": n}";
-    filing->mutable_location()->set_lat(lat->to_number<double>());
-    filing->mutable_location()->set_lon(lon->to_number<double>());
+    const double la = lat->to_number<double>(), ln = lon->to_number<double>();
+    if (!(la >= -90 && la <= 90 && ln >= -180 && ln <= 180))
+      return "location: lat must be in [-90, 90], lon in [-180, 180]";
+    filing->mutable_location()->set_lat(la);
+    filing->mutable_location()->set_lon(ln);
   }
   return std::nullopt;
 }
@@ -168,6 +184,8 @@ HttpResponse CaseApi::Transition(const HttpRequest& req, const Principal& p,
   v1::CaseCommand cmd;
   if (auto error = ReadTransition(*body, dispatcher_->config(), &cmd))
     return Error(req, 400, "invalid_argument", *error);
+  if (auto error = ReadExtension(*body, &cmd))
+    return Error(req, 400, "extension_out_of_range", *error);
   cmd.set_actor_id(p.user_id);
   cmd.set_actor_role(p.role);
   cmd.set_actor_department(p.department);
@@ -204,6 +222,21 @@ HttpResponse CaseApi::Transition(const HttpRequest& req, const Principal& p,
   return MakeResponse(req, 200, "{" + CaseMembers(p, out.c) + R"(,"entry":)" + ToJson(e) + "}");
 }
 
+std::optional<std::string> CaseApi::LocationOutsideDistrict(const v1::Case& filing) const {
+  // A case is routed, scoped and counted by its district while the map shows its point: the
+  // two must agree, or a district's staff see (and the statistics count) a case elsewhere.
+  if (!filing.has_location() || !districts_ || districts_->empty()) return std::nullopt;
+  const double lat = filing.location().lat(), lon = filing.location().lon();
+  if (districts_->InOrNear(lat, lon, filing.district(), kDistrictToleranceM)) return std::nullopt;
+  const auto hit = districts_->Locate(lat, lon);
+  // A district the map does not draw: only a point the map places elsewhere contradicts it.
+  if (!hit && !districts_->Has(filing.district())) return std::nullopt;
+  return fmt::format("the location lies {}, not in district {}",
+                     hit ? fmt::format("in {} ({})", hit->name, hit->code)
+                         : std::string("in no district of the map"),
+                     filing.district());
+}
+
 HttpResponse CaseApi::CreateCase(const HttpRequest& req, const Principal& p) {
   HttpResponse bad;
   const auto body = JsonObjectBody(metrics_, req, &bad);
@@ -214,6 +247,8 @@ HttpResponse CaseApi::CreateCase(const HttpRequest& req, const Principal& p) {
   if (!p.districts.empty() &&
       std::find(p.districts.begin(), p.districts.end(), filing.district()) == p.districts.end())
     return Error(req, 403, "forbidden", "the district is outside your scope");
+  if (auto outside = LocationOutsideDistrict(filing))
+    return Error(req, 400, "location_outside_district", *outside);
   v1::CaseCommand actor;
   actor.set_actor_id(p.user_id);
   actor.set_actor_role(p.role);

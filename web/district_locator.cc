@@ -1,6 +1,7 @@
 #include "web/district_locator.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -94,22 +95,49 @@ Status DistrictLocator::Load(const std::string& path, DistrictLocator* out) {
   return Parse(ss.str(), out);
 }
 
-std::optional<DistrictHit> DistrictLocator::Locate(double lat, double lon) const {
-  for (const auto& d : districts_) {
-    if (lon < d.min_lon || lon > d.max_lon || lat < d.min_lat || lat > d.max_lat) continue;
-    bool inside = false;
-    for (const auto& r : d.rings) {
-      const auto& p = r.points;
-      for (size_t i = 0, j = p.size() - 1; i < p.size(); j = i++) {
-        const auto [xi, yi] = p[i];
-        const auto [xj, yj] = p[j];
-        if ((yi > lat) != (yj > lat) && lon < (xj - xi) * (lat - yi) / (yj - yi) + xi)
-          inside = !inside;
-      }
+bool DistrictLocator::Contains(const District& d, double lat, double lon) {
+  if (lon < d.min_lon || lon > d.max_lon || lat < d.min_lat || lat > d.max_lat) return false;
+  bool inside = false;
+  for (const auto& r : d.rings) {
+    const auto& p = r.points;
+    for (size_t i = 0, j = p.size() - 1; i < p.size(); j = i++) {
+      const auto [xi, yi] = p[i];
+      const auto [xj, yj] = p[j];
+      if ((yi > lat) != (yj > lat) && lon < (xj - xi) * (lat - yi) / (yj - yi) + xi)
+        inside = !inside;
     }
-    if (inside) return d.hit;
   }
+  return inside;
+}
+
+std::optional<DistrictHit> DistrictLocator::Locate(double lat, double lon) const {
+  for (const auto& d : districts_)
+    if (Contains(d, lat, lon)) return d.hit;
   return std::nullopt;
+}
+
+bool DistrictLocator::Has(std::string_view code) const {
+  return std::any_of(districts_.begin(), districts_.end(),
+                     [&](const District& d) { return d.hit.code == code; });
+}
+
+bool DistrictLocator::InOrNear(double lat, double lon, std::string_view code,
+                               double tolerance_m) const {
+  const auto d = std::find_if(districts_.begin(), districts_.end(),
+                              [&](const District& x) { return x.hit.code == code; });
+  if (d == districts_.end()) return false;
+  if (Contains(*d, lat, lon)) return true;
+  // The point and eight around it on a circle of `tolerance_m` (metres per degree: 111,320 of
+  // latitude, times cos(lat) of longitude).
+  constexpr double kMetresPerDegree = 111320.0;
+  constexpr double kPi = 3.14159265358979323846;
+  const double dlat = tolerance_m / kMetresPerDegree;
+  const double dlon = dlat / std::max(std::cos(lat * kPi / 180), 0.01);
+  for (int k = 0; k < 8; ++k) {
+    const double a = k * kPi / 4;
+    if (Contains(*d, lat + dlat * std::sin(a), lon + dlon * std::cos(a))) return true;
+  }
+  return false;
 }
 
 }  // namespace yiwang::web

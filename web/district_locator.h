@@ -36,6 +36,12 @@ class DistrictLocator {
 
   // The district containing (lat, lon), or nullopt.
   std::optional<DistrictHit> Locate(double lat, double lon) const;
+  // Whether (lat, lon) lies in district `code`, or within about `tolerance_m` of it (one of
+  // eight points on a circle of that radius around it does): a point on a border may be
+  // given either side's district, the boundaries being quantised. False for an unknown code.
+  bool InOrNear(double lat, double lon, std::string_view code, double tolerance_m) const;
+  // Whether the map draws district `code`.
+  bool Has(std::string_view code) const;
 
   bool empty() const { return districts_.empty(); }
   size_t size() const { return districts_.size(); }
@@ -49,6 +55,8 @@ class DistrictLocator {
     double min_lon, min_lat, max_lon, max_lat;
     std::vector<Ring> rings;  // outer rings and holes of every polygon (even-odd)
   };
+  static bool Contains(const District& d, double lat, double lon);
+
   std::vector<District> districts_;
 };
 

@@ -287,6 +287,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void Send(HttpResponse res) {
+    if (server_->limits_.https)
+      res.set(http::field::strict_transport_security,
+              fmt::format("max-age={}", kHstsMaxAge.count()));
     const bool keep_alive = res.keep_alive();
     beast::async_write(stream_, http::message_generator(std::move(res)),
                        beast::bind_front_handler(&HttpSession::OnWrite, shared_from_this(),

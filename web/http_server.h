@@ -71,7 +71,14 @@ struct HttpLimits {
   std::chrono::seconds header_timeout = kDefaultHeaderTimeout;
   size_t max_connections = kDefaultMaxHttpConnections;
   size_t max_connections_per_address = kDefaultMaxConnectionsPerAddress;
+  // Browsers reach the server over HTTPS (through a TLS-terminating proxy): every response
+  // carries `Strict-Transport-Security: max-age=<kHstsMaxAge>`, so a browser that saw the
+  // site once never sends its cookie over plain HTTP again.
+  bool https = false;
 };
+
+// The max-age of Strict-Transport-Security (HttpLimits::https): one year.
+inline constexpr std::chrono::seconds kHstsMaxAge{365 * 24 * 3600};
 
 // The body of every error response of the server: {"error":{"code":...,"message":...}},
 // both strings JSON-escaped (bytes that are not UTF-8 become U+FFFD).

@@ -9,6 +9,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "base/text.h"
+#include "web/strict_json.h"
 
 namespace yiwang::web {
 
@@ -71,8 +72,16 @@ std::optional<boost::json::object> JsonObjectBody(Metrics* metrics, const HttpRe
                            fmt::format("send {} as application/json", rules.what));
     return std::nullopt;
   }
-  boost::system::error_code ec;
-  boost::json::value body = boost::json::parse(req.body(), ec);
+  boost::json::value body;
+  std::string duplicate;
+  const auto ec = ParseStrictJson(req.body(), &body, &duplicate);
+  if (!duplicate.empty()) {
+    // The last copy would win in boost::json, the first in other readers: refused.
+    *error = ErrorResponse(metrics, req, 400, "duplicate_key",
+                           fmt::format("the key {} appears twice in one object",
+                                       JsonEscape(duplicate)));
+    return std::nullopt;
+  }
   if (ec || !body.is_object()) {
     std::string message = "the body must be a JSON object";
     if (!rules.shape.empty()) message.append(" ").append(rules.shape);

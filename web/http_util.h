@@ -60,7 +60,9 @@ struct JsonBodyRules {
 };
 // The body of `req` as a JSON object. nullopt with *error set to the response to send instead:
 // 415 unsupported_media_type (see `rules`), or 400 bad_json when the body is not JSON or is
-// JSON but not an object (an empty body included). Both counted like ErrorResponse's.
+// JSON but not an object (an empty body included), or 400 duplicate_key when an object at any
+// depth names a key twice (web/strict_json.h; the message names the key). All counted like
+// ErrorResponse's.
 std::optional<boost::json::object> JsonObjectBody(Metrics* metrics, const HttpRequest& req,
                                                   HttpResponse* error,
                                                   const JsonBodyRules& rules = {});

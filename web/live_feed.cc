@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <optional>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -10,6 +11,7 @@
 #include <boost/beast/websocket.hpp>
 #include <fmt/format.h>
 
+#include "base/text.h"
 #include "web/case_api.h"
 #include "web/http_util.h"
 
@@ -38,16 +40,37 @@ std::string UserJson(const Principal& p) {
                      districts);
 }
 
+// "host:port" of an authority (host[:port], an IPv6 host in brackets), lower case, with the
+// scheme's default port when none is written; nullopt if it is not a bare authority (a path,
+// user info, an empty host or port).
+std::optional<std::string> NormalAuthority(std::string_view a, std::string_view default_port) {
+  if (a.empty() || a.find_first_of("/?#@\\ ") != std::string_view::npos) return std::nullopt;
+  const size_t bracket = a.rfind(']');
+  const size_t colon = a.rfind(':');
+  const bool has_port = colon != std::string_view::npos &&
+                        (bracket == std::string_view::npos || colon > bracket);
+  const std::string_view host = has_port ? a.substr(0, colon) : a;
+  const std::string_view port = has_port ? a.substr(colon + 1) : default_port;
+  if (host.empty() || port.empty() ||
+      port.find_first_not_of("0123456789") != std::string_view::npos)
+    return std::nullopt;
+  return AsciiLower(host) + ":" + std::string(port);
+}
+
 }  // namespace
 
-bool SameOrigin(const HttpRequest& req) {
+bool SameOrigin(const HttpRequest& req, bool https) {
   auto origin = req.find(http::field::origin);
   if (origin == req.end()) return true;
-  std::string_view o = origin->value();
-  const size_t scheme = o.find("://");
-  if (scheme == std::string_view::npos) return false;
-  std::string_view host = o.substr(scheme + 3);
-  return !host.empty() && host == req[http::field::host];
+  // The page's scheme must be the one browsers reach this server by: an http:// page (any
+  // script on the network path can write one) may not ride an https:// deployment's cookie.
+  const std::string_view scheme = https ? "https://" : "http://";
+  const std::string_view default_port = https ? "443" : "80";
+  const std::string o = AsciiLower(origin->value());
+  if (o.size() <= scheme.size() || o.compare(0, scheme.size(), scheme) != 0) return false;
+  const auto page = NormalAuthority(std::string_view(o).substr(scheme.size()), default_port);
+  const auto self = NormalAuthority(req[http::field::host], default_port);
+  return page && self && *page == *self;
 }
 
 // Thread safety: every member except id_, principal_ and feed_ (immutable) is touched only on
@@ -225,7 +248,7 @@ LiveFeed::~LiveFeed() {
 }
 
 std::variant<HttpResponse, UpgradeFn> LiveFeed::Admit(const HttpRequest& req) {
-  if (!SameOrigin(req)) {
+  if (!SameOrigin(req, limits_.https)) {
     return ErrorResponse(metrics_, req, 403, "bad_origin",
                          "the live feed accepts pages of this server only");
   }

@@ -2,8 +2,9 @@
 // LiveFeed: the operators' live WebSocket feed, ws://HOST:PORT/ws/live (docs/api.md, "Live feed").
 //
 // Admit() authenticates the upgrade request (session cookie or bearer token, like the API) and
-// checks its Origin: a browser's Origin must name this server's Host (a page of another site
-// must not ride an operator's cookie). The session then receives, as JSON text frames:
+// checks its Origin: a browser's Origin must name this server's scheme and Host (a page of
+// another site, or a plain-HTTP page of an HTTPS deployment, must not ride an operator's
+// cookie). The session then receives, as JSON text frames:
 //   {"type":"hello","user":{...}}                      once, first
 //   {"type":"case","case":<CaseSummary>,"entry":<JournalEntry>}   a case filed or changed
 //   {"type":"escalation","case":...,"entry":...}       督办 raised
@@ -48,6 +49,8 @@ struct LiveLimits {
   size_t max_connections = 1000;
   std::chrono::seconds idle_timeout{120};  // WebSocket pings keep a live client
   std::chrono::milliseconds tick_interval{1000};
+  // Browsers reach the server over HTTPS (HttpLimits::https): only https:// pages may connect.
+  bool https = false;
 };
 
 class LiveSession;
@@ -96,8 +99,9 @@ class LiveFeed {
   std::thread ticker_;
 };
 
-// The Origin check of Admit: true if the request has no Origin (not a browser) or its host
-// and port equal the Host header's.
-bool SameOrigin(const HttpRequest& req);
+// The Origin check of Admit: true if the request has no Origin (not a browser), or its scheme
+// is the server's (https if `https`, else http) and its host and port equal the Host header's
+// (case-insensitive, a missing port being the scheme's default: 443 or 80).
+bool SameOrigin(const HttpRequest& req, bool https);
 
 }  // namespace yiwang::web

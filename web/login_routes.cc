@@ -27,7 +27,41 @@ Counter& LoginCounter(Metrics* metrics, std::string_view result) {
                              {{"result", std::string(result)}});
 }
 
+// The throttle's key of a name at an address. An address never holds '\n' (it is the socket
+// peer's, see ClientAddress), so two different pairs never share a key.
+std::string UserClientKey(std::string_view name, std::string_view client) {
+  return fmt::format("{}\n{}", name, client);
+}
+
 }  // namespace
+
+std::optional<HttpResponse> Accounts::Impl::Throttle(const HttpRequest& req,
+                                                     const std::string& name,
+                                                     const std::string& client) {
+  const uint64_t wait = std::max(user_client_failures_.RetryAfter(UserClientKey(name, client)),
+                                 client_failures_.RetryAfter(client));
+  if (wait > 0) {
+    LoginCounter(metrics_, "throttled").Inc();
+    log_->warn("login for '{}' from {} refused: too many failed attempts", name, client);
+    return RetryLaterResponse(metrics_, req, 429, "too_many_attempts",
+                              fmt::format("too many failed sign-ins; try again in {} s", wait),
+                              wait);
+  }
+  // A name that failed often from anywhere: one attempt per interval, whoever sends it. Not a
+  // lock: its owner waits a second, and a guesser spread over many addresses guesses slowly.
+  if (user_failures_.RetryAfter(name) > 0) {
+    if (const uint64_t slot = slowed_sign_ins_.Acquire(name); slot > 0) {
+      LoginCounter(metrics_, "slowed").Inc();
+      return RetryLaterResponse(
+          metrics_, req, 429, "too_many_attempts",
+          fmt::format("many failed sign-ins for this account: one attempt per {} s; try again "
+                      "in {} s",
+                      slowed_sign_ins_.window().count(), slot),
+          slot);
+    }
+  }
+  return std::nullopt;
+}
 
 HttpResponse Accounts::Impl::Login(const HttpRequest& req) {
   // A JSON body: a cross-site form cannot send one without a CORS preflight, which this server
@@ -48,15 +82,7 @@ HttpResponse Accounts::Impl::Login(const HttpRequest& req) {
   const std::string name = AsciiLower(username->get_string());
   const std::string client = ClientAddress(req);
 
-  const uint64_t wait =
-      std::max(user_failures_.RetryAfter(name), client_failures_.RetryAfter(client));
-  if (wait > 0) {
-    LoginCounter(metrics_, "throttled").Inc();
-    log_->warn("login for '{}' from {} refused: too many failed attempts", name, client);
-    return RetryLaterResponse(metrics_, req, 429, "too_many_attempts",
-                              fmt::format("too many failed sign-ins; try again in {} s", wait),
-                              wait);
-  }
+  if (auto refused = Throttle(req, name, client)) return std::move(*refused);
   const auto slot = hasher_.TakeSlot();
   if (!slot.ok()) {
     LoginCounter(metrics_, "busy").Inc();
@@ -70,8 +96,9 @@ HttpResponse Accounts::Impl::Login(const HttpRequest& req) {
   // An unknown name costs a hash too (the hasher's dummy), so timing does not tell names apart.
   if (!hasher_.Verify(password->get_string(), s.ok() ? &user.password() : nullptr)) {
     // Counted only: the next attempt asks RetryAfter.
-    (void)user_failures_.Acquire(name);
+    (void)user_client_failures_.Acquire(UserClientKey(name, client));
     (void)client_failures_.Acquire(client);
+    (void)user_failures_.Acquire(name);
     LoginCounter(metrics_, "invalid_credentials").Inc();
     log_->info("failed sign-in for '{}' from {}", name, client);
     return Error(req, 401, "invalid_credentials", "wrong user name or password");
@@ -80,7 +107,9 @@ HttpResponse Accounts::Impl::Login(const HttpRequest& req) {
     LoginCounter(metrics_, "disabled").Inc();
     return Error(req, 403, "account_disabled", "this account is disabled; ask an admin");
   }
-  user_failures_.Reset(name);
+  // The owner's own typos are forgotten; the name's count is not: failures sent from
+  // elsewhere keep it slowed until their window ends.
+  user_client_failures_.Reset(UserClientKey(name, client));
 
   std::string id;
   v1::SessionRecord rec;

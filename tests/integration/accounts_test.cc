@@ -189,5 +189,58 @@ TEST_F(AccountsServerTest, DemoSeedsOneUserPerRoleWithStablePasswords) {
   EXPECT_EQ(Login("dispatcher", passwords["dispatcher"]).status, 200);
 }
 
+// Finding 8: the session cookie was never Secure and no response carried HSTS, whatever the
+// deployment. `"http": {"https": true}` turns on both, on every response (API, errors the
+// server writes itself, WebSocket refusals), and the live feed then takes https:// pages only.
+// Without it, neither (a plain-HTTP server must not tell browsers to insist on HTTPS).
+TEST_F(AccountsServerTest, Finding8HttpsSwitchMarksTheCookieSecureAndSendsHsts) {
+  Start();
+  const std::string user =
+      R"({"username":"li","password":"correct horse battery","role":"leader"})";
+  ASSERT_EQ(test::HttpPost(port(), "/api/v1/admin/users", admin_, user).status, 201);
+  HttpReply r = Login("li", "correct horse battery");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Header("set-cookie").find("Secure"), std::string::npos) << r.Header("set-cookie");
+  EXPECT_EQ(r.Header("strict-transport-security"), "");
+  server_.process().Stop();
+
+  Start(server_.Config(R"({"http":{"https":true}})"));
+  r = Login("li", "correct horse battery");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.Header("set-cookie").find("; Secure"), std::string::npos) << r.Header("set-cookie");
+  const std::string hsts = "max-age=31536000";
+  EXPECT_EQ(r.Header("strict-transport-security"), hsts);
+  const std::string host = "127.0.0.1:" + std::to_string(port());
+  const test::HeaderList upgrade = {{"Host", host},
+                                    {"Upgrade", "websocket"},
+                                    {"Connection", "Upgrade"},
+                                    {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+                                    {"Sec-WebSocket-Version", "13"}};
+  auto with = [&](test::HeaderList h, const std::string& name, const std::string& value) {
+    h.push_back({name, value});
+    return h;
+  };
+  struct Probe {
+    const char* what;
+    HttpReply reply;
+    int status;
+  };
+  for (const Probe& p : std::vector<Probe>{
+           {"healthz", Http(port(), "GET", "/healthz"), 200},
+           {"no route", Http(port(), "GET", "/nope"), 404},
+           {"no credentials", Http(port(), "GET", "/api/v1/session"), 401},
+           {"bad json", test::HttpPost(port(), "/api/v1/admin/users", admin_, "{"), 400},
+           {"no such WebSocket", Http(port(), "GET", "/ws/nope", upgrade), 404},
+           // The live feed: an http:// page of this host is refused, an https:// one passes
+           // the origin check (to the credentials' 401).
+           {"http page", Http(port(), "GET", "/ws/live",
+                              with(upgrade, "Origin", "http://" + host)), 403},
+           {"https page", Http(port(), "GET", "/ws/live",
+                               with(upgrade, "Origin", "https://" + host)), 401}}) {
+    EXPECT_EQ(p.reply.status, p.status) << p.what << ": " << p.reply.body << p.reply.error;
+    EXPECT_EQ(p.reply.Header("strict-transport-security"), hsts) << p.what;
+  }
+}
+
 }  // namespace
 }  // namespace yiwang

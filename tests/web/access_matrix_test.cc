@@ -977,8 +977,60 @@ TEST_F(AccessMatrixTest, LiveFeedChecksTheOrigin) {
   EXPECT_EQ(Upgrade(Subject{}, {.target = "/ws/live", .origin = "http://evil.example"}), 403u);
 }
 
-// Failed sign-ins are throttled per user name (5) and per client address (20) for 15 minutes,
-// the right password included; the window's end lifts it.
+// Finding 9c: the Origin check compared the host only, so an https:// page was taken by a plain
+// HTTP deployment (and an http:// page, which anyone on the network path can forge, by an
+// HTTPS one). Scheme, host and port must all be the server's.
+TEST_F(AccessMatrixTest, Finding9cLiveFeedOriginNeedsTheServersScheme) {
+  const Subject& s = subjects_.at(3);  // the admin user's session
+  const std::string host = kHost;
+  for (const std::string& origin :
+       {"https://" + host, "ws://" + host, "wss://" + host, "ftp://" + host, "http://" + host + "/",
+        std::string("http://127.0.0.1"), "http://user@" + host}) {
+    EXPECT_EQ(Upgrade(s, {.target = "/ws/live", .origin = origin}), 403u) << origin;
+    EXPECT_EQ(last_upgrade_code_, "bad_origin") << origin;
+  }
+  EXPECT_EQ(Upgrade(s, {.target = "/ws/live", .origin = std::string("HTTP://") + kHost}), 101u);
+}
+
+// SameOrigin itself, for both deployments: the scheme is the server's, a missing port is the
+// scheme's default on either side, host names compare without case.
+TEST(LiveFeedOriginTest, Finding9cSchemeHostAndPortAreCompared) {
+  struct Case {
+    const char* host;
+    const char* origin;
+    bool https;
+    bool same;
+  };
+  for (const Case& c : {Case{"example.org", "https://example.org", true, true},
+                        Case{"example.org:443", "https://example.org", true, true},
+                        Case{"example.org", "https://Example.ORG:443", true, true},
+                        Case{"example.org", "http://example.org", true, false},
+                        Case{"example.org:443", "http://example.org:443", true, false},
+                        Case{"example.org", "https://example.org:8443", true, false},
+                        Case{"example.org", "https://example.org.evil", true, false},
+                        Case{"example.org", "null", true, false},
+                        Case{"example.org", "http://example.org", false, true},
+                        Case{"example.org:80", "http://example.org", false, true},
+                        Case{"example.org", "https://example.org", false, false},
+                        Case{"example.org:8080", "http://example.org:8080", false, true},
+                        Case{"example.org:8080", "http://example.org:8081", false, false},
+                        Case{"[::1]:8080", "http://[::1]:8080", false, true},
+                        Case{"[::1]:8080", "http://[::1]", false, false},
+                        Case{"", "http://example.org", false, false},
+                        Case{"example.org:x", "http://example.org:x", false, false}}) {
+    HttpRequest req{http::verb::get, "/ws/live", 11};
+    if (*c.host) req.set(http::field::host, c.host);
+    req.set(http::field::origin, c.origin);
+    EXPECT_EQ(SameOrigin(req, c.https), c.same) << c.host << " " << c.origin << " " << c.https;
+  }
+  HttpRequest no_origin{http::verb::get, "/ws/live", 11};
+  no_origin.set(http::field::host, "example.org");
+  EXPECT_TRUE(SameOrigin(no_origin, true));
+}
+
+// Failed sign-ins are throttled per (user name, client address) (5) and per client address (20)
+// for 15 minutes, the right password included; the window's end lifts it. Failures from other
+// addresses only slow a name (one attempt a second): they never lock its owner out.
 TEST_F(AccessMatrixTest, LoginThrottle) {
   auto login = [&](const std::string& user, const std::string& password,
                    const std::string& peer) {
@@ -988,12 +1040,12 @@ TEST_F(AccessMatrixTest, LoginThrottle) {
                           .peer = peer});
   };
   for (int i = 0; i < 5; ++i)
-    EXPECT_EQ(login("lead", "wrong password", "203.0.113." + std::to_string(i + 1)).result_int(),
-              401u);
-  HttpResponse res = login("lead", kPassword, "203.0.113.99");
+    EXPECT_EQ(login("lead", "wrong password", "203.0.113.1").result_int(), 401u);
+  HttpResponse res = login("lead", kPassword, "203.0.113.1");
   EXPECT_EQ(res.result_int(), 429u);
   EXPECT_EQ(Code(res), "too_many_attempts");
   EXPECT_FALSE(res[http::field::retry_after].empty());
+  EXPECT_EQ(login("lead", kPassword, "203.0.113.99").result_int(), 200u);
   // Another user from the same addresses is not affected...
   EXPECT_EQ(login("sup", kPassword, "203.0.113.1").result_int(), 200u);
   // ...until one address fails 20 times, whatever the names.

@@ -12,6 +12,7 @@
 
 #include "tests/support/events.h"
 #include "tests/support/temp_dir.h"
+#include "web/strict_json.h"
 #include "web/tables.h"
 
 namespace yiwang::web {
@@ -469,6 +470,42 @@ TEST(QueryParamTest, FindsDecodedValues) {
   EXPECT_EQ(QueryParam("q=x%20y+z", "q"), "x y z");
   EXPECT_EQ(QueryParam("q=a=b", "q"), "a=b");
   EXPECT_EQ(QueryParam("q=%zz", "q"), std::nullopt);  // bad escape: treated as absent/bad
+}
+
+// Finding 9d (the parser): a key twice in one object, at any depth, is an error naming the key;
+// the same key in different objects is not; the value read is boost::json::parse's.
+TEST(StrictJsonTest, Finding9dRefusesDuplicateKeysAtAnyDepth) {
+  struct Case {
+    std::string text;
+    std::string duplicate;  // "" : parses
+  };
+  const std::string long_key(5000, 'k');  // arrives in parts when split over buffers
+  for (const Case& c : std::vector<Case>{
+           {R"({"role":"leader","role":"admin"})", "role"},
+           {R"({"a":1,"b":{"c":[{"d":1,"e":2,"d":3}]}})", "d"},
+           {R"([{"x":1},{"x":2,"y":{"x":3,"x":4}}])", "x"},
+           {R"({"r\u006fle":1,"role":2})", "role"},  // escapes are decoded first
+           {"{\"" + long_key + "\":1,\"" + long_key + "\":2}", long_key},
+           {R"({"a":{"k":1},"b":{"k":2},"k":{"a":{},"b":[]}})", ""},
+           {R"({"a":{"x":{}},"b":{"x":{}}})", ""},
+           {R"({})", ""},
+           {R"( [1, "two", null, true, 3.5, -4, 18446744073709551615] )", ""}}) {
+    boost::json::value v;
+    std::string dup = "stale";
+    const auto ec = ParseStrictJson(c.text, &v, &dup);
+    EXPECT_EQ(dup, c.duplicate) << c.text.substr(0, 80);
+    EXPECT_EQ(!!ec, !c.duplicate.empty()) << c.text.substr(0, 80);
+    if (!ec) {
+      EXPECT_EQ(v, boost::json::parse(c.text)) << c.text;
+    }
+  }
+  // Syntax errors are errors without a key.
+  for (const char* bad : {"", "{", R"({"a":1,})", R"({"a":1} x)", "[1]]", R"({"a" 1})"}) {
+    boost::json::value v;
+    std::string dup;
+    EXPECT_TRUE(ParseStrictJson(bad, &v, &dup)) << bad;
+    EXPECT_EQ(dup, "") << bad;
+  }
 }
 
 }  // namespace

@@ -10,6 +10,8 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/json.hpp>
+#include <tuple>
+#include <vector>
 
 #include "tests/support/events.h"
 #include "tests/support/temp_dir.h"
@@ -262,25 +264,103 @@ TEST_F(AuthTest, LoginBodyValidation) {
   }
 }
 
-TEST_F(AuthTest, FailedLoginsAreThrottledPerUserName) {
+TEST_F(AuthTest, FailedLoginsAreThrottledPerUserNameAndAddress) {
   MustCreate("qian", "dispatcher");
   for (int i = 0; i < 5; ++i) EXPECT_EQ(Login("qian", "wrong password!").result_int(), 401u);
-  // Locked now, even with the right password, from anywhere.
-  HttpResponse res = Login("qian", "correct horse battery", "198.51.100.7");
+  // Refused now at this address, even with the right password.
+  HttpResponse res = Login("qian", "correct horse battery");
   EXPECT_EQ(res.result_int(), 429u);
   EXPECT_EQ(Code(res), "too_many_attempts");
   EXPECT_EQ(res[http::field::retry_after], "900");
   now_ += 5min;
   EXPECT_EQ(Login("qian", "correct horse battery")[http::field::retry_after], "600");
-  // Another user from the same address is not affected (5 failures < the address limit).
+  // Another user from the same address is not affected (5 failures < the address limit), nor
+  // the same user from another address.
   MustCreate("sun", "dispatcher");
   EXPECT_EQ(Login("sun", "correct horse battery").result_int(), 200u);
+  EXPECT_EQ(Login("qian", "correct horse battery", "198.51.100.7").result_int(), 200u);
   // The window ends: the right password works and resets the count.
   now_ += 10min;
   EXPECT_EQ(Login("qian", "correct horse battery").result_int(), 200u);
   for (int i = 0; i < 4; ++i) EXPECT_EQ(Login("qian", "wrong password!").result_int(), 401u);
   EXPECT_EQ(Login("qian", "correct horse battery").result_int(), 200u);
   EXPECT_GE(ErrorCount("too_many_attempts"), 2u);
+}
+
+// Finding 7: five wrong passwords from five addresses locked an account for everyone for 900 s,
+// again and again. Now a flood from many addresses only slows the name (one attempt a second),
+// its owner signs in from elsewhere after at most that second, and each flooding address is
+// still stopped by its own (name, address) limit.
+TEST_F(AuthTest, Finding7FloodFromManyAddressesCannotLockTheOwnerOut) {
+  MustCreate("leader", "leader");
+  for (int round = 0; round < 10; ++round) {
+    for (int a = 1; a <= 5; ++a) {
+      HttpResponse res = Login("leader", "guess " + std::to_string(round), "203.0.113." +
+                                                                           std::to_string(a));
+      ASSERT_TRUE(res.result_int() == 401u || res.result_int() == 429u) << res.body();
+      if (res.result_int() == 429u) {
+        EXPECT_EQ(Code(res), "too_many_attempts");
+      }
+    }
+  }
+  // The owner from a sixth address: in at once, or after the short wait the answer names.
+  HttpResponse res = Login("leader", "correct horse battery", "198.51.100.6");
+  if (res.result_int() == 429u) {
+    const std::string wait(res[http::field::retry_after]);
+    ASSERT_EQ(wait, "1") << res.body();
+    now_ += 1s;
+    res = Login("leader", "correct horse battery", "198.51.100.6");
+  }
+  EXPECT_EQ(res.result_int(), 200u) << res.body();
+
+  // The flood goes on for a whole window and more: the owner still gets in each time.
+  for (int minute = 0; minute < 20; ++minute) {
+    now_ += 1min;
+    for (int a = 1; a <= 5; ++a) (void)Login("leader", "guess", "203.0.113." + std::to_string(a));
+    now_ += 1s;
+    EXPECT_EQ(Login("leader", "correct horse battery", "198.51.100.6").result_int(), 200u)
+        << "minute " << minute;
+  }
+
+  // One address guessing alone is stopped after 5 failures for the whole window, even when
+  // its guesses are a second apart (the name's slow-down does not reset its own count).
+  now_ += 1h;
+  for (int i = 0; i < 5; ++i) {
+    now_ += 1s;
+    EXPECT_EQ(Login("leader", "guess " + std::to_string(i), "192.0.2.77").result_int(), 401u);
+  }
+  now_ += 1s;
+  res = Login("leader", "guess 5", "192.0.2.77");
+  EXPECT_EQ(res.result_int(), 429u);
+  EXPECT_EQ(Code(res), "too_many_attempts");
+  const int retry_after = std::stoi(std::string(res[http::field::retry_after]));
+  EXPECT_GT(retry_after, 800);
+  now_ += 1s;
+  EXPECT_EQ(Login("leader", "correct horse battery", "192.0.2.77").result_int(), 429u);
+}
+
+// The name's slow-down: once a name has failed 10 times in the window (from anywhere), its
+// sign-ins are one a second, whoever sends them; the window's end lifts it.
+TEST_F(AuthTest, ManyFailuresOfOneNameSlowItToOneAttemptASecond) {
+  MustCreate("wu", "dispatcher");
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(Login("wu", "wrong password!", "203.0.113." + std::to_string(i + 1)).result_int(),
+              401u);
+  // The first attempt of this second passes; the next waits a second.
+  EXPECT_EQ(Login("wu", "wrong password!", "203.0.113.50").result_int(), 401u);
+  HttpResponse res = Login("wu", "correct horse battery", "198.51.100.1");
+  EXPECT_EQ(res.result_int(), 429u);
+  EXPECT_EQ(Code(res), "too_many_attempts");
+  EXPECT_EQ(res[http::field::retry_after], "1");
+  now_ += 1s;
+  EXPECT_EQ(Login("wu", "correct horse battery", "198.51.100.1").result_int(), 200u);
+  EXPECT_EQ(Login("wu", "correct horse battery", "198.51.100.1").result_int(), 429u);
+  // Other names are not slowed.
+  MustCreate("zheng", "dispatcher");
+  EXPECT_EQ(Login("zheng", "correct horse battery", "198.51.100.1").result_int(), 200u);
+  now_ += 15min;
+  EXPECT_EQ(Login("wu", "correct horse battery", "198.51.100.1").result_int(), 200u);
+  EXPECT_EQ(Login("wu", "correct horse battery", "198.51.100.1").result_int(), 200u);
 }
 
 TEST_F(AuthTest, FailedLoginsAreThrottledPerClientAddress) {
@@ -862,6 +942,40 @@ TEST(PasswordHashTest, MatchesRfc7914) {
   EXPECT_FALSE(Accounts::VerifyPassword("Password", h));
   h.set_r(4);
   EXPECT_FALSE(Accounts::VerifyPassword("password", h));
+}
+
+// Finding 9d: a "role" twice in a user's body created an admin (the last copy won). Every JSON
+// body now refuses a key met twice in one object, at any depth: 400 duplicate_key naming it,
+// counted, and nothing is created.
+TEST_F(AuthTest, Finding9dDuplicateKeysAreRefusedNotTheLastOneWins) {
+  HttpResponse res = Do({.method = http::verb::post,
+                         .target = "/api/v1/admin/users",
+                         .body = R"({"username":"mallory","password":"correct horse battery",)"
+                                 R"("role":"leader","role":"admin"})",
+                         .bearer = admin_token_});
+  EXPECT_EQ(res.result_int(), 400u) << res.body();
+  EXPECT_EQ(Code(res), "duplicate_key");
+  EXPECT_EQ(Message(res), "the key \"role\" appears twice in one object");
+  EXPECT_EQ(Do({.target = "/api/v1/admin/users/mallory", .bearer = admin_token_}).result_int(),
+            404u);
+  // Nested (the districts' objects of a PATCH are not even read), the sign-in, device tokens.
+  MustCreate("zhao", "dispatcher");
+  for (const auto& [target, method, body] : std::vector<std::tuple<std::string, http::verb,
+                                                                   std::string>>{
+           {"/api/v1/admin/users/zhao", http::verb::patch,
+            R"({"displayName":"z","x":[{"a":{"b":1,"b":2}}]})"},
+           {"/api/v1/session", http::verb::post,
+            R"({"username":"zhao","password":"x","username":"admin"})"},
+           {"/api/v1/admin/device-tokens", http::verb::post,
+            R"({"name":"gw","devicePrefix":"cq-jb-","devicePrefix":""})"}}) {
+    res = Do({.method = method, .target = target, .body = body, .bearer = admin_token_});
+    EXPECT_EQ(res.result_int(), 400u) << target << ": " << res.body();
+    EXPECT_EQ(Code(res), "duplicate_key") << target;
+  }
+  EXPECT_EQ(ErrorCount("duplicate_key"), 4u);
+  // The user is unchanged.
+  res = Do({.target = "/api/v1/admin/users/zhao", .bearer = admin_token_});
+  EXPECT_EQ(Json(res).at("role"), "dispatcher") << res.body();
 }
 
 }  // namespace

@@ -46,6 +46,13 @@ class CaseApiTest : public ::testing::Test {
     now_ms_ = kNowSeconds * 1000;
     Status s = stack_.Open();
     ASSERT_TRUE(s.ok()) << s.ToString();
+    OpenApi(nullptr);
+    principals_["Bearer dispatcher"] = MakePrincipal("d1", v1::ROLE_DISPATCHER);
+    principals_["Bearer dept"] = MakePrincipal("cgj1", v1::ROLE_DEPARTMENT, "cgj-500105");
+    principals_["Bearer yuzhong-leader"] = MakePrincipal("l1", v1::ROLE_LEADER, "", {"500103"});
+  }
+  // (Re)creates the API, with the district map `districts` (may be null).
+  void OpenApi(const DistrictLocator* districts) {
     // The test's authenticator: the principal is named by the bearer token.
     api_ = std::make_unique<CaseApi>(
         disp_.get(),
@@ -58,10 +65,7 @@ class CaseApiTest : public ::testing::Test {
           }
           return it->second;
         },
-        &metrics_, test::NullLogger());
-    principals_["Bearer dispatcher"] = MakePrincipal("d1", v1::ROLE_DISPATCHER);
-    principals_["Bearer dept"] = MakePrincipal("cgj1", v1::ROLE_DEPARTMENT, "cgj-500105");
-    principals_["Bearer yuzhong-leader"] = MakePrincipal("l1", v1::ROLE_LEADER, "", {"500103"});
+        &metrics_, test::NullLogger(), districts);
   }
   void TearDown() override {
     api_.reset();
@@ -235,6 +239,102 @@ TEST(PointFlagsTest, EachBitFromItsField) {
   EXPECT_EQ(PointFlags(s), kPointSensor | kPointAlarming);
   s.set_telemetry_normal(true);
   EXPECT_EQ(PointFlags(s), kPointSensor);
+}
+
+// Two square districts one above the other: 渝中区 (500103) lat 29.5..29.6 and 江北区
+// (500105) lat 29.6..29.7, both lon 106.5..106.6.
+constexpr char kTwoDistrictMap[] = R"({"type":"FeatureCollection","features":[
+  {"type":"Feature","properties":{"code":"500103","name":"渝中区"},"geometry":{"type":"Polygon",
+   "coordinates":[[[106.5,29.5],[106.6,29.5],[106.6,29.6],[106.5,29.6],[106.5,29.5]]]}},
+  {"type":"Feature","properties":{"code":"500105","name":"江北区"},"geometry":{"type":"Polygon",
+   "coordinates":[[[106.5,29.6],[106.6,29.6],[106.6,29.7],[106.5,29.7],[106.5,29.6]]]}}]})";
+
+// Finding 9b: an operator filed a case in one district with a location in another, and it was
+// accepted (routed, scoped and counted by the district, drawn at the point). With a district
+// map the two must agree (a border's quantisation forgiven); coordinates must be coordinates.
+TEST_F(CaseApiTest, Finding9bFiledLocationMustLieInTheNamedDistrict) {
+  DistrictLocator map;
+  ASSERT_TRUE(DistrictLocator::Parse(kTwoDistrictMap, &map).ok());
+  OpenApi(&map);
+  auto file = [&](const std::string& district, const std::string& location) {
+    return Do(http::verb::post, "/api/v1/cases", "dispatcher",
+              R"({"category":"0101","district":")" + district +
+                  R"(","description":"probe")" +
+                  (location.empty() ? "" : R"(,"location":)" + location) + "}");
+  };
+  auto code = [&](const HttpResponse& res) {
+    return std::string(Json(res).at("error").at("code").as_string());
+  };
+  auto errors = [&](const std::string& c) {
+    return metrics_.GetCounter("yiwang_http_errors_total", "HTTP API errors, by code",
+                               {{"code", c}}).Value();
+  };
+  // A point in 江北区 filed as 渝中区, and one in Beijing: refused, naming where it lies.
+  HttpResponse res = file("500103", R"({"lat":29.65,"lon":106.55})");
+  EXPECT_EQ(res.result_int(), 400u) << res.body();
+  EXPECT_EQ(code(res), "location_outside_district");
+  EXPECT_NE(res.body().find("500105"), std::string::npos) << res.body();
+  res = file("500103", R"({"lat":39.9,"lon":116.4})");
+  EXPECT_EQ(res.result_int(), 400u) << res.body();
+  EXPECT_EQ(code(res), "location_outside_district");
+  EXPECT_EQ(errors("location_outside_district"), 2u);
+  // Inside, on the border (55 m over it) and without a location: filed.
+  EXPECT_EQ(file("500103", R"({"lat":29.55,"lon":106.55})").result_int(), 201u);
+  EXPECT_EQ(file("500103", R"({"lat":29.6005,"lon":106.55})").result_int(), 201u);
+  EXPECT_EQ(file("500105", R"({"lat":29.65,"lon":106.55})").result_int(), 201u);
+  EXPECT_EQ(file("500103", "").result_int(), 201u);
+  // A district the map does not draw (500112 of the default config): only a point the map
+  // places in another district is refused.
+  EXPECT_EQ(file("500112", R"({"lat":29.72,"lon":106.63})").result_int(), 201u);
+  EXPECT_EQ(code(file("500112", R"({"lat":29.65,"lon":106.55})")), "location_outside_district");
+  // Coordinates out of range are refused with or without a map.
+  for (const char* bad : {R"({"lat":95,"lon":106.55})", R"({"lat":29.55,"lon":-181})",
+                          R"({"lat":1e300,"lon":106.55})"}) {
+    res = file("500103", bad);
+    EXPECT_EQ(res.result_int(), 400u) << bad;
+    EXPECT_EQ(code(res), "invalid_argument") << bad;
+  }
+  OpenApi(nullptr);
+  EXPECT_EQ(code(file("500103", R"({"lat":-95,"lon":106.55})")), "invalid_argument");
+  // Without a map the district is taken as given.
+  EXPECT_EQ(file("500103", R"({"lat":29.65,"lon":106.55})").result_int(), 201u);
+}
+
+// Finding 9e: "extensionSeconds" took any integer (2^63-1 included) and any action carried it.
+// Now: an integer from 1 to 30 days, with request_extension only, else 400
+// extension_out_of_range; siblings: the list's limit and the filing's coordinates are bounded.
+TEST_F(CaseApiTest, Finding9eExtensionSecondsIsBounded) {
+  const std::string id = File("500105", "0101", 29.601, 106.571);
+  for (const std::string body : {R"({"action":"accept"})",
+                                 R"({"action":"transfer","department":"cgj-500105"})"}) {
+    HttpResponse res = Do(http::verb::post, "/api/v1/cases/" + id + "/transitions", "dispatcher",
+                          body);
+    ASSERT_EQ(res.result_int(), 200u) << res.body();
+  }
+  auto ask = [&](const std::string& who, const std::string& action, const std::string& seconds) {
+    return Do(http::verb::post, "/api/v1/cases/" + id + "/transitions", who,
+              R"({"action":")" + action + R"(","note":"probe","extensionSeconds":)" + seconds +
+                  "}");
+  };
+  for (const std::string bad : {"9223372036854775807", "18446744073709551615", "2592001", "0",
+                                "-1", "-9223372036854775808", "3600.5", "1e30", "\"3600\""}) {
+    HttpResponse res = ask("dept", "request_extension", bad);
+    EXPECT_EQ(res.result_int(), 400u) << bad << ": " << res.body();
+    EXPECT_NE(res.body().find("extension_out_of_range"), std::string::npos) << bad;
+  }
+  // Another action carrying it: refused, not ignored.
+  HttpResponse res = ask("dispatcher", "park", "9223372036854775807");
+  EXPECT_EQ(res.result_int(), 400u) << res.body();
+  EXPECT_NE(res.body().find("extension_out_of_range"), std::string::npos) << res.body();
+  // 30 days is the most.
+  res = ask("dept", "request_extension", "2592000");
+  EXPECT_EQ(res.result_int(), 200u) << res.body();
+  EXPECT_EQ(Json(res).at("entry").at("extensionSeconds").as_string(), "2592000");
+  // Siblings: the list's limit.
+  for (const char* limit : {"0", "1001", "18446744073709551616", "-1", "1e3"}) {
+    res = Do(http::verb::get, std::string("/api/v1/cases?limit=") + limit, "dispatcher");
+    EXPECT_EQ(res.result_int(), 400u) << limit;
+  }
 }
 
 }  // namespace

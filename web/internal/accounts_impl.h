@@ -74,6 +74,9 @@ class Accounts::Impl {
 
   // --- login_routes.cc
   HttpResponse Login(const HttpRequest& req);
+  // The sign-in throttle's answer to an attempt of `name` from `client` (429), or nullopt.
+  std::optional<HttpResponse> Throttle(const HttpRequest& req, const std::string& name,
+                                       const std::string& client);
   HttpResponse GetSession(const HttpRequest& req);
   HttpResponse Logout(const HttpRequest& req);
 
@@ -100,9 +103,13 @@ class Accounts::Impl {
   const yiwang::v1::DispatchConfig* config_;
   PasswordHasher hasher_;
   Sessions sessions_;
-  // The sign-in throttle: failed sign-ins per user name and per client address.
-  RateLimiter user_failures_;
+  // The sign-in throttle (web/auth.h): failed sign-ins per (user name, client address) and per
+  // client address, which refuse; per user name, which turns on the name's slow-down: one
+  // sign-in per interval (slowed_sign_ins_, every attempt counted).
+  RateLimiter user_client_failures_;
   RateLimiter client_failures_;
+  RateLimiter user_failures_;
+  RateLimiter slowed_sign_ins_;
   std::mutex users_mu_;
 };
 
