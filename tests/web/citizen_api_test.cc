@@ -589,7 +589,8 @@ TEST_F(CitizenApiTest, Finding9aTrackingLookupsAreThrottledPerAddress) {
   EXPECT_EQ(get("NOPE234567", guesser).result_int(), 404);
   EXPECT_EQ(Rate("NOPE234568", 5, true, guesser).result_int(), 404);
   EXPECT_EQ(get("%2e%2e", guesser).result_int(), 404);
-  for (const auto& res : {get("NOPE234569", guesser), get(code, guesser), Rate(code, 5, true, guesser)}) {
+  for (const auto& res :
+       {get("NOPE234569", guesser), get(code, guesser), Rate(code, 5, true, guesser)}) {
     EXPECT_EQ(res.result_int(), 429) << res.body();
     EXPECT_EQ(Code(res), "too_many_requests");
     EXPECT_GT(std::stoi(std::string(res[http::field::retry_after])), 0);
@@ -598,7 +599,8 @@ TEST_F(CitizenApiTest, Finding9aTrackingLookupsAreThrottledPerAddress) {
   const std::string citizen = "198.51.100.7";
   for (int i = 0; i < 5; ++i) EXPECT_EQ(get(code, citizen).result_int(), 200) << i;
   EXPECT_EQ(get(code, citizen).result_int(), 429);
-  EXPECT_NE(metrics_.RenderPrometheus().find(R"(yiwang_http_errors_total{code="too_many_requests"} 4)"),
+  EXPECT_NE(metrics_.RenderPrometheus().find(
+                R"(yiwang_http_errors_total{code="too_many_requests"} 4)"),
             std::string::npos)
       << metrics_.RenderPrometheus();
 }
