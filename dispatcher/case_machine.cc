@@ -115,9 +115,13 @@ std::string ScopeProblem(const v1::Case& c, v1::Role role, Action a,
         return "department staff may act only on cases of their own department";
       return {};
     case v1::ROLE_CITIZEN:
-      if (a == v1::CASE_ACTION_SUPPORT) return {};  // anyone may join an open case
-      if (std::find(c.reporters().begin(), c.reporters().end(), actor_id) == c.reporters().end())
-        return "a citizen may act only on a case they reported";
+      // Anyone may join a public case; only its filer (the first reporter of a citizen case:
+      // a supporter is appended after) may send it back. A supporter's "not fixed" is their
+      // opinion, not a decision over someone else's report.
+      if (a == v1::CASE_ACTION_SUPPORT)
+        return IsPublicCase(c) ? "" : "citizens may support only citizen reports";
+      if (!IsPublicCase(c) || c.reporters().empty() || c.reporters(0) != actor_id)
+        return "a citizen may act only on a report they filed";
       return {};
     case v1::ROLE_SYSTEM:
       if ((a == v1::CASE_ACTION_ACCEPT || a == v1::CASE_ACTION_TRANSFER ||

@@ -14,9 +14,10 @@
 //   1. well-formed: a known action and an actor id              -> invalid_argument
 //   2. the role may take the action at all (RoleMayTake)        -> forbidden (HTTP 403)
 //   3. scope: department staff only on their department's case;
-//      a citizen only on a case they reported; the system only
-//      accepts/transfers/files sensor cases; a citizen files
-//      only citizen reports                                      -> forbidden (HTTP 403)
+//      a citizen supports (附议) only public cases (IsPublicCase)
+//      and reopens only a citizen report they filed (the first
+//      of its reporters); the system only accepts/transfers/files
+//      sensor cases; a citizen files only citizen reports       -> forbidden (HTTP 403)
 //   4. the case's state allows the action                       -> illegal_transition (HTTP 409),
 //                                                                  with AllowedActions
 //   5. the action's arguments (reason, department, evidence,
@@ -41,6 +42,7 @@
 //   VERIFIED          CLOSE [S A]                           -> CLOSED
 //                     VERIFY_FAIL [S A]                     -> HANDLING
 //   CLOSED            REOPEN [S A C]                        -> HANDLING (same department)
+//                       (C: the citizen who filed the report, not a supporter)
 //   PARKED            UNPARK [D A]                          -> the state it was parked from
 //   REJECTED          (terminal)
 //   any state with a running SLA stage (not CLOSED, REJECTED):
@@ -48,7 +50,8 @@
 //   any open state (not CLOSED, REJECTED):
 //                     ALARM_UPDATE [Y] (sensor cases): alarm_count, alarm_level,
 //                       telemetry_normal (the alarm cleared)          -> no state change
-//                     SUPPORT [C] (附议): the actor joins the reporters -> no state change
+//                     SUPPORT [C] (附议) of a public case: the actor joins the reporters
+//                                                           -> no state change
 //
 // SLA stages (dispatcher/sla.h): CREATE starts 立案; ACCEPT ends it and starts 派遣; TRANSFER
 // ends 派遣 and starts 处置; REPORT_HANDLED ends 处置 and starts 结案; CLOSE ends 结案.
@@ -78,6 +81,16 @@ inline constexpr size_t kMaxEvidenceRefs = 32;
 inline constexpr size_t kMaxEvidenceRefBytes = 512;
 inline constexpr int64_t kMaxExtensionSeconds = 30 * 24 * 3600;
 inline constexpr size_t kMaxReporters = 1000;  // 附议 followers of one case
+
+// Whether the public may see a case of `source`: citizen reports (随手拍, Open311), whose
+// filed text is the citizen's own. Hotline, patrol and sensor cases are written by operators or
+// devices (a caller's name and number, equipment readings) and stay internal. The one decision
+// behind Open311's lists, the citizen portal's nearby list and which cases citizens may
+// support (附议).
+constexpr bool IsPublicSource(yiwang::v1::Source source) {
+  return source == yiwang::v1::SOURCE_CITIZEN;
+}
+inline bool IsPublicCase(const yiwang::v1::Case& c) { return IsPublicSource(c.source()); }
 
 enum class ErrorCode : uint8_t {
   kForbidden,          // the actor's role or scope does not allow the action (HTTP 403)

@@ -147,10 +147,11 @@ class Dispatcher {
   CommandOutcome Execute(std::string_view case_id, yiwang::v1::CaseCommand cmd);
   // Files a case (CREATE, then for sensor cases accept + transfer when auto-dispatching).
   CommandOutcome File(yiwang::v1::Case filing, const yiwang::v1::CaseCommand& actor);
-  // Files a citizen report: joins an open case of the same category within the category's
-  // dedup radius and window (附议), or opens a new one. Returns the tracking code.
+  // Files a citizen report: joins an open public case of the same category within the
+  // category's dedup radius and window (附议), or opens a new one. Returns the tracking code.
   ReportOutcome FileReport(const ReportFiling& filing);
-  // Records a citizen's rating; fixed=false reopens the (closed) case.
+  // Records a citizen's rating; fixed=false from the report that filed the case reopens the
+  // (closed) case, from a supporter's (附议) report it is recorded only.
   CommandOutcome RateReport(std::string_view tracking_code, uint32_t stars, std::string comment,
                             bool fixed);
   // Waits until every event committed before the call has been judged (tests, scripts).
@@ -166,8 +167,9 @@ class Dispatcher {
   Status MatchingCases(const CaseQuery& query, size_t max,
                        std::vector<yiwang::v1::CaseSummary>* out, uint64_t* total) const;
   Status GetReport(std::string_view tracking_code, yiwang::v1::CitizenReport* out) const;
-  // Open cases of `category` within `radius_m` of (lat, lon), nearest first (for the report
-  // form's "similar case nearby" hint). radius 0: the category's dedup radius.
+  // Open public cases (IsPublicCase) of `category` within `radius_m` of (lat, lon), nearest
+  // first: what a citizen report may join (附议). radius 0: the category's dedup radius and
+  // window.
   Status NearbyOpenCases(std::string_view category, double lat, double lon, double radius_m,
                          std::vector<std::pair<yiwang::v1::CaseSummary, double>>* out) const;
   // KPI rows for `filter` rolled up by `by` (reads only the KPI rows of the filter's days).

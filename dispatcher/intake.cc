@@ -88,7 +88,7 @@ Status Dispatcher::Impl::FindNearby(std::string_view category, double lat, doubl
   out->clear();
   std::lock_guard lock(open_mu_);
   for (const auto& [id, s] : open_) {
-    if (s.category() != category) continue;
+    if (s.category() != category || !IsPublicSource(s.source())) continue;
     if (window.count() > 0 && s.created_ms() < Ms(now) - window.count()) continue;
     const double d = DistanceMeters(lat, lon, s.lat(), s.lon());
     if (d <= radius_m) out->emplace_back(s, d);
@@ -125,9 +125,11 @@ ReportOutcome Dispatcher::Impl::FileReportOnThread(const ReportFiling& f) {
   report.set_client(f.client);
   *report.mutable_created_at() = ToProto(now);
 
-  // 附议: the named case, else the nearest open case of the category within the dedup rule.
+  // 附议: the named case, else the nearest public open case of the category within the dedup
+  // rule (FindNearby), unless that one takes no more supporters: then a case of its own.
   std::string target = f.support_case;
-  if (target.empty() && !f.no_link && cat->dedup().radius_m() > 0) {
+  const bool named = !target.empty();
+  if (!named && !f.no_link && cat->dedup().radius_m() > 0) {
     std::vector<std::pair<v1::CaseSummary, double>> near;
     (void)FindNearby(f.category, f.lat, f.lon, cat->dedup().radius_m(), DedupWindow(cat->dedup()),
                      now, &near);
@@ -148,12 +150,14 @@ ReportOutcome Dispatcher::Impl::FileReportOnThread(const ReportFiling& f) {
       return out;
     }
     r = Stage(b, target, support, now);
-    if (!r.ok()) {
+    if (r.ok()) {
+      report.set_linked(true);
+    } else if (named) {
       out.error = r.error();
       return out;
     }
-    report.set_linked(true);
-  } else {
+  }
+  if (!report.linked()) {
     v1::Case filing;
     filing.set_source(f.source);
     filing.set_category(f.category);
@@ -209,7 +213,10 @@ CommandOutcome Dispatcher::Impl::RateOnThread(const std::string& code, uint32_t 
     out.c = std::move(c);
     return out;
   }
-  if (!fixed) {
+  // The report that filed the case reopens it; a supporter's (附议) "not fixed" is recorded with
+  // their report only: it is not theirs to take the rating from the reporter (the case machine
+  // refuses it too).
+  if (!fixed && !report.linked()) {
     v1::CaseCommand reopen;
     reopen.set_action(v1::CASE_ACTION_REOPEN);
     reopen.set_actor_id("report:" + code);

@@ -39,7 +39,10 @@ CitizenApi::CitizenApi(dispatcher::Dispatcher* dispatcher, store::EventStore* st
       limits_(limits),
       photo_limiter_(limits.photos_per_window, limits.window),
       report_limiter_(limits.reports_per_window, limits.window),
-      rating_limiter_(limits.ratings_per_window, limits.window) {}
+      rating_limiter_(limits.ratings_per_window, limits.window),
+      nearby_limiter_(limits.nearby_per_window, limits.window),
+      lookup_limiter_(limits.tracking_lookups_per_window, limits.window),
+      wrong_code_limiter_(limits.wrong_codes_per_window, limits.window) {}
 
 HttpResponse CitizenApi::Error(const HttpRequest& req, unsigned status, std::string_view code,
                                std::string_view message, std::string_view field) {
@@ -63,6 +66,44 @@ std::optional<HttpResponse> CitizenApi::Throttle(const HttpRequest& req, RateLim
       retry);
 }
 
+uint64_t CitizenApi::AdmitTrackingLookup(std::string_view client) {
+  if (const uint64_t retry = wrong_code_limiter_.RetryAfter(client)) return retry;
+  return lookup_limiter_.Acquire(client);
+}
+
+void CitizenApi::CountWrongTrackingCode(std::string_view client) {
+  (void)wrong_code_limiter_.Acquire(client);  // over the limit already: nothing more to count
+}
+
+HttpResponse CitizenApi::TrackRoute(const HttpRequest& req, std::string_view rest) {
+  const std::string client = ClientAddress(req);
+  if (const uint64_t retry = AdmitTrackingLookup(client)) {
+    return RetryLaterResponse(
+        metrics_, req, 429, "too_many_requests",
+        fmt::format("at most {} tracking lookups and {} unknown codes per {} minutes from one "
+                    "address; retry in {} s",
+                    lookup_limiter_.max_events(), wrong_code_limiter_.max_events(),
+                    lookup_limiter_.window().count() / 60, retry),
+        retry);
+  }
+  const bool is_get = req.method() == http::verb::get || req.method() == http::verb::head;
+  constexpr std::string_view kRating = "/rating";
+  const bool rating = rest.ends_with(kRating);
+  if (rating) rest.remove_suffix(kRating.size());
+  auto code = PercentDecode(rest);
+  HttpResponse res;
+  if (!code || !IsTrackingCode(*code))
+    res = Error(req, 404, "unknown_tracking_code", "no report has this tracking code");
+  else if (rating)
+    res = req.method() == http::verb::post ? Rate(req, *code)
+                                           : MethodNotAllowedResponse(metrics_, req, "POST");
+  else
+    res = is_get ? Track(req, *code) : MethodNotAllowedResponse(metrics_, req, "GET, HEAD");
+  // Every 404 of these routes is unknown_tracking_code.
+  if (res.result_int() == 404) CountWrongTrackingCode(client);
+  return res;
+}
+
 std::optional<HttpResponse> CitizenApi::Handle(const HttpRequest& req) {
   auto [path, query] = SplitTarget(req.target());
   const bool is_get = req.method() == http::verb::get || req.method() == http::verb::head;
@@ -84,21 +125,7 @@ std::optional<HttpResponse> CitizenApi::Handle(const HttpRequest& req) {
     if (!is_get) return MethodNotAllowedResponse(metrics_, req, "GET, HEAD");
     return Nearby(req, query);
   }
-  if (path.starts_with(kTrack)) {
-    std::string_view rest = path.substr(kTrack.size());
-    constexpr std::string_view kRating = "/rating";
-    const bool rating = rest.ends_with(kRating);
-    if (rating) rest.remove_suffix(kRating.size());
-    auto code = PercentDecode(rest);
-    if (!code || !IsTrackingCode(*code))
-      return Error(req, 404, "unknown_tracking_code", "no report has this tracking code");
-    if (rating) {
-      if (!is_post) return MethodNotAllowedResponse(metrics_, req, "POST");
-      return Rate(req, *code);
-    }
-    if (!is_get) return MethodNotAllowedResponse(metrics_, req, "GET, HEAD");
-    return Track(req, *code);
-  }
+  if (path.starts_with(kTrack)) return TrackRoute(req, path.substr(kTrack.size()));
   return std::nullopt;
 }
 

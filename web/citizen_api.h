@@ -15,10 +15,17 @@
 //                                        -> 201 {"trackingCode","caseId","linked"}
 //   GET  /api/v1/reports/nearby?category=&lat=&lon=
 //                                        -> {"cases":[{"id","category","description",
-//                                        "distanceM","state","stateText"}]} (open cases of
-//                                        the category within its 附议 radius, nearest first)
+//                                        "distanceM","state","stateText"}]} (open public
+//                                        cases of the category within its 附议 radius,
+//                                        nearest first; distanceM rounded up to 50 m)
 //   GET  /api/v1/track/{code}            the public view of a report (below)
 //   POST /api/v1/track/{code}/rating     {"stars":1-5,"comment","fixed"} -> the public view
+//
+// Public cases are Open311's (dispatcher::IsPublicCase: citizen reports); hotline, patrol and
+// sensor cases are never shown or supported here. A supportCaseId that is not one the nearby
+// list would offer at the report's point gets one error, whatever the id names (a hidden case,
+// one of another category or far away, none), so that it tells nothing about other cases.
+// A supporter's "not fixed" rating is recorded, only the reporter's reopens the case.
 //
 // The public view never shows the reporter's contact, operators' names or internal notes:
 // its timeline is a fixed plain-words text per action (zh "text", en "textEn"), plus the
@@ -57,10 +64,16 @@ constexpr size_t kMaxNearbyCases = 5;
 struct CitizenLimits {
   size_t max_photo_bytes = kMaxPhotoBytes;
   uint64_t max_photo_pixels = kDefaultMaxImagePixels;
-  // Per client address, in a fixed window: 30 photos, 10 reports, 10 ratings per 10 minutes.
+  // Per client address, in a fixed window: 30 photos, 10 reports, 10 ratings, 60 nearby
+  // queries, 120 tracking lookups and 20 wrong tracking codes per 10 minutes. An address that
+  // tried that many wrong codes gets 429 for every lookup until its window ends, right codes
+  // too (else the answer would still tell a right guess from a wrong one).
   uint32_t photos_per_window = 30;
   uint32_t reports_per_window = 10;
   uint32_t ratings_per_window = 10;
+  uint32_t nearby_per_window = 60;
+  uint32_t tracking_lookups_per_window = 120;
+  uint32_t wrong_codes_per_window = 20;
   std::chrono::seconds window{600};
 };
 
@@ -102,6 +115,14 @@ class CitizenApi {
   // Whether a photo `id` is stored.
   bool PhotoExists(std::string_view id) const;
 
+  // Tracking codes can be guessed through every route that takes one: the ones above and
+  // Open311's tokens/{token}, which share these limits. Before looking a code up for `client`:
+  // 0 if it may (the lookup is counted), else the seconds until it may (for Retry-After): over
+  // its lookups, or over its wrong codes, which stop right codes too.
+  uint64_t AdmitTrackingLookup(std::string_view client);
+  // After a lookup for `client` found no report: one more wrong code.
+  void CountWrongTrackingCode(std::string_view client);
+
   const CitizenLimits& limits() const { return limits_; }
 
  private:
@@ -111,6 +132,8 @@ class CitizenApi {
   // Nullopt if `limiter` admits the request's client, else 429 with Retry-After.
   std::optional<HttpResponse> Throttle(const HttpRequest& req, RateLimiter& limiter,
                                        std::string_view what);
+  // The two tracking routes, throttled by AdmitTrackingLookup; a 404 counts a wrong code.
+  HttpResponse TrackRoute(const HttpRequest& req, std::string_view rest);
   // The checks of FileReport (every field, the district from the location, the photos, the
   // supported case): the filing to submit, or why not.
   std::variant<dispatcher::ReportFiling, ReportError> CheckReport(const ReportRequest& r);
@@ -133,6 +156,9 @@ class CitizenApi {
   RateLimiter photo_limiter_;
   RateLimiter report_limiter_;
   RateLimiter rating_limiter_;
+  RateLimiter nearby_limiter_;
+  RateLimiter lookup_limiter_;      // tracking lookups per address
+  RateLimiter wrong_code_limiter_;  // unknown tracking codes per address
 };
 
 // The blob-table key of photo `id` ("photo/" + id) and its stored value (one type byte, then

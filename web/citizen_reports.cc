@@ -1,7 +1,9 @@
 // Citizens' reports: POST /api/v1/reports (and CitizenApi::FileReport, which Open311 shares)
-// and GET /api/v1/reports/nearby (the open cases a new report could support instead, 附议).
+// and GET /api/v1/reports/nearby (the open public cases a new report could support instead,
+// 附议: Dispatcher::NearbyOpenCases, the one list both use).
 // web/citizen_api.h lists the routes; docs/api.md the codes.
 
+#include <algorithm>
 #include <cmath>
 
 #include <boost/json.hpp>
@@ -40,23 +42,28 @@ std::optional<double> NumberMember(const json::object& o, std::string_view key) 
   return d;
 }
 
-// 附议 only of what the form offered: an open case of the same category close by.
+// Distances in the nearby list are rounded up to this step: close enough to choose, too coarse
+// to locate a case by asking from three points.
+constexpr double kNearbyDistanceStepM = 50;
+
+// The one answer to a supportCaseId that is not a case this report may support, whatever the
+// id names: a case the public may not see, one of another category or too far, a closed one,
+// none at all. Telling them apart would tell a stranger about cases they cannot see.
+ReportError SupportCaseUnavailable() {
+  return Fail(400, "support_case_unavailable", "supportCaseId",
+              "this case cannot be supported from here: choose one the nearby list offers, or "
+              "send the report without supportCaseId");
+}
+
+// 附议 only of what the form offers at the report's point: one of the nearby list's cases.
 std::optional<ReportError> CheckSupportCase(const dispatcher::Dispatcher& dispatcher,
-                                            const ReportRequest& r, const v1::Category& cat) {
-  v1::Case c;
-  if (r.support_case.size() > dispatcher::kMaxIdBytes ||
-      !dispatcher.GetCase(r.support_case, &c).ok())
-    return Fail(400, "unknown_support_case", "supportCaseId", "no case " + r.support_case);
-  if (c.category() != r.category)
-    return Fail(400, "support_case_mismatch", "supportCaseId",
-                "the case to support has another category");
-  const double d =
-      dispatcher::DistanceMeters(*r.lat, *r.lon, c.location().lat(), c.location().lon());
-  if (d > cat.dedup().radius_m())
-    return Fail(400, "support_case_too_far", "supportCaseId",
-                fmt::format("the case to support is {:.0f} m away (at most {:.0f} m)", d,
-                            cat.dedup().radius_m()));
-  return std::nullopt;
+                                            const ReportRequest& r) {
+  std::vector<std::pair<v1::CaseSummary, double>> near;
+  if (!dispatcher.NearbyOpenCases(r.category, *r.lat, *r.lon, 0, &near).ok())
+    return SupportCaseUnavailable();
+  for (const auto& [c, d] : near)
+    if (c.id() == r.support_case) return std::nullopt;
+  return SupportCaseUnavailable();
 }
 
 }  // namespace
@@ -103,7 +110,7 @@ std::variant<dispatcher::ReportFiling, ReportError> CitizenApi::CheckReport(
     return Fail(400, "contact_too_long", "contact",
                 fmt::format("at most {} characters", kMaxContactChars));
   if (!r.support_case.empty()) {
-    if (auto e = CheckSupportCase(*dispatcher_, r, *cat)) return std::move(*e);
+    if (auto e = CheckSupportCase(*dispatcher_, r)) return std::move(*e);
   }
   dispatcher::ReportFiling f;
   f.category = r.category;
@@ -125,9 +132,9 @@ std::variant<v1::CitizenReport, ReportError> CitizenApi::FileReport(const Report
   const auto& f = std::get<dispatcher::ReportFiling>(checked);
   dispatcher::ReportOutcome out = dispatcher_->FileReport(f);
   if (out.error) {
+    // The case to support changed since CheckReport (closed, full): the same one answer.
+    if (!f.support_case.empty()) return SupportCaseUnavailable();
     const auto& e = *out.error;
-    if (e.code == dispatcher::ErrorCode::kIllegalTransition)
-      return Fail(409, "support_case_not_open", "supportCaseId", e.message);
     return Fail(e.code == dispatcher::ErrorCode::kForbidden ? 403 : 400,
                 dispatcher::ErrorCodeName(e.code), "", e.message);
   }
@@ -136,7 +143,7 @@ std::variant<v1::CitizenReport, ReportError> CitizenApi::FileReport(const Report
     case Status::Code::kNoSpace:
       return Fail(507, "storage_full", "", "disk full: the report was not stored");
     case Status::Code::kNotFound:
-      return Fail(400, "unknown_support_case", "supportCaseId", out.status.message());
+      return SupportCaseUnavailable();
     case Status::Code::kInvalidArgument:
       return Fail(400, "invalid_report", "", out.status.message());
     default: return Fail(503, "unavailable", "", out.status.ToString());
@@ -214,6 +221,7 @@ HttpResponse CitizenApi::Nearby(const HttpRequest& req, std::string_view query) 
   const std::optional<double> lon = ParseDouble(QueryParam(query, "lon").value_or(""));
   if (!lat || !lon || *lat < -90 || *lat > 90 || *lon < -180 || *lon > 180)
     return Error(req, 400, "location_invalid", "lat and lon must be numbers", "location");
+  if (auto limited = Throttle(req, nearby_limiter_, "nearby queries")) return std::move(*limited);
   std::vector<std::pair<v1::CaseSummary, double>> near;
   if (cat->dedup().radius_m() > 0) {
     Status s = dispatcher_->NearbyOpenCases(*category, *lat, *lon, 0, &near);
@@ -227,7 +235,8 @@ HttpResponse CitizenApi::Nearby(const HttpRequest& req, std::string_view query) 
     o["category"] = c.category();
     o["categoryName"] = CategoryName(dispatcher_->config(), c.category());
     o["description"] = c.description();
-    o["distanceM"] = std::round(d);
+    o["distanceM"] =
+        std::max(1.0, std::ceil(d / kNearbyDistanceStepM)) * kNearbyDistanceStepM;
     o["state"] = v1::CaseState_Name(c.state());
     o["stateText"] = PublicStateText(c.state());
     cases.push_back(std::move(o));

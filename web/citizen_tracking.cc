@@ -171,6 +171,9 @@ std::variant<std::string, HttpResponse> CitizenApi::TrackJson(const HttpRequest&
   o["canRate"] = closed && (!rated || (!rep.rating_fixed() &&
                                        TimeUtil::TimestampToMilliseconds(c.updated_at()) >
                                            TimeUtil::TimestampToMilliseconds(rep.rated_at())));
+  // Only the report that filed the case reopens it with "not fixed"; a supporter's (附议) is
+  // recorded as their opinion (Dispatcher::RateReport).
+  o["ratingReopens"] = !rep.linked();
   return json::serialize(o);
 }
 

@@ -347,7 +347,7 @@ HttpResponse Open311::GetRequests(const HttpRequest& req, bool xml, std::string_
     for (const auto& id : SplitList(*ids)) {
       v1::Case c;
       if (id.size() > dispatcher::kMaxIdBytes || !dispatcher_->GetCase(id, &c).ok() ||
-          c.source() != v1::SOURCE_CITIZEN)
+          !dispatcher::IsPublicCase(c))
         continue;
       out.push_back(RequestRecord(cfg, c));
     }
@@ -355,7 +355,9 @@ HttpResponse Open311::GetRequests(const HttpRequest& req, bool xml, std::string_
                         ContentType(xml));
   }
   dispatcher::CaseQuery q;
-  q.sources = {v1::SOURCE_CITIZEN};
+  for (int s = v1::Source_MIN; s <= v1::Source_MAX; ++s)
+    if (dispatcher::IsPublicSource(static_cast<v1::Source>(s)))
+      q.sources.push_back(static_cast<v1::Source>(s));
   q.limit = kMaxOpen311Requests;
   if (auto codes = QueryParam(query, "service_code"); codes && !codes->empty())
     q.categories = SplitList(*codes);
@@ -400,16 +402,25 @@ HttpResponse Open311::GetRequests(const HttpRequest& req, bool xml, std::string_
 HttpResponse Open311::GetRequest(const HttpRequest& req, bool xml, const std::string& id) {
   v1::Case c;
   if (id.size() > dispatcher::kMaxIdBytes || !dispatcher_->GetCase(id, &c).ok() ||
-      c.source() != v1::SOURCE_CITIZEN)
+      !dispatcher::IsPublicCase(c))
     return Error(req, xml, 404, "no service request " + id);
   std::vector<Record> out{RequestRecord(dispatcher_->config(), c)};
   return MakeResponse(req, 200, Render(xml, out, "service_requests", "request"), ContentType(xml));
 }
 
 HttpResponse Open311::GetToken(const HttpRequest& req, bool xml, const std::string& token) {
+  // A token is a tracking code: guessed here as on /api/v1/track/, under the same limits.
+  const std::string client = ClientAddress(req);
+  if (const uint64_t retry = citizen_->AdmitTrackingLookup(client); retry != 0) {
+    HttpResponse res = Error(req, xml, 429, fmt::format("too many requests; retry in {} s", retry));
+    res.set(http::field::retry_after, std::to_string(retry));
+    return res;
+  }
   v1::CitizenReport rep;
-  if (token.size() > 64 || !dispatcher_->GetReport(token, &rep).ok())
+  if (token.size() > 64 || !dispatcher_->GetReport(token, &rep).ok()) {
+    citizen_->CountWrongTrackingCode(client);
     return Error(req, xml, 404, "no request has this token");
+  }
   std::vector<Record> out{Record{{"service_request_id", rep.case_id()}, {"token", token}}};
   return MakeResponse(req, 200, Render(xml, out, "service_requests", "request"), ContentType(xml));
 }

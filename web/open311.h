@@ -12,12 +12,15 @@
 //                                  description, media_url (a photo of this server:
 //                                  .../api/v1/photos/{id}), email/phone (kept as the contact,
 //                                  never published) -> [{"service_request_id","token"}]
-//   GET  requests                  citizen cases; filters service_request_id (comma list: then
-//                                  the others are ignored), service_code, start_date, end_date
+//   GET  requests                  public cases (citizen reports: dispatcher::IsPublicCase);
+//                                  filters service_request_id (comma list: then the others
+//                                  are ignored), service_code, start_date, end_date
 //                                  (RFC 3339; default the last 90 days), status open|closed;
 //                                  at most 1000, newest first
 //   GET  requests/{id}             one
-//   GET  tokens/{token}            [{"service_request_id","token"}]
+//   GET  tokens/{token}            [{"service_request_id","token"}]; limited per client
+//                                  address with the citizen tracking routes
+//                                  (CitizenApi::AdmitTrackingLookup)
 //
 // service_request_id is the case id (a report that joins an open case nearby, 附议, gets that
 // case's id); token is the citizen tracking code of the report. Status: closed for 结案 and 不予

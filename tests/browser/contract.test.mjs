@@ -125,7 +125,7 @@ test('report: a similar case nearby can be supported (附议)', async () => {
       api = await fakeApi(p, {
         'GET /api/v1/ui-config': () => ({ body: kUiConfig }),
         'GET /api/v1/reports/nearby': () => ({
-          body: { cases: [{ id: 'c-7', category: '0101', description: '井盖缺失', distanceM: 23.4,
+          body: { cases: [{ id: 'c-7', category: '0101', description: '井盖缺失', distanceM: 50,
                             state: '处置中' }] } }),
         'POST /api/v1/reports': () => ({
           status: 201, body: { trackingCode: 'YW-AAAA-BBBB', caseId: 'c-7', linked: true } }),
@@ -138,7 +138,7 @@ test('report: a similar case nearby can be supported (附议)', async () => {
   await tapDistrict(page, 'report-map');
   await page.click('#submit');
   await page.locator('#nearby-section').waitFor();
-  assert.match(await page.locator('#nearby-list li').textContent(), /井盖缺失.*约 23 米/);
+  assert.match(await page.locator('#nearby-list li').textContent(), /井盖缺失.*50 米以内/);
   await screenshot(page, 'report-nearby-mobile', { fullPage: true });
   await page.click('#nearby-list button');
   await page.locator('#done-section').waitFor();
@@ -211,6 +211,7 @@ test('track: status, timeline and a rating once closed', async () => {
   assert.equal(await page.locator('#timeline li').count(), 3);
   assert.match(await page.locator('#timeline').textContent(), /已更换井盖/);
   assert.equal(await page.locator('#rating').isVisible(), true);
+  assert.equal(await page.locator('#fixed-no').textContent(), '没有解决（将重新处理）');
   await screenshot(page, 'track-closed-mobile', { fullPage: true });
 
   await page.click('#rating-form button[type=submit]');
@@ -223,6 +224,27 @@ test('track: status, timeline and a rating once closed', async () => {
   assert.equal(await page.locator('#rated-text').textContent(), '您的评价：4 星：很快');
   assert.deepEqual(api.find((r) => r.method === 'POST').json, { stars: 4, comment: '很快', fixed: true });
   assert.equal(await page.locator('#rating').isHidden(), true);
+  await assertClean(page, problems);
+  await context.close();
+});
+
+test('track: a supporter (附议) is told "not fixed" is recorded as their opinion', async () => {
+  const kTrack = {
+    trackingCode: 'YW-SUPP-0001', caseId: 'c-43', linked: true, state: 'CASE_STATE_CLOSED',
+    stateText: '已办结', category: '道路积水', createdAt: '2026-11-22T08:00:00Z', timeline: [],
+    afterPhotoIds: [], rating: null, canRate: true,
+  };
+  const { context, page, problems } = await openPage(env.browser, env.server, '/track/YW-SUPP-0001', {
+    ...kPhone,
+    beforeLoad: async (p) => {
+      await fakeApi(p, {
+        'GET /api/v1/track/([^/]+)': () => ({ body: { ...kTrack, ratingReopens: false } }),
+      });
+    },
+  });
+  await waitReady(page);
+  assert.equal(await page.locator('#rating').isVisible(), true);
+  assert.equal(await page.locator('#fixed-no').textContent(), '没有解决（作为您的意见记录）');
   await assertClean(page, problems);
   await context.close();
 });

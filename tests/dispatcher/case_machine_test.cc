@@ -134,7 +134,8 @@ struct Row {
   Fx fx;
   v1::Role role;
   const char* allowed;  // the actions that succeed; the rest of what the role may: 409
-  bool out_of_scope;    // every action 403 (not the actor's case)
+  bool out_of_scope;    // every action on the case 403 (not the actor's case); CREATE, which
+                        // would file another case, is the state's to refuse (409)
 };
 
 // clang-format off
@@ -153,7 +154,7 @@ const Row kTable[] = {
   {Fx::kPendingAccept, v1::ROLE_LEADER, "", false},
   {Fx::kPendingAccept, v1::ROLE_ADMIN, "accept reject", false},
   {Fx::kPendingAccept, v1::ROLE_SYSTEM, "accept escalate alarm", false},
-  {Fx::kPendingAccept, v1::ROLE_CITIZEN, "support", false},
+  {Fx::kPendingAccept, v1::ROLE_CITIZEN, "", kOutOfScope},  // a sensor case: not public
 
   {Fx::kRejected, v1::ROLE_DISPATCHER, "", false},
   {Fx::kRejected, v1::ROLE_DEPARTMENT, "", kOutOfScope},
@@ -161,7 +162,7 @@ const Row kTable[] = {
   {Fx::kRejected, v1::ROLE_LEADER, "", false},
   {Fx::kRejected, v1::ROLE_ADMIN, "", false},
   {Fx::kRejected, v1::ROLE_SYSTEM, "", false},
-  {Fx::kRejected, v1::ROLE_CITIZEN, "", false},
+  {Fx::kRejected, v1::ROLE_CITIZEN, "", kOutOfScope},  // a sensor case: not public
 
   {Fx::kPendingDispatch, v1::ROLE_DISPATCHER, "transfer park", false},
   {Fx::kPendingDispatch, v1::ROLE_DEPARTMENT, "", kOutOfScope},
@@ -169,7 +170,7 @@ const Row kTable[] = {
   {Fx::kPendingDispatch, v1::ROLE_LEADER, "", false},
   {Fx::kPendingDispatch, v1::ROLE_ADMIN, "transfer park", false},
   {Fx::kPendingDispatch, v1::ROLE_SYSTEM, "transfer escalate alarm", false},
-  {Fx::kPendingDispatch, v1::ROLE_CITIZEN, "support", false},
+  {Fx::kPendingDispatch, v1::ROLE_CITIZEN, "", kOutOfScope},  // a sensor case: not public
 
   {Fx::kHandling, v1::ROLE_DISPATCHER, "park", false},
   {Fx::kHandling, v1::ROLE_DEPARTMENT, "return report ext", false},
@@ -177,7 +178,7 @@ const Row kTable[] = {
   {Fx::kHandling, v1::ROLE_LEADER, "", false},
   {Fx::kHandling, v1::ROLE_ADMIN, "park", false},
   {Fx::kHandling, v1::ROLE_SYSTEM, "escalate alarm", false},
-  {Fx::kHandling, v1::ROLE_CITIZEN, "support", false},
+  {Fx::kHandling, v1::ROLE_CITIZEN, "", kOutOfScope},  // a sensor case: not public
 
   {Fx::kHandlingExtPending, v1::ROLE_DISPATCHER, "approve deny", false},
   {Fx::kHandlingExtPending, v1::ROLE_DEPARTMENT, "report", false},
@@ -185,7 +186,7 @@ const Row kTable[] = {
   {Fx::kHandlingExtPending, v1::ROLE_LEADER, "", false},
   {Fx::kHandlingExtPending, v1::ROLE_ADMIN, "approve deny", false},
   {Fx::kHandlingExtPending, v1::ROLE_SYSTEM, "escalate alarm", false},
-  {Fx::kHandlingExtPending, v1::ROLE_CITIZEN, "support", false},
+  {Fx::kHandlingExtPending, v1::ROLE_CITIZEN, "", kOutOfScope},  // a sensor case: not public
 
   {Fx::kPendingVerify, v1::ROLE_DISPATCHER, "", false},
   {Fx::kPendingVerify, v1::ROLE_DEPARTMENT, "", false},
@@ -193,7 +194,7 @@ const Row kTable[] = {
   {Fx::kPendingVerify, v1::ROLE_LEADER, "", false},
   {Fx::kPendingVerify, v1::ROLE_ADMIN, "pass fail", false},
   {Fx::kPendingVerify, v1::ROLE_SYSTEM, "escalate alarm", false},
-  {Fx::kPendingVerify, v1::ROLE_CITIZEN, "support", false},
+  {Fx::kPendingVerify, v1::ROLE_CITIZEN, "", kOutOfScope},  // a sensor case: not public
 
   {Fx::kVerified, v1::ROLE_DISPATCHER, "", false},
   {Fx::kVerified, v1::ROLE_DEPARTMENT, "", false},
@@ -201,7 +202,7 @@ const Row kTable[] = {
   {Fx::kVerified, v1::ROLE_LEADER, "", false},
   {Fx::kVerified, v1::ROLE_ADMIN, "close fail", false},
   {Fx::kVerified, v1::ROLE_SYSTEM, "escalate alarm", false},
-  {Fx::kVerified, v1::ROLE_CITIZEN, "support", false},
+  {Fx::kVerified, v1::ROLE_CITIZEN, "", kOutOfScope},  // a sensor case: not public
 
   {Fx::kClosed, v1::ROLE_DISPATCHER, "", false},
   {Fx::kClosed, v1::ROLE_DEPARTMENT, "", false},
@@ -209,7 +210,7 @@ const Row kTable[] = {
   {Fx::kClosed, v1::ROLE_LEADER, "", false},
   {Fx::kClosed, v1::ROLE_ADMIN, "reopen", false},
   {Fx::kClosed, v1::ROLE_SYSTEM, "", false},
-  {Fx::kClosed, v1::ROLE_CITIZEN, "reopen", false},
+  {Fx::kClosed, v1::ROLE_CITIZEN, "", kOutOfScope},  // a sensor case: not public
 
   {Fx::kParked, v1::ROLE_DISPATCHER, "unpark", false},
   {Fx::kParked, v1::ROLE_DEPARTMENT, "", false},
@@ -217,7 +218,7 @@ const Row kTable[] = {
   {Fx::kParked, v1::ROLE_LEADER, "", false},
   {Fx::kParked, v1::ROLE_ADMIN, "unpark", false},
   {Fx::kParked, v1::ROLE_SYSTEM, "escalate alarm", false},
-  {Fx::kParked, v1::ROLE_CITIZEN, "support", false},
+  {Fx::kParked, v1::ROLE_CITIZEN, "", kOutOfScope},  // a sensor case: not public
 };
 // clang-format on
 
@@ -282,8 +283,9 @@ v1::CaseState ExpectedNext(Fx fx, A a) {
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures: a sensor case (污水井盖 lid open, emergency: 10m / 30m / 6h / 2h wall clock) with a
-// linked citizen reporter, driven by real commands 10 hours apart, so that at the table's time
-// (30 days later) and at every pause, the running stage is overdue and an escalation is due.
+// linked citizen reporter (which gives the citizen nothing to do on it: a sensor case is not
+// public), driven by real commands 10 hours apart, so that at the table's time (30 days later)
+// and at every pause, the running stage is overdue and an escalation is due.
 
 const Timestamp kT0 = Local(2026, 11, 16, 9, 0);
 
@@ -360,7 +362,7 @@ TEST(CaseMachineTableTest, EveryStateActionRole) {
       ApplyResult r = Apply(fixture, ValidCommand(row.fx, fixture, a, row.role), now, policy);
       ++checked;
       EXPECT_EQ(RoleMayTake(row.role, a), may.count(a) == 1) << where;
-      if (!may.count(a) || row.out_of_scope) {
+      if (!may.count(a) || (row.out_of_scope && a != v1::CASE_ACTION_CREATE)) {
         ASSERT_FALSE(r.ok()) << where;
         EXPECT_EQ(r.error().code, ErrorCode::kForbidden) << where << ": " << r.error().message;
       } else if (allowed.count(a)) {
@@ -406,18 +408,18 @@ TEST(CaseMachineTest, OtherDepartmentIsForbidden) {
   EXPECT_EQ(AllowedActions(c, v1::ROLE_DEPARTMENT, kDept).size(), 3u);
 }
 
+// A citizen reopens only a citizen report they filed (CaseMachinePathTest.Reopen): not a sensor
+// case, not even one that lists them (a supporter from before 附议 took citizen reports only).
 TEST(CaseMachineTest, CitizenOnlyOwnCase) {
   const SlaPolicy policy = SlaPolicy::Default();
   const v1::Case c = MakeFixture(Fx::kClosed);
-  ApplyResult r = Apply(c, Cmd(v1::CASE_ACTION_REOPEN, v1::ROLE_CITIZEN, "citizen-2").Note("no"),
-                        kT0 + 100h, policy);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, ErrorCode::kForbidden);
-  EXPECT_TRUE(AllowedActions(c, v1::ROLE_CITIZEN, "", "citizen-2").empty());
-  r = Apply(c, Cmd(v1::CASE_ACTION_REOPEN, v1::ROLE_CITIZEN, kCitizen).Note("still smells"),
-            kT0 + 100h, policy);
-  ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r.transition().next.state(), v1::CASE_STATE_HANDLING);
+  for (const char* citizen : {"citizen-2", kCitizen}) {
+    ApplyResult r = Apply(c, Cmd(v1::CASE_ACTION_REOPEN, v1::ROLE_CITIZEN, citizen).Note("no"),
+                          kT0 + 100h, policy);
+    ASSERT_FALSE(r.ok()) << citizen;
+    EXPECT_EQ(r.error().code, ErrorCode::kForbidden) << citizen;
+    EXPECT_TRUE(AllowedActions(c, v1::ROLE_CITIZEN, "", citizen).empty()) << citizen;
+  }
 }
 
 TEST(CaseMachineTest, SystemRoutesOnlySensorCases) {
@@ -975,13 +977,55 @@ TEST(CaseMachineTest, SupportAddsAReporterOnceAndOnlyWhileOpen) {
   EXPECT_EQ(std::vector<std::string>(run.c().reporters().begin(), run.c().reporters().end()),
             (std::vector<std::string>{"cit-1", "cit-2"}));
   EXPECT_EQ(run.c().journal_seq(), 3u);
-  // A sensor case takes supporting reports too; a dispatcher may not "support".
+  // A dispatcher may not "support".
   ApplyResult r = run.Do(Cmd(v1::CASE_ACTION_SUPPORT, v1::ROLE_DISPATCHER, "disp-1"));
   EXPECT_EQ(r.error().code, ErrorCode::kForbidden);
   run.Must(Cmd(v1::CASE_ACTION_REJECT, v1::ROLE_DISPATCHER, "disp-1").Note("not ours"));
   r = run.Do(Cmd(v1::CASE_ACTION_SUPPORT, v1::ROLE_CITIZEN, "cit-3"));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kIllegalTransition);
+}
+
+// Issue 19, finding 2: any citizen could support (附议) any open case, and any supporter could
+// reopen it. Citizens support citizen reports only (the public cases), and of the citizens
+// only the one who filed the report reopens it.
+TEST(CaseMachineTest, Finding2CitizensSupportOnlyCitizenReportsAndOnlyTheFilerReopens) {
+  CaseRun run = FiledCitizenReport();
+  run.Must(Cmd(v1::CASE_ACTION_SUPPORT, v1::ROLE_CITIZEN, "citizen-2").Note("me too"));
+  run.Must(Cmd(v1::CASE_ACTION_ACCEPT, v1::ROLE_DISPATCHER, "disp-1"), 10min);
+  run.Must(Cmd(v1::CASE_ACTION_TRANSFER, v1::ROLE_DISPATCHER, "disp-1").Dept(kDept), 10min);
+  run.Must(Cmd(v1::CASE_ACTION_REPORT_HANDLED, v1::ROLE_DEPARTMENT, "staff-1")
+               .ActorDept(kDept)
+               .Note("done")
+               .Evidence("p"),
+           1h);
+  run.Must(Cmd(v1::CASE_ACTION_VERIFY_PASS, v1::ROLE_SUPERVISOR, "sup-1"), 10min);
+  run.Must(Cmd(v1::CASE_ACTION_CLOSE, v1::ROLE_SUPERVISOR, "sup-1"), 10min);
+  ApplyResult r = run.Do(Cmd(v1::CASE_ACTION_REOPEN, v1::ROLE_CITIZEN, "citizen-2").Note("no"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kForbidden);
+  EXPECT_TRUE(AllowedActions(run.c(), v1::ROLE_CITIZEN, "", "citizen-2").empty());
+  EXPECT_EQ(AllowedActions(run.c(), v1::ROLE_CITIZEN, "", kCitizen),
+            std::vector<A>{v1::CASE_ACTION_REOPEN});
+  run.Must(Cmd(v1::CASE_ACTION_REOPEN, v1::ROLE_CITIZEN, kCitizen).Note("flooded again"));
+
+  // Sensor, patrol and hotline cases take no supporters; a citizen listed on one (an old 附议)
+  // does not reopen it.
+  for (v1::Source source : {v1::SOURCE_SENSOR, v1::SOURCE_PATROL, v1::SOURCE_HOTLINE}) {
+    CaseRun other(kT0);
+    other.Must(Cmd(v1::CASE_ACTION_CREATE,
+                   source == v1::SOURCE_SENSOR ? v1::ROLE_SYSTEM : v1::ROLE_DISPATCHER, "op")
+                   .Filing(Filing("case-9", source, "0102", v1::URGENCY_GENERAL, {kCitizen})));
+    r = other.Do(Cmd(v1::CASE_ACTION_SUPPORT, v1::ROLE_CITIZEN, "citizen-2").Note("me too"));
+    ASSERT_FALSE(r.ok()) << v1::Source_Name(source);
+    EXPECT_EQ(r.error().code, ErrorCode::kForbidden) << v1::Source_Name(source);
+    EXPECT_TRUE(AllowedActions(other.c(), v1::ROLE_CITIZEN, "", kCitizen).empty());
+  }
+  const v1::Case closed_sensor_case = MakeFixture(Fx::kClosed);  // kCitizen is listed on it
+  r = Apply(closed_sensor_case, Cmd(v1::CASE_ACTION_REOPEN, v1::ROLE_CITIZEN, kCitizen).Note("no"),
+            kT0 + 100h, SlaPolicy::Default());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kForbidden);
 }
 
 }  // namespace yiwang::dispatcher

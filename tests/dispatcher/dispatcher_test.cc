@@ -311,6 +311,75 @@ TEST_F(DispatcherTest, ACitizenCaseRunsTheWholeLoopAndTheRatingCanReopenIt) {
   ExpectAuditClean();
 }
 
+// Issue 19, finding 2: a citizen report joined (附议) any open case near it, a hotline or
+// patrol case too, and a supporter's "not fixed" reopened the case. Reports join public
+// (citizen) cases only; a supporter's rating is recorded without reopening; the reporter's
+// reopens.
+TEST_F(DispatcherTest, Finding2ReportsJoinOnlyCitizenCasesAndOnlyTheReporterReopens) {
+  v1::Case filing;
+  filing.set_source(v1::SOURCE_HOTLINE);
+  filing.set_category("event:0111");
+  filing.set_description("来电人张三 13912345678");
+  filing.set_district("500103");
+  filing.mutable_location()->set_lat(29.56);
+  filing.mutable_location()->set_lon(106.55);
+  CommandOutcome hotline =
+      disp_->File(filing, Actor(v1::CASE_ACTION_CREATE, v1::ROLE_DISPATCHER, "disp-1"));
+  ASSERT_TRUE(hotline.status.ok() && !hotline.error);
+
+  ReportFiling f;
+  f.category = "event:0111";
+  f.description = "积水";
+  f.lat = 29.56;
+  f.lon = 106.55;
+  f.district = "500103";
+  f.support_case = hotline.c.id();
+  ReportOutcome named = disp_->FileReport(f);
+  ASSERT_TRUE(named.error);  // the machine refuses: not a citizen case
+  EXPECT_EQ(named.error->code, ErrorCode::kForbidden);
+  f.support_case.clear();
+  ReportOutcome rep = disp_->FileReport(f);  // right on the hotline case
+  ASSERT_TRUE(rep.status.ok() && !rep.error);
+  EXPECT_FALSE(rep.report.linked());
+  EXPECT_NE(rep.report.case_id(), hotline.c.id());
+  EXPECT_EQ(Get(hotline.c.id()).reporters_size(), 0);
+  const std::string id = rep.report.case_id();
+  ReportOutcome sup = disp_->FileReport(f);  // the next one joins the citizen case
+  ASSERT_TRUE(sup.status.ok() && !sup.error);
+  EXPECT_TRUE(sup.report.linked());
+  EXPECT_EQ(sup.report.case_id(), id);
+
+  auto must = [&](v1::CaseCommand cmd) {
+    CommandOutcome o = disp_->Execute(id, std::move(cmd));
+    ASSERT_TRUE(o.status.ok()) << o.status.ToString();
+    ASSERT_FALSE(o.error) << o.error->message;
+  };
+  must(Actor(v1::CASE_ACTION_ACCEPT, v1::ROLE_DISPATCHER, "disp-1"));
+  v1::CaseCommand transfer = Actor(v1::CASE_ACTION_TRANSFER, v1::ROLE_DISPATCHER, "disp-1");
+  transfer.set_department("cgj-500103");
+  must(transfer);
+  v1::CaseCommand handled =
+      Actor(v1::CASE_ACTION_REPORT_HANDLED, v1::ROLE_DEPARTMENT, "cg-1", "cgj-500103");
+  handled.set_note("已疏通");
+  handled.add_evidence("photo:after-1");
+  must(handled);
+  must(Actor(v1::CASE_ACTION_VERIFY_PASS, v1::ROLE_SUPERVISOR, "sup-1"));
+  must(Actor(v1::CASE_ACTION_CLOSE, v1::ROLE_SUPERVISOR, "sup-1"));
+
+  CommandOutcome o = disp_->RateReport(sup.report.tracking_code(), 1, "没修好", false);
+  ASSERT_TRUE(o.status.ok()) << o.status.ToString();
+  ASSERT_FALSE(o.error) << o.error->message;
+  EXPECT_EQ(Get(id).state(), v1::CASE_STATE_CLOSED);
+  v1::CitizenReport r;
+  ASSERT_TRUE(disp_->GetReport(sup.report.tracking_code(), &r).ok());
+  EXPECT_EQ(r.rating_stars(), 1u);
+  EXPECT_FALSE(r.rating_fixed());
+  o = disp_->RateReport(rep.report.tracking_code(), 2, "还是积水", false);
+  ASSERT_FALSE(o.error) << o.error->message;
+  EXPECT_EQ(Get(id).state(), v1::CASE_STATE_HANDLING);
+  ExpectAuditClean();
+}
+
 TEST_F(DispatcherTest, ListsFilterPageAndCount) {
   for (int i = 0; i < 25; ++i) {
     ReportFiling f;

@@ -142,8 +142,10 @@ struct Model {
       case v1::ROLE_DEPARTMENT:
         return !cmd.actor_department().empty() && cmd.actor_department() == department;
       case v1::ROLE_CITIZEN:
+        // Citizen reports only; support by anyone, anything else by the one who filed it.
+        if (source != v1::SOURCE_CITIZEN) return false;
         return a == v1::CASE_ACTION_SUPPORT ||
-               std::find(reporters.begin(), reporters.end(), cmd.actor_id()) != reporters.end();
+               (!reporters.empty() && reporters.front() == cmd.actor_id());
       case v1::ROLE_SYSTEM:
         return !(a == v1::CASE_ACTION_ACCEPT || a == v1::CASE_ACTION_TRANSFER ||
                  a == v1::CASE_ACTION_ALARM_UPDATE) ||

@@ -636,10 +636,25 @@ std::vector<Row> AccessMatrixTest::Rows() {
          return Call{.method = http::verb::post, .target = "/api/v1/reports",
                      .body = ReportBody(), .peer = NextPeer()};
        }},
+      // Cases A and B (patrol cases of the same category, right there) are not public: only
+      // citizens' reports are offered, whoever asks.
       {"/api/v1/reports/nearby", http::verb::get, Policy::kPublic, 200, none,
-       get("/api/v1/reports/nearby?category=event:0111&lat=29.5575&lon=106.577")},
+       [this](const Subject&, V) {
+         // Nearer to A and B (29.557) than to the reports (29.5575).
+         return Call{.target = "/api/v1/reports/nearby?category=event:0111&lat=29.5565&lon=106.577",
+                     .peer = NextPeer()};
+       },
+       [this](const Subject& s, const HttpResponse& res) {
+         std::set<std::string> ids;
+         const json::value j = Json(res);
+         for (const auto& c : j.at("cases").as_array()) ids.emplace(c.at("id").as_string());
+         EXPECT_TRUE(ids.count(report_case_) || ids.size() == kMaxNearbyCases) << s.label;
+         EXPECT_FALSE(ids.count(case_a_) || ids.count(case_b_)) << s.label;
+       }},
       {"/api/v1/track/{code}", http::verb::get, Policy::kPublic, 200, none,
-       [this](const Subject&, V) { return Call{.target = "/api/v1/track/" + tracking_code_}; }},
+       [this](const Subject&, V) {
+         return Call{.target = "/api/v1/track/" + tracking_code_, .peer = NextPeer()};
+       }},
       // Anyone holding the code may rate; this case is open, so everyone gets the same 409.
       {"/api/v1/track/{code}/rating", http::verb::post, Policy::kPublic, 409, none,
        [this](const Subject&, V) {
@@ -669,7 +684,8 @@ std::vector<Row> AccessMatrixTest::Rows() {
        }},
       {"/open311/v2/tokens/{token}.{format}", http::verb::get, Policy::kPublic, 200, none,
        [this](const Subject&, V) {
-         return Call{.target = "/open311/v2/tokens/" + tracking_code_ + ".json"};
+         return Call{.target = "/open311/v2/tokens/" + tracking_code_ + ".json",
+                     .peer = NextPeer()};
        }},
       // --- pages
       {"/", http::verb::get, Policy::kPublic, 200, none, get("/")},
@@ -752,6 +768,35 @@ TEST_F(AccessMatrixTest, EveryRouteEveryCallerGetsWhatThePolicySays) {
     }
   }
   EXPECT_GT(checked, 900u);
+}
+
+// 附议 (POST /api/v1/reports with supportCaseId) is as public as the report itself: any caller,
+// credentials or none, may support the public citizen report from close by, and none may
+// support a case that is not public (A: a patrol case right there) or one that does not exist;
+// those two get the same answer.
+TEST_F(AccessMatrixTest, SupportIsForAnyCallerOnPublicCitizenCasesOnly) {
+  auto support = [&](const Subject& s, const std::string& id) {
+    return Do(s, {.method = http::verb::post, .target = "/api/v1/reports",
+                  .body = json::serialize(json::object{
+                      {"category", "event:0111"},
+                      {"description", "这里也积水"},
+                      {"location", json::object{{"lat", 29.5576}, {"lon", 106.577}}},
+                      {"supportCaseId", id}}),
+                  .peer = NextPeer()});
+  };
+  for (const Subject& s : subjects_) {
+    HttpResponse res = support(s, report_case_);
+    ASSERT_EQ(res.result_int(), 201u) << s.label << ": " << res.body();
+    EXPECT_TRUE(Json(res).at("linked").as_bool()) << s.label;
+    EXPECT_EQ(Json(res).at("caseId").as_string(), report_case_) << s.label;
+    HttpResponse hidden = support(s, case_a_);
+    EXPECT_EQ(hidden.result_int(), 400u) << s.label << ": " << hidden.body();
+    EXPECT_EQ(Code(hidden), "support_case_unavailable") << s.label;
+    EXPECT_EQ(hidden.body(), support(s, "YW20991231000001").body()) << s.label;
+  }
+  v1::Case a;
+  ASSERT_TRUE(disp()->GetCase(case_a_, &a).ok());
+  EXPECT_EQ(a.reporters_size(), 0);
 }
 
 // Methods a route does not take: 405 with the table's Allow, whoever asks.

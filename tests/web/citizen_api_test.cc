@@ -118,6 +118,38 @@ class CitizenApiTest : public ::testing::Test {
     Must(id, Cmd(v1::CASE_ACTION_CLOSE, v1::ROLE_SUPERVISOR, "sup-li"));
   }
 
+  // A case filed by an operator (hotline, patrol) at (lat, lon): not public.
+  std::string OperatorCase(v1::Source source, const std::string& description,
+                           double lat = kLat, double lon = kLon) {
+    v1::Case filing;
+    filing.set_source(source);
+    filing.set_category("event:0111");
+    filing.set_description(description);
+    filing.set_district("500103");
+    filing.mutable_location()->set_lat(lat);
+    filing.mutable_location()->set_lon(lon);
+    v1::CaseCommand actor;
+    actor.set_actor_role(v1::ROLE_DISPATCHER);
+    actor.set_actor_id("disp-1");
+    auto out = disp_->File(filing, actor);
+    EXPECT_TRUE(out.status.ok() && !out.error)
+        << out.status.ToString() << (out.error ? out.error->message : "");
+    return out.c.id();
+  }
+  HttpResponse Nearby(double lat, double lon, const std::string& peer = "192.0.2.1",
+                      const std::string& category = "event:0111") {
+    return Do(http::verb::get,
+              "/api/v1/reports/nearby?category=" + category + "&lat=" + std::to_string(lat) +
+                  "&lon=" + std::to_string(lon),
+              {}, "application/json", peer);
+  }
+  HttpResponse Rate(const std::string& code, int stars, bool fixed,
+                    const std::string& peer = "192.0.2.1") {
+    return Do(http::verb::post, "/api/v1/track/" + code + "/rating",
+              json::serialize(json::object{{"stars", stars}, {"fixed", fixed}}),
+              "application/json", peer);
+  }
+
   test::TempDir dir_;
   test::DispatchStack stack_{dir_.Sub("db")};
   Metrics& metrics_ = stack_.metrics;
@@ -234,7 +266,7 @@ TEST_F(CitizenApiTest, EveryReportFieldIsValidated) {
       {"long contact", [](json::object& o) { o["contact"] = std::string(101, '1'); },
        "contact_too_long", "contact"},
       {"unknown support", [](json::object& o) { o["supportCaseId"] = "C-nope"; },
-       "unknown_support_case", "supportCaseId"},
+       "support_case_unavailable", "supportCaseId"},
       {"noLink string", [](json::object& o) { o["noLink"] = "yes"; }, "no_link_invalid", "noLink"},
   };
   for (const auto& c : cases) {
@@ -314,7 +346,7 @@ TEST_F(CitizenApiTest, NearbyCasesAreOfferedAndSupported) {
   ASSERT_EQ(cases.size(), 1u);
   EXPECT_EQ(cases[0].at("id").as_string(), case_id);
   EXPECT_EQ(cases[0].at("state").as_string(), "CASE_STATE_PENDING_ACCEPT");
-  EXPECT_NEAR(cases[0].at("distanceM").to_number<double>(), 56, 3);
+  EXPECT_EQ(cases[0].at("distanceM").to_number<double>(), 100);  // ~56 m, in steps of 50
   EXPECT_EQ(std::string(cases[0].at("description").as_string()), "路面积水很深");
   EXPECT_TRUE(Json(Do(http::verb::get, "/api/v1/reports/nearby?category=event:0401&lat=29.5580&lon=106.5770"))
                   .at("cases").as_array().empty());
@@ -334,14 +366,15 @@ TEST_F(CitizenApiTest, NearbyCasesAreOfferedAndSupported) {
   auto c = Json(Report(fresh));
   EXPECT_FALSE(c.at("linked").as_bool());
   EXPECT_NE(c.at("caseId").as_string(), case_id);
-  // Supporting a case far away, or of another category, is refused.
+  // Supporting a case far away, or of another category, is refused (with the one error that
+  // tells nothing about the case).
   json::object far = Basic(29.59, 106.59);
   far["supportCaseId"] = case_id;
-  EXPECT_EQ(Code(Report(far)), "support_case_too_far");
+  EXPECT_EQ(Code(Report(far)), "support_case_unavailable");
   json::object other = Basic();
   other["category"] = "event:0401";
   other["supportCaseId"] = case_id;
-  EXPECT_EQ(Code(Report(other)), "support_case_mismatch");
+  EXPECT_EQ(Code(Report(other)), "support_case_unavailable");
 }
 
 TEST_F(CitizenApiTest, TrackingShowsThePublicLoopAndRatingReopens) {
@@ -441,6 +474,168 @@ TEST_F(CitizenApiTest, ReportsAreRateLimitedPerClientAddress) {
   EXPECT_EQ(third.result_int(), 429);
   EXPECT_FALSE(third[http::field::retry_after].empty());
   EXPECT_EQ(Report(body, "198.51.100.7").result_int(), 201);
+}
+
+// Issue 19, finding 1: GET /api/v1/reports/nearby showed anyone hotline and patrol cases
+// (the operator's text naming a caller and a phone number, the id, the state) with the
+// distance to the metre, and 300 queries met no limit. Now: what Open311 publishes only, the
+// distance in steps of 50 m, a limit per client address.
+TEST_F(CitizenApiTest, Finding1NearbyShowsOnlyPublicCasesCoarselyAndIsThrottled) {
+  CitizenLimits limits;
+  limits.nearby_per_window = 3;
+  MakeApi(limits);
+  const std::string hotline = OperatorCase(v1::SOURCE_HOTLINE, "来电人张三 13912345678 反映积水");
+  const std::string patrol = OperatorCase(v1::SOURCE_PATROL, "监督员王五巡查发现积水");
+  json::object body = Basic();
+  body["noLink"] = true;
+  auto filed = Report(body);
+  ASSERT_EQ(filed.result_int(), 201) << filed.body();
+  const std::string citizen = Json(filed).at("caseId").as_string().c_str();
+
+  auto res = Nearby(29.5580, 106.5770);  // ~56 m north
+  ASSERT_EQ(res.result_int(), 200) << res.body();
+  const auto cases = Json(res).at("cases").as_array();
+  ASSERT_EQ(cases.size(), 1u) << res.body();
+  EXPECT_EQ(cases[0].at("id").as_string(), citizen);
+  EXPECT_EQ(cases[0].at("distanceM").to_number<double>(), 100);  // 56 m: "within 100 m"
+  for (const std::string& hidden : {hotline, patrol, std::string("张三"),
+                                    std::string("13912345678"), std::string("王五")})
+    EXPECT_EQ(res.body().find(hidden), std::string::npos) << hidden;
+  // Right on the spot: the first step.
+  EXPECT_EQ(Json(Nearby(kLat, kLon)).at("cases").as_array()[0].at("distanceM").to_number<double>(),
+            50);
+
+  EXPECT_EQ(Nearby(kLat, kLon).result_int(), 200);  // the third of 3
+  auto limited = Nearby(kLat, kLon);
+  EXPECT_EQ(limited.result_int(), 429);
+  EXPECT_EQ(Code(limited), "too_many_requests");
+  EXPECT_GT(std::stoi(std::string(limited[http::field::retry_after])), 0);
+  EXPECT_EQ(Nearby(kLat, kLon, "198.51.100.7").result_int(), 200);  // another address
+}
+
+// Issue 19, finding 2: 附议 took any case id (hotline, patrol, sensor cases too), and its
+// errors told a stranger whether a case existed, its category and its distance. Now only the
+// public citizen cases the nearby list offers at the report's point are supported, and every
+// other id gets one answer that says nothing about the case. A report that names no case never
+// joins a non-public one either.
+TEST_F(CitizenApiTest, Finding2SupportOnlyPublicCitizenCasesNearbyWithOneOpaqueError) {
+  CitizenLimits limits;
+  limits.reports_per_window = 100;
+  MakeApi(limits);
+  const std::string hotline = OperatorCase(v1::SOURCE_HOTLINE, "来电人张三 13912345678");
+  const std::string patrol = OperatorCase(v1::SOURCE_PATROL, "巡查发现积水");
+  // Right where the hotline case is: a new case of its own, not joined to the hotline's.
+  auto first = Report(Basic());
+  ASSERT_EQ(first.result_int(), 201) << first.body();
+  EXPECT_FALSE(Json(first).at("linked").as_bool());
+  const std::string citizen = Json(first).at("caseId").as_string().c_str();
+  EXPECT_NE(citizen, hotline);
+  EXPECT_NE(citizen, patrol);
+
+  auto support = [&](const std::string& id, double lat, double lon,
+                     const std::string& category = "event:0111") {
+    json::object b = Basic(lat, lon);
+    b["category"] = category;
+    b["supportCaseId"] = id;
+    return Report(b);
+  };
+  const std::vector<std::pair<std::string, HttpResponse>> refused = {
+      {"hotline", support(hotline, kLat, kLon)},
+      {"patrol", support(patrol, kLat, kLon)},
+      {"no such case", support("YW20991231000001", kLat, kLon)},
+      {"far away", support(citizen, 29.59, 106.59)},
+      {"another category", support(citizen, kLat, kLon, "event:0401")},
+  };
+  for (const auto& [what, res] : refused) {
+    EXPECT_EQ(res.result_int(), 400) << what << ": " << res.body();
+    EXPECT_EQ(Code(res), "support_case_unavailable") << what;
+    EXPECT_EQ(Field(res), "supportCaseId") << what;
+    // The same words whatever the id named: no category, no distance, no existence.
+    EXPECT_EQ(res.body(), refused[0].second.body()) << what;
+  }
+  EXPECT_NE(metrics_.RenderPrometheus().find(
+                R"(yiwang_http_errors_total{code="support_case_unavailable"} 5)"),
+            std::string::npos);
+  disp_->Sync();
+  v1::Case c;
+  ASSERT_TRUE(disp_->GetCase(hotline, &c).ok());
+  EXPECT_EQ(c.reporters_size(), 0);
+
+  // The public citizen case, from close by: joined.
+  auto ok = support(citizen, 29.5580, 106.5770);
+  ASSERT_EQ(ok.result_int(), 201) << ok.body();
+  EXPECT_TRUE(Json(ok).at("linked").as_bool());
+  EXPECT_EQ(Json(ok).at("caseId").as_string(), citizen);
+}
+
+// Issue 19, finding 2: a supporter's "not fixed" reopened the closed case, which took the rating
+// away from the citizen who reported it. Now a supporter's rating is their opinion, kept with
+// their report; only the reporter (or a supervisor) reopens.
+TEST_F(CitizenApiTest, Finding2ASupportersNotFixedIsAnOpinionAndTheReporterKeepsTheRating) {
+  auto first = Json(Report(Basic()));
+  const std::string reporter = first.at("trackingCode").as_string().c_str();
+  const std::string id = first.at("caseId").as_string().c_str();
+  json::object b = Basic(29.5580, 106.5770);
+  b["supportCaseId"] = id;
+  auto second = Report(b);
+  ASSERT_EQ(second.result_int(), 201) << second.body();
+  const std::string supporter = Json(second).at("trackingCode").as_string().c_str();
+
+  now_ms_ += 3600'000;
+  CloseCase(id, UploadOk(test::PngWithText(), "image/png"));
+  auto opinion = Rate(supporter, 1, false);
+  ASSERT_EQ(opinion.result_int(), 200) << opinion.body();
+  auto t = Json(opinion);
+  EXPECT_EQ(t.at("state").as_string(), "CASE_STATE_CLOSED");
+  EXPECT_FALSE(t.at("rating").at("fixed").as_bool());
+  EXPECT_EQ(t.at("timeline").as_array().back().at("action").as_string(), "close");
+  EXPECT_FALSE(t.at("canRate").as_bool());
+  v1::Case c;
+  ASSERT_TRUE(disp_->GetCase(id, &c).ok());
+  EXPECT_EQ(c.state(), v1::CASE_STATE_CLOSED);
+  EXPECT_EQ(c.reopen_count(), 0u);
+  // The tracking page tells each which their "not fixed" is.
+  EXPECT_EQ(Json(Do(http::verb::get, "/api/v1/track/" + supporter))["ratingReopens"], false);
+  EXPECT_EQ(Json(Do(http::verb::get, "/api/v1/track/" + reporter))["ratingReopens"], true);
+
+  // The reporter still rates, and their "not fixed" reopens it.
+  EXPECT_TRUE(Json(Do(http::verb::get, "/api/v1/track/" + reporter)).at("canRate").as_bool());
+  auto reopened = Rate(reporter, 2, false);
+  ASSERT_EQ(reopened.result_int(), 200) << reopened.body();
+  EXPECT_EQ(Json(reopened).at("state").as_string(), "CASE_STATE_HANDLING");
+}
+
+// Issue 19, finding 9a: tracking codes could be tried 1,292 a second with no 429. Now lookups
+// are limited per client address, and wrong codes (any route that takes a code) far more
+// tightly: once an address has tried too many, it gets 429 even for a right code, so the
+// answer stops telling right from wrong.
+TEST_F(CitizenApiTest, Finding9aTrackingLookupsAreThrottledPerAddress) {
+  CitizenLimits limits;
+  limits.tracking_lookups_per_window = 5;
+  limits.wrong_codes_per_window = 3;
+  MakeApi(limits);
+  const std::string code = Json(Report(Basic())).at("trackingCode").as_string().c_str();
+  const std::string guesser = "203.0.113.9";
+  auto get = [&](const std::string& c, const std::string& peer) {
+    return Do(http::verb::get, "/api/v1/track/" + c, {}, "application/json", peer);
+  };
+  EXPECT_EQ(get("NOPE234567", guesser).result_int(), 404);
+  EXPECT_EQ(Rate("NOPE234568", 5, true, guesser).result_int(), 404);
+  EXPECT_EQ(get("%2e%2e", guesser).result_int(), 404);
+  for (const auto& res :
+       {get("NOPE234569", guesser), get(code, guesser), Rate(code, 5, true, guesser)}) {
+    EXPECT_EQ(res.result_int(), 429) << res.body();
+    EXPECT_EQ(Code(res), "too_many_requests");
+    EXPECT_GT(std::stoi(std::string(res[http::field::retry_after])), 0);
+  }
+  // Another address is not affected; it has its own quota of lookups.
+  const std::string citizen = "198.51.100.7";
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(get(code, citizen).result_int(), 200) << i;
+  EXPECT_EQ(get(code, citizen).result_int(), 429);
+  EXPECT_NE(metrics_.RenderPrometheus().find(
+                R"(yiwang_http_errors_total{code="too_many_requests"} 4)"),
+            std::string::npos)
+      << metrics_.RenderPrometheus();
 }
 
 TEST_F(CitizenApiTest, OtherPathsAreNotItsBusiness) {

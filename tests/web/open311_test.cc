@@ -202,6 +202,28 @@ TEST_F(Open311Test, ARequestIsFiledListedFoundAndTracked) {
   ExpectError(Get("/open311/v2/tokens/NOPE.json"), 404);
 }
 
+// Issue 19, finding 9a: tokens/{token} looks a tracking code up like /api/v1/track/{code}, and
+// was as unthrottled. It counts against the same per-address limits.
+TEST_F(Open311Test, Finding9aTokenLookupsShareTheTrackingLimits) {
+  CitizenLimits limits;
+  limits.wrong_codes_per_window = 2;
+  citizen_ = std::make_unique<CitizenApi>(disp_.get(), store_.get(), &districts_, &metrics_,
+                                          test::NullLogger(), limits);
+  Authenticator none = [](const HttpRequest&) -> AuthResult {
+    return HttpResponse{http::status::unauthorized, 11};
+  };
+  api_ = std::make_unique<Open311>(citizen_.get(), disp_.get(), none, &metrics_,
+                                   test::NullLogger());
+  ExpectError(Get("/open311/v2/tokens/NOPE234567.json"), 404);
+  ExpectError(Get("/open311/v2/tokens/NOPE234568.json"), 404);
+  auto limited = Get("/open311/v2/tokens/NOPE234569.json");
+  ExpectError(limited, 429);
+  EXPECT_GT(std::stoi(std::string(limited[http::field::retry_after])), 0);
+  // The citizen route from the same address is stopped too.
+  HttpRequest track{http::verb::get, "/api/v1/track/NOPE234569", 11};
+  EXPECT_EQ(citizen_->Handle(track)->result_int(), 429);
+}
+
 // Found by the open311 fuzzer: a percent-decoded path with bytes that are not UTF-8 was echoed
 // raw into the error, and JSON parsers refused the body.
 TEST_F(Open311Test, ErrorsEchoingClientBytesAreValidUtf8) {

@@ -1,6 +1,7 @@
 // Tracking page: /track or /track/{code}. Shows the case's status in plain words, the public
 // timeline and the after-photos (GET /api/v1/track/{code}); once closed and not yet rated, a
-// rating form (POST /api/v1/track/{code}/rating). "Not fixed" reopens the case on the server.
+// rating form (POST /api/v1/track/{code}/rating). "Not fixed" from the reporter reopens the
+// case on the server; from a supporter (附议) it is recorded as their opinion (ratingReopens).
 
 import { get, post } from './api.js';
 import { h, showMessage, formatTime } from './dom.js';
@@ -76,6 +77,9 @@ function render(data) {
   if (data.rating) renderRated(data.rating);
   // canRate: closed and not rated yet, or closed again after a "not fixed" rating.
   const canRate = data.canRate ?? (isClosed(data) && !data.rating);
+  $('fixed-no').dataset.i18n =
+      data.ratingReopens === false ? 'track.rating.fixed.no.opinion' : 'track.rating.fixed.no';
+  $('fixed-no').textContent = t($('fixed-no').dataset.i18n);
   if (canRate) {
     $('rating').hidden = false;
     $('rating-form').reset();
@@ -113,7 +117,7 @@ function mountRating() {
     try {
       await post(`/api/v1/track/${encodeURIComponent(current.trackingCode)}/rating`, rating);
       showMessage(message, t('track.rating.thanks'), 'ok');
-      await lookUp(current.trackingCode);  // "not fixed" reopens: show the new state
+      await lookUp(current.trackingCode);  // the reporter's "not fixed" reopens: the new state
       if (!current?.rating) renderRated(rating);
     } catch (err) {
       showMessage(message, err.message, 'error');
