@@ -73,18 +73,25 @@ bool SameOrigin(const HttpRequest& req, bool https) {
   return page && self && *page == *self;
 }
 
-// Thread safety: every member except id_, principal_ and feed_ (immutable) is touched only on
-// the session's strand (the executor of ws_).
+// Thread safety: every member except id_, principal_, credentials_ and feed_ (immutable) and
+// credentials_ended_ (atomic) is touched only on the session's strand (the executor of ws_).
 class LiveSession : public std::enable_shared_from_this<LiveSession> {
  public:
-  LiveSession(beast::tcp_stream&& stream, Principal p, uint64_t id, LiveFeed* feed)
-      : ws_(std::move(stream)), principal_(std::move(p)), id_(id), feed_(feed) {}
+  LiveSession(beast::tcp_stream&& stream, Principal p, HttpRequest credentials, uint64_t id,
+              LiveFeed* feed)
+      : ws_(std::move(stream)),
+        principal_(std::move(p)),
+        credentials_(std::move(credentials)),
+        id_(id),
+        feed_(feed) {}
   ~LiveSession() {
     feed_->Unregister(id_);
     feed_->reserved_.fetch_sub(1);
   }
 
   const Principal& principal() const { return principal_; }
+  // The upgrade's credentials alone (Authorization, Cookie), to authenticate again.
+  const HttpRequest& credentials() const { return credentials_; }
 
   void Run(HttpRequest req) {
     net::dispatch(ws_.get_executor(), beast::bind_front_handler(&LiveSession::DoAccept,
@@ -98,7 +105,17 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
     });
   }
   void Shutdown() {
-    net::post(ws_.get_executor(), [self = shared_from_this()] { self->Close(websocket::close_code::going_away); });
+    net::post(ws_.get_executor(), [self = shared_from_this()] {
+      self->Close(websocket::close_code::going_away);
+    });
+  }
+  // Closes the connection for its credentials; false if that was done already.
+  bool EndForCredentials() {
+    if (credentials_ended_.exchange(true)) return false;
+    net::post(ws_.get_executor(), [self = shared_from_this()] {
+      self->Close({websocket::close_code::policy_error, "credentials no longer valid"});
+    });
+    return true;
   }
 
  private:
@@ -195,17 +212,19 @@ class LiveSession : public std::enable_shared_from_this<LiveSession> {
     DoWrite();
   }
 
-  void Close(websocket::close_code code) {
+  void Close(const websocket::close_reason& reason) {
     if (closing_ || closed_) return;
     closing_ = true;
     if (!writing_) ClearQueue();
     if (!accepted_) return;
-    ws_.async_close(code, [self = shared_from_this()](beast::error_code) {});
+    ws_.async_close(reason, [self = shared_from_this()](beast::error_code) {});
   }
 
   websocket::stream<beast::tcp_stream> ws_;
   beast::flat_buffer buffer_;
   const Principal principal_;
+  const HttpRequest credentials_;
+  std::atomic<bool> credentials_ended_{false};
   const uint64_t id_;
   LiveFeed* const feed_;
   void ClearQueue() {
@@ -261,12 +280,17 @@ std::variant<HttpResponse, UpgradeFn> LiveFeed::Admit(const HttpRequest& req) {
     reserved_.fetch_sub(1);
     return ErrorResponse(metrics_, req, 503, "too_many_connections", "live feed is full");
   }
-  return [this, p = std::move(p)](beast::tcp_stream&& stream, HttpRequest&& r) mutable {
+  HttpRequest credentials{http::verb::get, req.target(), 11};
+  for (const auto field : {http::field::authorization, http::field::cookie})
+    if (auto it = req.find(field); it != req.end()) credentials.set(field, it->value());
+  return [this, p = std::move(p), credentials = std::move(credentials)](
+             beast::tcp_stream&& stream, HttpRequest&& r) mutable {
     std::shared_ptr<LiveSession> s;
     {
       std::lock_guard lock(mu_);
       const uint64_t id = next_id_++;
-      s = std::make_shared<LiveSession>(std::move(stream), std::move(p), id, this);
+      s = std::make_shared<LiveSession>(std::move(stream), std::move(p), std::move(credentials),
+                                        id, this);
       sessions_[id] = s;
     }
     s->Run(std::move(r));
@@ -344,6 +368,38 @@ bool LiveFeed::Visible(const Principal& p, const v1::LiveUpdate& u) {
   return p.role != v1::ROLE_UNSPECIFIED && p.role != v1::ROLE_CITIZEN;
 }
 
+namespace {
+// Whether `now` may see what `then` was admitted to see: the same user with the same role,
+// department and districts (a display name may change).
+bool SameScope(const Principal& then, const Principal& now) {
+  return then.user_id == now.user_id && then.role == now.role &&
+         then.department == now.department && then.districts == now.districts;
+}
+}  // namespace
+
+void LiveFeed::Recheck() {
+  std::vector<std::shared_ptr<LiveSession>> all;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, w] : sessions_)
+      if (auto s = w.lock()) all.push_back(std::move(s));
+  }
+  for (auto& s : all) {
+    AuthResult now = authenticate_(s->credentials());
+    const auto* p = std::get_if<Principal>(&now);
+    if ((p && SameScope(s->principal(), *p)) || !s->EndForCredentials()) continue;
+    // A 500 (the store could not be read) ends the session too: the page reconnects, and the
+    // upgrade's check decides again.
+    metrics_
+        ->GetCounter("yiwang_live_credentials_ended_total",
+                     "Live feed clients closed because their credentials stopped giving what "
+                     "they connected with")
+        .Inc();
+    log_->info("live client of {}: credentials no longer valid ({}), closing",
+               s->principal().user_id, p ? "scope changed" : "refused");
+  }
+}
+
 void LiveFeed::Tick() {
   uint64_t last_events = store_->EventCount();
   uint64_t last_alarms = alarms_.load();
@@ -352,6 +408,7 @@ void LiveFeed::Tick() {
   while (!tick_cv_.wait_for(lock, limits_.tick_interval, [this] { return stopping_; })) {
     const auto now = std::chrono::steady_clock::now();
     const double secs = std::chrono::duration<double>(now - last).count();
+    Recheck();
     const uint64_t events = store_->EventCount(), alarms = alarms_.load();
     if (connections() > 0 && secs > 0) {
       Send(fmt::format(R"({{"type":"tick","eventsPerSecond":{:.1f},"alarmsPerSecond":{:.2f},"events":{}}})",

@@ -19,6 +19,11 @@
 // while a burst (an alarm storm publishes thousands of messages at once) that a reading client
 // drains in time costs nothing. What the client sends is read and discarded (at most 4 KiB per
 // message).
+// The credentials of the upgrade are checked again every tick: a session signed out or expired,
+// a token revoked, a user disabled, deleted or given another password, role, department or
+// districts ends the connection within a tick (close 1008 "credentials no longer valid"; the page
+// reconnects and is told why). The check counts as activity of a sign-in session, as any request
+// does: an open map keeps its session from the idle timeout, never from the absolute one.
 //
 // Thread safety: Admit, Shutdown and connections may be called from any thread. Updates
 // arrive on the dispatcher thread and are posted to each session's strand.
@@ -78,6 +83,8 @@ class LiveFeed {
   void Send(std::string message, const std::function<bool(const Principal&)>& visible);
   void Unregister(uint64_t id);
   void Tick();
+  // Closes the sessions whose credentials no longer give the principal they connected as.
+  void Recheck();
 
   dispatcher::Dispatcher* dispatcher_;
   store::EventStore* store_;

@@ -6,7 +6,8 @@
 //   (f) the leader sees the case and no action button;
 //   (g) the dashboard's numbers are /api/v1/stats's;
 //   (e) a sensor alarm from the simulator (yiwang sim --anomaly-scale 500) appears and flashes;
-//   (h) after the live feed drops, the console reconnects and resyncs without a reload.
+//   (h) after the live feed drops, the console reconnects and resyncs without a reload;
+//   (i) an account disabled while its map is open: the feed ends and the page signs out.
 // Cases the tests start from are filed and moved through the HTTP API (the browser steps of the
 // workflow are flow.test.mjs's). Screenshots: build/artifacts/console-*.png.
 
@@ -232,6 +233,29 @@ test('(h) after the feed drops it reconnects and resyncs without a reload', asyn
                              points.total, kWait);
   await page.evaluate((i) => { location.hash = `case=${i}`; }, id);
   await marker(page, id).waitFor({ state: 'attached', ...kWait });
+  assert.deepEqual(loads, [], 'the page reloaded');
+  await assertClean(page, problems);
+  await context.close();
+});
+
+test('(i) an account disabled while its map is open is signed out within seconds', async () => {
+  const user = 'disabled-while-watching';
+  const password = 'correct horse 13';
+  const made = await api('POST', '/api/v1/admin/users',
+                         { username: user, password, role: 'dispatcher' });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  // The session check after the feed's close answers 401: an expected API error.
+  const { context, page, problems } = await signIn(user, { password, apiErrorsExpected: true });
+  const loads = [];
+  page.on('load', () => loads.push('load'));
+  const disabled = await api('PATCH', `/api/v1/admin/users/${user}`, { disabled: true });
+  assert.equal(disabled.status, 200, JSON.stringify(disabled.body));
+  // The server ends the feed (1008); the page asks for its session, gets 401 and shows the form.
+  await page.locator('#login-area form.login-form').waitFor(kWait);
+  await page.waitForFunction(() => !document.body.dataset.role && !document.body.dataset.cases,
+                             null, kWait);
+  assert.equal(await page.locator('.case-marker').count(), 0, 'cases stay on a signed-out map');
+  await screenshot(page, 'console-account-disabled');
   assert.deepEqual(loads, [], 'the page reloaded');
   await assertClean(page, problems);
   await context.close();

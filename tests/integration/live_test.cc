@@ -1,6 +1,7 @@
 // Integration: the operators' live feed /ws/live through the real `yiwang serve`: who may
 // connect (credentials, same Origin), the hello, a case change arriving without polling, and
-// that a sensor alarm is pushed as an alarm and as its case.
+// that a sensor alarm is pushed as an alarm and as its case, and that a connection ends when
+// its credentials do.
 
 #include <gtest/gtest.h>
 
@@ -133,6 +134,84 @@ TEST_F(LiveFeedTest, CaseChangesAndAlarmsArriveWithoutPolling) {
   ASSERT_FALSE(WaitFor(live, "tick").is_null());
 }
 
+// The credentials of a live connection are checked again every second: signing out, revoking
+// the token, disabling the user or changing their districts ends that user's connection
+// (1008) within a few seconds, while other operators' connections go on.
+TEST_F(LiveFeedTest, EndsWhenItsCredentialsDo) {
+  auto admin_call = [&](const std::string& method, const std::string& target,
+                        const std::string& body) {
+    test::HttpReply r = test::Http(port(), method, target,
+                                   {{"Authorization", "Bearer " + admin_},
+                                    {"Content-Type", "application/json"}},
+                                   body);
+    EXPECT_LT(r.status, 300) << method << " " << target << ": " << r.body;
+    return r;
+  };
+  auto make_user = [&](const std::string& name) {
+    admin_call("POST", "/api/v1/admin/users",
+               R"({"username":")" + name +
+                   R"(","password":"correct horse battery","role":"dispatcher","districts":["500103"]})");
+    test::HttpReply t = admin_call("POST", "/api/v1/admin/users/" + name + "/tokens", "{}");
+    return json::parse(t.body).as_object();
+  };
+  // Reads until the server closes; the close code, or 0 if it did not within 10 s.
+  auto closed_with = [](client::WsClient& c) {
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (Clock::now() < deadline) {
+      std::string data;
+      bool binary = false;
+      Status s = c.PollRaw(&data, &binary, std::chrono::milliseconds(200));
+      if (!s.ok() && s.code() != Status::Code::kBusy) return c.close_code();
+    }
+    return 0;
+  };
+  auto connect = [&](client::WsClient& c, const std::string& token) {
+    ASSERT_TRUE(c.Connect("127.0.0.1", port(), "/ws/live", token).ok()) << c.http_body();
+    ASSERT_FALSE(WaitFor(c, "hello").is_null());
+  };
+
+  const json::object revoked = make_user("live-revoked"), disabled = make_user("live-disabled"),
+                     moved = make_user("live-moved");
+  make_user("live-signed-in");
+  test::HttpReply signed_in = test::Http(
+      port(), "POST", "/api/v1/session", {{"Content-Type", "application/json"}},
+      R"({"username":"live-signed-in","password":"correct horse battery"})");
+  ASSERT_EQ(signed_in.status, 200) << signed_in.body;
+  const std::string set_cookie = signed_in.Header("set-cookie");
+  const std::string cookie = set_cookie.substr(0, set_cookie.find(';'));
+  const std::string csrf(json::parse(signed_in.body).at("csrfToken").as_string());
+
+  client::WsClient by_revoked, by_disabled, by_moved, by_session, bystander;
+  connect(by_revoked, std::string(revoked.at("token").as_string()));
+  connect(by_disabled, std::string(disabled.at("token").as_string()));
+  connect(by_moved, std::string(moved.at("token").as_string()));
+  by_session.set_cookie(cookie);
+  connect(by_session, "");
+  connect(bystander, admin_);
+
+  admin_call("DELETE",
+             "/api/v1/admin/users/live-revoked/tokens/" +
+                 std::string(revoked.at("id").as_string()),
+             "");
+  admin_call("PATCH", "/api/v1/admin/users/live-disabled", R"({"disabled":true})");
+  admin_call("PATCH", "/api/v1/admin/users/live-moved", R"({"districts":["500105"]})");
+  test::HttpReply out = test::Http(port(), "DELETE", "/api/v1/session",
+                                   {{"Cookie", cookie}, {"X-CSRF-Token", csrf}});
+  ASSERT_EQ(out.status, 204) << out.body;
+
+  EXPECT_EQ(closed_with(by_revoked), 1008) << "token revoked";
+  EXPECT_EQ(closed_with(by_disabled), 1008) << "user disabled";
+  EXPECT_EQ(closed_with(by_moved), 1008) << "districts changed";
+  EXPECT_EQ(closed_with(by_session), 1008) << "signed out";
+  // The admin's connection is untouched: it still gets its ticks.
+  ASSERT_FALSE(WaitFor(bystander, "tick").is_null());
+  EXPECT_EQ(server_.Metric("yiwang_live_credentials_ended_total"), 4);
+  // And the page's reconnect is refused.
+  client::WsClient again;
+  again.set_cookie(cookie);
+  EXPECT_FALSE(again.Connect("127.0.0.1", port(), "/ws/live", "").ok());
+  EXPECT_EQ(again.http_status(), 401);
+}
 
 // A subscriber that stops reading is told to resync and dropped once its queue is full (so the
 // backlog stops growing there); a subscriber that reads gets every message, bursts included.

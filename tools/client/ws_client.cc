@@ -116,9 +116,11 @@ Status WsClient::Connect(const std::string& host, uint16_t port, const std::stri
     return Status::IOError("connect: " + ec.message());
   }
 
-  ws.set_option(websocket::stream_base::decorator([token](websocket::request_type& req) {
-    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-  }));
+  ws.set_option(websocket::stream_base::decorator(
+      [token, cookie = cookie_](websocket::request_type& req) {
+        if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+        if (!cookie.empty()) req.set(http::field::cookie, cookie);
+      }));
   ws.read_message_max(64u << 20);
   websocket::response_type res;
   done = false;

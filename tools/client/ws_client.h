@@ -58,6 +58,8 @@ class WsClient {
   void set_connect_timeout(std::chrono::milliseconds t) { connect_timeout_ = t; }
   // Timeout of one SendRaw/SendBatch. Default 0: none.
   void set_write_timeout(std::chrono::milliseconds t) { write_timeout_ = t; }
+  // A Cookie header for Connect (a browser's session: "yiwang_session=..."); empty sends none.
+  void set_cookie(std::string cookie) { cookie_ = std::move(cookie); }
   // While *stop is true, blocking calls give up within ~50 ms with Status::Unavailable and drop
   // the connection. nullptr (the default): never. `stop` must outlive the client.
   void set_stop_flag(const std::atomic<bool>* stop) { stop_ = stop; }
@@ -82,6 +84,7 @@ class WsClient {
   std::chrono::milliseconds read_timeout_{30000};
   std::chrono::milliseconds connect_timeout_{10000};
   std::chrono::milliseconds write_timeout_{0};
+  std::string cookie_;
   const std::atomic<bool>* stop_ = nullptr;
 };
 

@@ -13,7 +13,7 @@ import { get, ApiError } from './api.js';
 import { h } from './dom.js';
 import { mountLanguageSwitch, onLanguageChange, t, currentLanguage } from './i18n.js';
 import { createBaseMap, afterPaint } from './map.js';
-import { mountLoginArea } from './session.js';
+import { mountLoginArea, kSessionRecheck } from './session.js';
 import { kStates, kOpenStates, kSources, stateOf, urgencyOf, sourceOf, actionOf, stateWord,
          actionWord, kUrgencies } from './console-texts.js';
 import { CaseLayer, kFlagSensor, kFlagPaused, kFlagYellow, kFlagRed, kFlagAlarming } from './case-map.js';
@@ -194,6 +194,7 @@ class Console {
       this.feed = connectLive({
         onMessage: (msg) => this.onLive(msg),
         onResync: () => this.reload(),
+        onCredentialsEnded: () => window.dispatchEvent(new Event(kSessionRecheck)),
         onState: (state, detail) => {
           this.showLive(state, detail);
           if (state === 'online' && first) {

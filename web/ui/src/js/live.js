@@ -4,14 +4,18 @@
 // (re)connection but the first, and every {"type":"resync"}, asks the page to resync (refetch),
 // since updates may have been missed meanwhile.
 //
-//   const feed = connectLive({onMessage(msg), onResync(reason), onState(state, detail)});
+// A close 1008 "credentials no longer valid" (signed out elsewhere, account disabled, scope
+// changed) is also told to onCredentialsEnded, which may close the feed.
+//
+//   const feed = connectLive({onMessage(msg), onResync(reason), onState(state, detail),
+//                             onCredentialsEnded()});
 //   feed.close();
 // onState: 'connecting' | 'online' | 'offline' ({retryInSeconds}).
 
 const kMinBackoffMs = 1000;
 const kMaxBackoffMs = 30000;
 
-export function connectLive({ onMessage, onResync, onState = () => {} }) {
+export function connectLive({ onMessage, onResync, onState = () => {}, onCredentialsEnded = () => {} }) {
   let ws = null;
   let closed = false;
   let backoff = kMinBackoffMs;
@@ -39,13 +43,14 @@ export function connectLive({ onMessage, onResync, onState = () => {} }) {
       if (msg.type === 'resync') onResync(msg.reason || 'resync');
       else onMessage(msg);
     };
-    ws.onclose = () => {
+    ws.onclose = (e) => {
       ws = null;
       if (closed) return;
       const delay = Math.min(kMaxBackoffMs, backoff) * (0.75 + Math.random() * 0.5);
       backoff = Math.min(kMaxBackoffMs, backoff * 2);
       onState('offline', { retryInSeconds: Math.round(delay / 1000) });
       timer = setTimeout(open, delay);
+      if (e.code === 1008 && e.reason === 'credentials no longer valid') onCredentialsEnded();
     };
   }
 

@@ -1,10 +1,14 @@
 // The operator login area of the console's top bar, against the session API:
 //   GET /api/v1/session -> {user, csrfToken} | 401;  POST {username, password};  DELETE.
-// Until the server has the session API (404 not_found) it says so and shows no form.
+// Until the server has the session API (404 not_found) it says so and shows no form. Another
+// part of the page that learns the credentials may have ended (the live feed's close 1008)
+// dispatches kSessionRecheck on window: the area asks the server again.
 
 import { get, post, del, setCsrfToken, ApiError } from './api.js';
 import { h, showMessage } from './dom.js';
 import { t, onLanguageChange } from './i18n.js';
+
+export const kSessionRecheck = 'yiwang:session-recheck';
 
 export function mountLoginArea(area, { onSession = () => {} } = {}) {
   let state = { kind: 'checking' };
@@ -85,6 +89,9 @@ export function mountLoginArea(area, { onSession = () => {} } = {}) {
     set({ kind: 'form' });
   }
 
+  window.addEventListener(kSessionRecheck, () => {
+    if (state.kind === 'user') check();
+  });
   onLanguageChange(() => {
     if (state.kind === 'unavailable') state.message = t('login.unavailable');
     render();
