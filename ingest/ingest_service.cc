@@ -72,56 +72,83 @@ Status IngestService::Authenticate(std::string_view authorization, TokenRecord* 
   return Status::Ok();
 }
 
+// A frame's events on their way to the store: what its ack needs once the store has decided.
+struct IngestService::Pending {
+  IngestAck ack;                  // rejections so far, in frame order
+  std::vector<uint32_t> indexes;  // position in the frame of each submitted event
+  std::vector<bool> flagged;      // per submitted event: observedAt ahead
+  bool binary = false;
+  std::chrono::steady_clock::time_point received;
+  Reply reply;
+};
+
 size_t IngestService::HandleFrame(std::string_view data, bool binary, const TokenRecord& token,
                                   Reply reply) {
-  const auto t0 = std::chrono::steady_clock::now();
+  Pending p;
+  p.binary = binary;
+  p.received = std::chrono::steady_clock::now();
+  p.reply = std::move(reply);
   const auto now = clock_.Now();
   (binary ? m_frames_binary_ : m_frames_text_).Inc();
 
-  IngestAck ack;
   DecodedFrame frame = DecodeFrame(data, binary, limits_);
-  ack.set_batch_id(frame.batch.batch_id());
-  if (shutting_down_.load()) {
-    ack.set_error("shutting_down");
-    ack.set_message("server is stopping; resend after reconnecting");
-    CountFrameError(ack.error());
-    reply(EncodeAck(ack, binary));
-    return 0;
-  }
+  p.ack.set_batch_id(frame.batch.batch_id());
+  if (shutting_down_.load())
+    return RefuseFrame(p, "shutting_down", "server is stopping; resend after reconnecting");
   if (!frame.error.empty()) {
-    ack.set_error(frame.error);
-    ack.set_message(frame.message);
-    CountFrameError(frame.error);
     log_->debug("frame refused: {} ({})", frame.error, frame.message);
-    reply(EncodeAck(ack, binary));
-    return 0;
+    return RefuseFrame(p, frame.error, frame.message);
   }
   m_events_per_frame_.Observe(frame.batch.events_size());
 
-  auto add_rejection = [&](uint32_t index, Reject r, std::string detail) {
-    auto* rej = ack.add_rejected();
-    rej->set_index(index);
-    rej->set_reason(RejectName(r));
-    rej->set_detail(std::move(detail));
-    RejectCounter(r).Inc();
+  store::IngestRequest req = Admit(&frame, token, now, &p);
+  if (req.events.empty()) {
+    Acknowledge(p, {});
+    return 0;
+  }
+  const size_t submitted = req.events.size();
+  store::PrepareIngest(&req);  // serialise and hash here, off the single writer thread
+  req.done = [this, p = std::move(p)](std::vector<store::Outcome> outcomes) mutable {
+    Acknowledge(p, outcomes);
   };
+  store_->SubmitIngest(std::move(req));
+  return submitted;
+}
 
+size_t IngestService::RefuseFrame(Pending& p, const std::string& error,
+                                  const std::string& message) {
+  p.ack.set_error(error);
+  p.ack.set_message(message);
+  CountFrameError(error);
+  p.reply(EncodeAck(p.ack, p.binary));
+  return 0;
+}
+
+void IngestService::AddRejection(IngestAck* ack, uint32_t index, Reject r, std::string detail) {
+  auto* rej = ack->add_rejected();
+  rej->set_index(index);
+  rej->set_reason(RejectName(r));
+  if (!detail.empty()) rej->set_detail(std::move(detail));
+  RejectCounter(r).Inc();
+}
+
+store::IngestRequest IngestService::Admit(DecodedFrame* frame, const TokenRecord& token,
+                                          std::chrono::system_clock::time_point now, Pending* p) {
   // Malformed events are rejected in the same pass as invalid ones, so that the rejections of a
   // frame answered at once are in frame order too (the fuzz smoke test found them out of order).
-  std::vector<std::string*> malformed(frame.batch.events_size(), nullptr);
-  for (auto& [index, message] : frame.malformed) malformed[index] = &message;
+  std::vector<std::string*> malformed(frame->batch.events_size(), nullptr);
+  for (auto& [index, message] : frame->malformed) malformed[index] = &message;
 
   store::IngestRequest req;
-  std::vector<uint32_t> indexes;  // position in the frame of each submitted event
-  req.events.reserve(frame.batch.events_size());
+  req.events.reserve(frame->batch.events_size());
   const google::protobuf::Timestamp received_at = ToProtoTime(now);
-  std::vector<bool> flagged;  // per submitted event
-  for (int i = 0; i < frame.batch.events_size(); ++i) {
+  for (int i = 0; i < frame->batch.events_size(); ++i) {
+    const auto index = static_cast<uint32_t>(i);
     if (malformed[i]) {
-      add_rejection(static_cast<uint32_t>(i), Reject::kMalformedEvent, std::move(*malformed[i]));
+      AddRejection(&p->ack, index, Reject::kMalformedEvent, std::move(*malformed[i]));
       continue;
     }
-    auto* ev = frame.batch.mutable_events(i);
+    auto* ev = frame->batch.mutable_events(i);
     Verdict v = ValidateEvent(*ev, token.device_prefix(), now, limits_);
     if (v.reject == Reject::kNone) {
       const Verdict scope = CheckDistrictScope(*ev, token.districts(), districts_);
@@ -131,70 +158,54 @@ size_t IngestService::HandleFrame(std::string_view data, bool binary, const Toke
     if (v.reject == Reject::kNone && !new_devices_.Admit(token.id(), ev->device_id()))
       v = {Reject::kTooManyNewDevices, "deviceId"};
     if (v.reject != Reject::kNone) {
-      add_rejection(static_cast<uint32_t>(i), v.reject, std::move(v.detail));
+      AddRejection(&p->ack, index, v.reject, std::move(v.detail));
       continue;
     }
     StoredEvent& se = req.events.emplace_back();
     se.mutable_event()->Swap(ev);
     *se.mutable_received_at() = received_at;
     se.set_token_name(token.name());
-    if (v.future_flag) {
-      se.add_flags(yiwang::v1::EVENT_FLAG_FUTURE_OBSERVED_AT);
-    }
-    flagged.push_back(v.future_flag);
-    indexes.push_back(static_cast<uint32_t>(i));
+    if (v.future_flag) se.add_flags(yiwang::v1::EVENT_FLAG_FUTURE_OBSERVED_AT);
+    p->flagged.push_back(v.future_flag);
+    p->indexes.push_back(index);
   }
+  return req;
+}
 
-  if (req.events.empty()) {
-    m_ack_seconds_.Observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    reply(EncodeAck(ack, binary));
-    return 0;
+void IngestService::Acknowledge(Pending& p, const std::vector<store::Outcome>& outcomes) {
+  uint32_t accepted = 0, duplicates = 0, flagged_accepted = 0;
+  for (size_t k = 0; k < outcomes.size(); ++k) {
+    Reject r = Reject::kNone;
+    switch (outcomes[k]) {
+      case store::Outcome::kAccepted:
+        ++accepted;
+        flagged_accepted += p.flagged[k];
+        continue;
+      case store::Outcome::kDuplicate: ++duplicates; continue;
+      case store::Outcome::kReplay: r = Reject::kReplay; break;
+      case store::Outcome::kStorageFull: r = Reject::kStorageFull; break;
+      case store::Outcome::kOverloaded: r = Reject::kOverloaded; break;
+      case store::Outcome::kStopped: r = Reject::kShuttingDown; break;
+    }
+    AddRejection(&p.ack, p.indexes[k], r, {});
   }
-
-  const size_t submitted = req.events.size();
-  store::PrepareIngest(&req);  // serialise and hash here, off the single writer thread
-  req.done = [this, ack = std::move(ack), indexes = std::move(indexes), binary, flagged = std::move(flagged), t0,
-              reply = std::move(reply)](std::vector<store::Outcome> outcomes) mutable {
-    uint32_t accepted = 0, duplicates = 0, flagged_accepted = 0;
-    for (size_t k = 0; k < outcomes.size(); ++k) {
-      Reject r = Reject::kNone;
-      switch (outcomes[k]) {
-        case store::Outcome::kAccepted:
-          ++accepted;
-          flagged_accepted += flagged[k];
-          continue;
-        case store::Outcome::kDuplicate: ++duplicates; continue;
-        case store::Outcome::kReplay: r = Reject::kReplay; break;
-        case store::Outcome::kStorageFull: r = Reject::kStorageFull; break;
-        case store::Outcome::kOverloaded: r = Reject::kOverloaded; break;
-        case store::Outcome::kStopped: r = Reject::kShuttingDown; break;
-      }
-      auto* rej = ack.add_rejected();
-      rej->set_index(indexes[k]);
-      rej->set_reason(RejectName(r));
-      RejectCounter(r).Inc();
-    }
-    // Rejections were appended in two passes; keep them in frame order for the client.
-    std::sort(ack.mutable_rejected()->begin(), ack.mutable_rejected()->end(),
-              [](const auto& a, const auto& b) { return a.index() < b.index(); });
-    ack.set_accepted(accepted);
-    ack.set_duplicates(duplicates);
-    ack.set_flagged(flagged_accepted);
-    if (accepted == 0 && duplicates == 0 && outcomes.size() > 0 &&
-        outcomes[0] == store::Outcome::kStorageFull) {
-      ack.set_error("storage_full");
-      ack.set_message("the server's disk is full; nothing was stored, resend later");
-    }
-    m_accepted_.Inc(accepted);
-    m_duplicates_.Inc(duplicates);
-    m_flagged_.Inc(flagged_accepted);
-    m_ack_seconds_.Observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    reply(EncodeAck(ack, binary));
-  };
-  store_->SubmitIngest(std::move(req));
-  return submitted;
+  // Rejections were appended in two passes; keep them in frame order for the client.
+  std::sort(p.ack.mutable_rejected()->begin(), p.ack.mutable_rejected()->end(),
+            [](const auto& a, const auto& b) { return a.index() < b.index(); });
+  p.ack.set_accepted(accepted);
+  p.ack.set_duplicates(duplicates);
+  p.ack.set_flagged(flagged_accepted);
+  if (accepted == 0 && duplicates == 0 && !outcomes.empty() &&
+      outcomes[0] == store::Outcome::kStorageFull) {
+    p.ack.set_error("storage_full");
+    p.ack.set_message("the server's disk is full; nothing was stored, resend later");
+  }
+  m_accepted_.Inc(accepted);
+  m_duplicates_.Inc(duplicates);
+  m_flagged_.Inc(flagged_accepted);
+  m_ack_seconds_.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - p.received).count());
+  p.reply(EncodeAck(p.ack, p.binary));
 }
 
 }  // namespace yiwang::ingest

@@ -22,6 +22,8 @@
 
 namespace yiwang::ingest {
 
+struct DecodedFrame;  // ingest/frame_codec.h
+
 class IngestService {
  public:
   // `store` and `metrics` must outlive the service. `clock` defaults to the system clock.
@@ -55,6 +57,15 @@ class IngestService {
   const IngestLimits& limits() const { return limits_; }
 
  private:
+  struct Pending;
+  // Answers a frame refused whole (ack error and message); returns 0 events submitted.
+  size_t RefuseFrame(Pending& p, const std::string& error, const std::string& message);
+  // Judges each event of a decoded frame: the ones to store, the others rejected into p's ack.
+  store::IngestRequest Admit(DecodedFrame* frame, const yiwang::v1::TokenRecord& token,
+                             std::chrono::system_clock::time_point now, Pending* p);
+  // Completes p's ack with the store's outcome of each submitted event and sends it.
+  void Acknowledge(Pending& p, const std::vector<store::Outcome>& outcomes);
+  void AddRejection(yiwang::v1::IngestAck* ack, uint32_t index, Reject r, std::string detail);
   Counter& RejectCounter(Reject r);
   void CountFrameError(const std::string& error);
 
