@@ -124,7 +124,7 @@ HttpResponse Api::Route(const HttpRequest& req) {
     if (!is_get) return MethodNotAllowed(req, "GET, HEAD");
     auto who = RequireOperator(req);
     if (auto* denied = std::get_if<HttpResponse>(&who)) return std::move(*denied);
-    auto id = PercentDecode(rest);
+    auto id = PercentDecodePath(rest);
     if (!id) return Error(req, 400, "bad_device_id", "bad percent-encoding in the device id");
     if (auto denied = CheckDeviceScope(req, std::get<Principal>(who), *id, query))
       return std::move(*denied);

@@ -130,7 +130,7 @@ std::optional<HttpResponse> Accounts::Impl::Handle(const HttpRequest& req) {
     return Error(req, 403, "forbidden", "only an admin may manage users");
 
   if (parts.empty()) return is_get ? ListUsers(req) : CreateUser(req);
-  auto name = PercentDecode(parts[0]);
+  auto name = PercentDecodePath(parts[0]);
   if (!name) return Error(req, 400, "bad_username", "bad percent-encoding in the user name");
   if (parts.size() == 1) {
     if (is_get) return GetUser(req, *name);

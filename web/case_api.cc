@@ -173,7 +173,7 @@ std::optional<HttpResponse> CaseApi::Handle(const HttpRequest& req) {
   if (transitions) rest.remove_suffix(kTransitions.size());
   if (rest.empty() || rest.find('/') != std::string_view::npos)
     return Error(req, 404, "not_found", "no such route");
-  auto id = PercentDecode(rest);
+  auto id = PercentDecodePath(rest);
   if (!id || id->size() > dispatcher::kMaxIdBytes)
     return Error(req, 400, "bad_case_id", "bad case id in the path");
   if (transitions) {

@@ -90,7 +90,7 @@ HttpResponse CitizenApi::TrackRoute(const HttpRequest& req, std::string_view res
   constexpr std::string_view kRating = "/rating";
   const bool rating = rest.ends_with(kRating);
   if (rating) rest.remove_suffix(kRating.size());
-  auto code = PercentDecode(rest);
+  auto code = PercentDecodePath(rest);
   HttpResponse res;
   if (!code || !IsTrackingCode(*code))
     res = Error(req, 404, "unknown_tracking_code", "no report has this tracking code");

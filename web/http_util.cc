@@ -113,7 +113,10 @@ std::pair<std::string_view, std::string_view> SplitTarget(std::string_view targe
   return {target.substr(0, q), target.substr(q + 1)};
 }
 
-std::optional<std::string> PercentDecode(std::string_view s) {
+namespace {
+// One decoder for both URL parts: %XX (exactly two hex digits) is that byte; in a query string
+// (RFC 3986 leaves it to the form encoding) '+' is also a space.
+std::optional<std::string> Unescape(std::string_view s, bool plus_is_space) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
@@ -122,14 +125,17 @@ std::optional<std::string> PercentDecode(std::string_view s) {
       if (!byte || byte->size() != 1) return std::nullopt;
       out += *byte;
       i += 2;
-    } else if (s[i] == '+') {
-      out += ' ';
     } else {
-      out += s[i];
+      out += plus_is_space && s[i] == '+' ? ' ' : s[i];
     }
   }
   return out;
 }
+}  // namespace
+
+std::optional<std::string> PercentDecodePath(std::string_view s) { return Unescape(s, false); }
+
+std::optional<std::string> PercentDecodeQuery(std::string_view s) { return Unescape(s, true); }
 
 std::vector<std::string> SplitList(std::string_view s) {
   std::vector<std::string> out;
@@ -149,7 +155,8 @@ std::optional<std::string> QueryParam(std::string_view query, std::string_view k
     std::string_view pair = query.substr(0, amp);
     size_t eq = pair.find('=');
     if (pair.substr(0, eq) == key) {
-      return PercentDecode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+      return PercentDecodeQuery(eq == std::string_view::npos ? std::string_view{}
+                                                             : pair.substr(eq + 1));
     }
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);

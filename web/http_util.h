@@ -82,8 +82,11 @@ std::string ToJson(const google::protobuf::Message& m);
 // Splits a request target into path and query ("/a?b=1" -> "/a", "b=1").
 std::pair<std::string_view, std::string_view> SplitTarget(std::string_view target);
 
-// Percent-decodes a URL component; nullopt on a bad escape.
-std::optional<std::string> PercentDecode(std::string_view s);
+// Percent-decodes a URL path or one of its segments; nullopt on a bad escape (not exactly two hex
+// digits after a '%').
+std::optional<std::string> PercentDecodePath(std::string_view s);
+// Percent-decodes a query-string value: as a path, and '+' is a space.
+std::optional<std::string> PercentDecodeQuery(std::string_view s);
 // The non-empty items of a comma-separated list ("a,,b" -> {"a", "b"}): list-valued query
 // parameters.
 std::vector<std::string> SplitList(std::string_view s);

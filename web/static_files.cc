@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "base/text.h"
+#include "web/http_util.h"
 
 namespace yiwang::web {
 
@@ -66,22 +67,6 @@ std::string Trim(std::string_view s) {
 }
 
 }  // namespace
-
-std::optional<std::string> PercentDecodePath(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    const std::optional<std::string> byte = Unhex(s.substr(i + 1, 2));
-    if (!byte || byte->size() != 1) return std::nullopt;
-    out += *byte;
-    i += 2;
-  }
-  return out;
-}
 
 std::optional<fs::path> SafeRelativePath(std::string_view decoded, std::string* why) {
   if (decoded.empty()) {

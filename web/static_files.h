@@ -72,9 +72,6 @@ class StaticFiles {
 // absolute, or has an empty, ".", ".." or dot-file segment, a backslash or a control byte.
 std::optional<std::filesystem::path> SafeRelativePath(std::string_view decoded, std::string* why);
 
-// Percent-decodes a URL path (no '+' to space, unlike query strings); nullopt on a bad escape.
-std::optional<std::string> PercentDecodePath(std::string_view s);
-
 // The Content-Type for a file name, by extension (lower-cased); application/octet-stream when
 // unknown. Text types carry "; charset=utf-8".
 std::string_view MimeType(std::string_view file_name);

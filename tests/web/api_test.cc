@@ -435,26 +435,26 @@ TEST_F(ApiTest, KeepAliveFollowsTheRequest) {
   EXPECT_FALSE(api_->Handle(old).keep_alive());
 }
 
-TEST(PercentDecodeTest, Decodes) {
-  EXPECT_EQ(PercentDecode(""), "");
-  EXPECT_EQ(PercentDecode("abc"), "abc");
-  EXPECT_EQ(PercentDecode("a%20b"), "a b");
-  EXPECT_EQ(PercentDecode("a+b"), "a b");
-  EXPECT_EQ(PercentDecode("%41%6a%6A"), "Ajj");
-  EXPECT_EQ(PercentDecode("%2B"), "+");
-  EXPECT_EQ(PercentDecode("%00"), std::string(1, '\0'));
-  EXPECT_EQ(PercentDecode("%E4%BA%95"), "井");
-  EXPECT_EQ(PercentDecode("100%25"), "100%");
+TEST(PercentDecodeQueryTest, Decodes) {
+  EXPECT_EQ(PercentDecodeQuery(""), "");
+  EXPECT_EQ(PercentDecodeQuery("abc"), "abc");
+  EXPECT_EQ(PercentDecodeQuery("a%20b"), "a b");
+  EXPECT_EQ(PercentDecodeQuery("a+b"), "a b");
+  EXPECT_EQ(PercentDecodeQuery("%41%6a%6A"), "Ajj");
+  EXPECT_EQ(PercentDecodeQuery("%2B"), "+");
+  EXPECT_EQ(PercentDecodeQuery("%00"), std::string(1, '\0'));
+  EXPECT_EQ(PercentDecodeQuery("%E4%BA%95"), "井");
+  EXPECT_EQ(PercentDecodeQuery("100%25"), "100%");
 }
 
-TEST(PercentDecodeTest, RejectsBadEscapes) {
+TEST(PercentDecodeQueryTest, RejectsBadEscapes) {
   for (const char* s : {"%", "%4", "a%", "a%4", "%zz", "%4g", "%g4", "%%", "% 1"})
-    EXPECT_EQ(PercentDecode(s), std::nullopt) << s;
+    EXPECT_EQ(PercentDecodeQuery(s), std::nullopt) << s;
 }
 
 // Regression test: std::from_chars on an int accepted a minus sign, so "%-1" decoded to 0xFF.
-TEST(PercentDecodeTest, RejectsSignedEscapes) {
-  for (const char* s : {"%-1", "%-f", "%-0"}) EXPECT_EQ(PercentDecode(s), std::nullopt) << s;
+TEST(PercentDecodeQueryTest, RejectsSignedEscapes) {
+  for (const char* s : {"%-1", "%-f", "%-0"}) EXPECT_EQ(PercentDecodeQuery(s), std::nullopt) << s;
 }
 
 TEST(QueryParamTest, FindsDecodedValues) {

@@ -15,6 +15,7 @@
 #include "tests/support/events.h"
 #include "tests/support/temp_dir.h"
 #include "web/api.h"
+#include "web/http_util.h"
 #include "web/auth.h"
 #include "web/tables.h"
 
