@@ -54,13 +54,14 @@ uint32_t PointFlags(const v1::CaseSummary& c) {
 
 CaseApi::CaseApi(dispatcher::Dispatcher* dispatcher, Authenticator authenticate, Metrics* metrics,
                  std::shared_ptr<spdlog::logger> logger, const DistrictLocator* district_map,
-                 MapSettings map)
+                 MapSettings map, Clock clock)
     : dispatcher_(dispatcher),
       authenticate_(std::move(authenticate)),
       metrics_(metrics),
       log_(std::move(logger)),
       districts_(district_map),
-      map_(std::move(map)) {
+      map_(std::move(map)),
+      clock_(std::move(clock)) {
   const v1::DispatchConfig& cfg = dispatcher_->config();
   json::object o;
   o["tileUrl"] = map_.tile_url;
@@ -191,7 +192,7 @@ HttpResponse CaseApi::UiConfig(const HttpRequest& req) {
 }
 
 std::string CaseApi::CaseMembers(const Principal& p, const v1::Case& c) {
-  const dispatcher::SlaStatus sla = dispatcher::Evaluate(c, internal::CaseApiNow());
+  const dispatcher::SlaStatus sla = dispatcher::Evaluate(c, clock_.NowMillis());
   std::string out = R"("case":)" + ToJson(c);
   out += R"(,"sla":{"stage":")" + std::string(StageName(sla.active)) + R"(","level":")" +
          std::string(LevelName(sla.active != v1::SLA_STAGE_UNSPECIFIED ? sla.ActiveLevel()

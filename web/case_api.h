@@ -33,6 +33,7 @@
 
 #include <spdlog/logger.h>
 
+#include "base/clock.h"
 #include "base/metrics.h"
 #include "dispatcher/dispatcher.h"
 #include "web/auth.h"
@@ -72,7 +73,7 @@ class CaseApi {
   // kDistrictToleranceM of) its district; without one the district is taken as given.
   CaseApi(dispatcher::Dispatcher* dispatcher, Authenticator authenticate, Metrics* metrics,
           std::shared_ptr<spdlog::logger> logger, const DistrictLocator* districts = nullptr,
-          MapSettings map = {});
+          MapSettings map = {}, Clock clock = {});
 
   // The response for one of the routes above; nullopt for any other path.
   std::optional<HttpResponse> Handle(const HttpRequest& req);
@@ -107,6 +108,7 @@ class CaseApi {
   std::shared_ptr<spdlog::logger> log_;
   const DistrictLocator* districts_;  // may be null
   MapSettings map_;
+  Clock clock_;  // the time SLA levels and the points' serverTimeMs are judged at
   std::string ui_config_json_;  // built once: the configuration does not change at run time
 };
 

@@ -195,9 +195,7 @@ HttpResponse CaseApi::CasePoints(const HttpRequest& req, const Principal& p,
   body += R"(],"total":)" + std::to_string(total);
   body += R"(,"truncated":)" + std::string(total > cases.size() ? "true" : "false");
   body += R"(,"serverTimeMs":)" +
-          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                             internal::CaseApiNow().time_since_epoch())
-                             .count()) +
+          std::to_string(clock_.NowMillis().time_since_epoch().count()) +
           '}';
   HttpResponse res = MakeResponse(req, 200, std::move(body));
   res.set(http::field::cache_control, "no-store");

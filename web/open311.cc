@@ -113,6 +113,12 @@ Open311::Open311(CitizenApi* citizen, dispatcher::Dispatcher* dispatcher,
       log_(std::move(logger)),
       key_limiter_(600, std::chrono::seconds(600)) {}
 
+HttpResponse Open311::TooManyRequests(const HttpRequest& req, bool xml, uint64_t retry_s) {
+  HttpResponse res = Error(req, xml, 429, fmt::format("too many requests; retry in {} s", retry_s));
+  res.set(http::field::retry_after, std::to_string(retry_s));
+  return res;
+}
+
 HttpResponse Open311::Error(const HttpRequest& req, bool xml, unsigned status,
                             std::string_view message) {
   metrics_
@@ -254,9 +260,7 @@ HttpResponse Open311::PostRequest(const HttpRequest& req, bool xml) {
   if (!p || p->role == v1::ROLE_UNSPECIFIED || p->role == v1::ROLE_SYSTEM)
     return Error(req, xml, 403, "invalid api_key");
   if (const uint64_t retry = key_limiter_.Acquire(p->user_id); retry != 0) {
-    HttpResponse res = Error(req, xml, 429, fmt::format("too many requests; retry in {} s", retry));
-    res.set(http::field::retry_after, std::to_string(retry));
-    return res;
+    return TooManyRequests(req, xml, retry);
   }
   ReportRequest r;
   r.client = "open311:" + p->user_id;
@@ -412,9 +416,7 @@ HttpResponse Open311::GetToken(const HttpRequest& req, bool xml, const std::stri
   // A token is a tracking code: guessed here as on /api/v1/track/, under the same limits.
   const std::string client = ClientAddress(req);
   if (const uint64_t retry = citizen_->AdmitTrackingLookup(client); retry != 0) {
-    HttpResponse res = Error(req, xml, 429, fmt::format("too many requests; retry in {} s", retry));
-    res.set(http::field::retry_after, std::to_string(retry));
-    return res;
+    return TooManyRequests(req, xml, retry);
   }
   v1::CitizenReport rep;
   if (token.size() > 64 || !dispatcher_->GetReport(token, &rep).ok()) {

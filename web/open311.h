@@ -66,6 +66,8 @@ class Open311 {
  private:
   class Writer;
   HttpResponse Error(const HttpRequest& req, bool xml, unsigned status, std::string_view message);
+  // 429 with Retry-After: `retry_s` seconds.
+  HttpResponse TooManyRequests(const HttpRequest& req, bool xml, uint64_t retry_s);
   HttpResponse Discovery(const HttpRequest& req, bool xml);
   HttpResponse Services(const HttpRequest& req, bool xml);
   HttpResponse ServiceDefinition(const HttpRequest& req, bool xml, const std::string& code);

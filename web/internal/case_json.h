@@ -2,7 +2,7 @@
 // Names and JSON pieces the case API's files share (web/case_api.cc, web/case_queries.cc,
 // web/case_commands.cc): private to them.
 //
-// Thread safety: pure functions, except CaseApiNow, which reads the system clock.
+// Thread safety: pure functions.
 
 #include <chrono>
 #include <optional>
@@ -45,11 +45,6 @@ inline std::string ActionList(const std::vector<yiwang::v1::CaseAction>& actions
     out += JsonEscape(dispatcher::ActionName(actions[i]));
   }
   return out + "]";
-}
-
-// The time SLA levels and the points' serverTimeMs are judged at.
-inline dispatcher::Timestamp CaseApiNow() {
-  return std::chrono::time_point_cast<dispatcher::Duration>(std::chrono::system_clock::now());
 }
 
 }  // namespace yiwang::web::internal
