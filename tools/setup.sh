@@ -20,10 +20,12 @@ PACKAGES=(
   curl
   chromium fonts-noto-cjk
   fiu-utils slowhttptest faketime
+  libnats-dev
 )
 # fiu-utils: fiu-run's POSIX preload injects EIO into fdatasync/write (the fault tests).
 # slowhttptest: slowloris handshakes against the server (the abuse tests).
 # faketime: libfaketime steps the server's clock under pending SLA deadlines (the abuse tests).
+# libnats-dev: the NATS client (nats.c, pkg-config libnats) of cluster mode.
 if [ "${1:-}" = "--fuzz" ]; then
   PACKAGES+=(clang-14 libclang-rt-14-dev)
 fi
@@ -88,4 +90,24 @@ if [ ! -s "$MAP_CACHE/chongqing.geojson" ] || [ "$(cat "$MAP_CACHE/source.txt" 2
   echo "setup: district map source in .cache/map-data"
 else
   echo "setup: district map source present"
+fi
+
+# NATS JetStream, the replicated log of cluster mode (docs/cluster.md): a pinned nats-server
+# built from the official Go module with the machine's Go into .cache/bin, only when missing or
+# at another version. Debian's nats-server (2.9) never fsyncs before a PubAck: not used.
+# Without Go nothing else is affected: the cluster tests then fail naming the missing binary.
+NATS_VERSION="v2.15.3"
+NATS_BIN="$ROOT/.cache/bin/nats-server"
+if [ -x "$NATS_BIN" ] && [ "$("$NATS_BIN" --version 2>/dev/null)" = "nats-server: $NATS_VERSION" ]; then
+  echo "setup: nats-server $NATS_VERSION present"
+else
+  GO="$(command -v go || echo /usr/local/go/bin/go)"
+  if [ -x "$GO" ]; then
+    echo "setup: building nats-server $NATS_VERSION with $("$GO" version | cut -d' ' -f3) (go install)"
+    mkdir -p "$ROOT/.cache/bin"
+    GOBIN="$ROOT/.cache/bin" GOFLAGS=-mod=mod "$GO" install "github.com/nats-io/nats-server/v2@$NATS_VERSION"
+    echo "setup: $("$NATS_BIN" --version) in .cache/bin"
+  else
+    echo "setup: WARNING: no Go toolchain: nats-server $NATS_VERSION not installed (cluster mode and its tests need it)" >&2
+  fi
 fi

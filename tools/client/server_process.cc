@@ -219,6 +219,36 @@ Status ServerProcess::ReadAdminToken(std::string* token) const {
   return ReadFirstLine(data_dir_ + "/" + kAdminTokenFile, token);
 }
 
+ChildProcess::~ChildProcess() {
+  if (running()) Stop(SIGKILL, std::chrono::seconds(10));
+}
+
+Status ChildProcess::Start(const std::string& binary, const std::vector<std::string>& args,
+                           const std::string& log_path) {
+  if (running()) return Status::Busy(binary + " is running already");
+  std::string error;
+  SpawnSpec spec;
+  spec.binary = binary;
+  spec.args = args;
+  spec.log_path = log_path;
+  pid_ = Spawn(spec, &error);
+  if (pid_ < 0) return Status::IOError("spawn " + binary + ": " + error);
+  return Status::Ok();
+}
+
+void ChildProcess::Signal(int sig) {
+  if (running()) ::kill(pid_, sig);
+}
+
+ExitStatus ChildProcess::Stop(int sig, std::chrono::milliseconds timeout) {
+  if (!running()) return ExitStatus{.signal = -1};
+  ::kill(pid_, sig);
+  if (sig == SIGTERM || sig == SIGKILL || sig == SIGINT) ::kill(pid_, SIGCONT);  // if paused
+  const ExitStatus s = WaitForExit(pid_, timeout);
+  pid_ = -1;
+  return s;
+}
+
 ExitStatus RunToExit(const std::string& binary, const std::vector<std::string>& args,
                      std::chrono::milliseconds timeout, std::string* output) {
   char log[] = "/tmp/yiwang-run-XXXXXX";

@@ -106,6 +106,31 @@ class ServerProcess {
   std::string ready_content_;
 };
 
+// Any program as a child process (a nats-server of the cluster tests, say): spawned like a
+// ServerProcess (PR_SET_PDEATHSIG; stdout and stderr to a log file), without a ready file: the
+// caller knows when its program is ready. The destructor SIGKILLs and reaps one still running.
+class ChildProcess {
+ public:
+  ChildProcess() = default;
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  // Starts `binary args...` with its output to `log_path`. Busy if one runs already, IOError
+  // if it could not be spawned.
+  [[nodiscard]] Status Start(const std::string& binary, const std::vector<std::string>& args,
+                             const std::string& log_path);
+  // Sends `sig` (SIGSTOP, SIGCONT: a pause) without waiting.
+  void Signal(int sig);
+  // Sends `sig` and waits for the exit; SIGKILLs after `timeout`.
+  ExitStatus Stop(int sig = SIGTERM, std::chrono::milliseconds timeout = kServerStopTimeout);
+  bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
 // Runs `binary args...` to completion with stdout and stderr in *output (if not null);
 // SIGKILLs it after `timeout` (timed_out = true). signal = -1 if it could not be started
 // (*output then says why).
