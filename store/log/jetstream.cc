@@ -149,12 +149,13 @@ Status JetStreamLog::EnsureStream(const StreamSpec& spec) {
 }
 
 Status JetStreamLog::Publish(std::string_view subject, std::string_view msg_id,
-                             std::string_view data, PubAck* ack) {
+                             std::string_view data, PubAck* ack,
+                             std::chrono::milliseconds max_wait) {
   const std::string subj(subject), id(msg_id);
   jsPubOptions po;
   jsPubOptions_Init(&po);
   po.MsgId = id.empty() ? nullptr : id.c_str();
-  po.MaxWait = impl_->options.timeout.count();
+  po.MaxWait = (max_wait.count() > 0 ? max_wait : impl_->options.timeout).count();
   jsErrCode err = static_cast<jsErrCode>(0);
   jsPubAck* raw = nullptr;
   natsStatus s = js_Publish(&raw, impl_->js, subj.c_str(), data.data(),

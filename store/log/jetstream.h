@@ -73,8 +73,9 @@ class JetStreamLog {
   // Publishes `data` on `subject` with Msg-Id `msg_id` and waits for JetStream's
   // acknowledgement. Unavailable: no server, no stream (leader) answering for the subject, a
   // timeout; the message may or may not be stored: resend it with the same Msg-Id.
+  // `max_wait` bounds the wait for the acknowledgement (0: the connection's timeout).
   Status Publish(std::string_view subject, std::string_view msg_id, std::string_view data,
-                 PubAck* ack);
+                 PubAck* ack, std::chrono::milliseconds max_wait = {});
 
   // The message at `sequence` of `stream`. NotFound if there is none (deleted or not yet
   // written), Unavailable as for Publish.

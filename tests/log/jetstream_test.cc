@@ -8,6 +8,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <iostream>
+#include <mutex>
 #include <chrono>
 #include <map>
 #include <set>
@@ -19,6 +22,7 @@
 #include <spdlog/spdlog.h>
 
 #include "store/log/jetstream.h"
+#include "store/log/publisher.h"
 #include "tests/support/nats_cluster.h"
 #include "tests/support/temp_dir.h"
 
@@ -50,6 +54,17 @@ class JetStreamLogTest : public ::testing::Test {
     auto l = log::JetStreamLog::Connect(opts, TestLogger(), &s);
     EXPECT_TRUE(s.ok()) << s.ToString();
     return l;
+  }
+
+  // Creates the stream, retrying while the new cluster cannot place three replicas yet (its
+  // nodes still joining: Unavailable) for up to 30 s.
+  Status Ensure(const log::StreamSpec& spec) {
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    Status s;
+    while ((s = log_->EnsureStream(spec)).code() == Status::Code::kUnavailable &&
+           Clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return s;
   }
 
   // Publishes until acknowledged, resending with the same Msg-Id on Unavailable (as a gateway
@@ -107,7 +122,8 @@ class JetStreamLogTest : public ::testing::Test {
 
 TEST_F(JetStreamLogTest, AResendOfAnAckedMessageIsADuplicateNotASecondCopy) {
   const log::StreamSpec spec{.name = "YW_T1", .subjects = {"yw.t1.>"}};
-  ASSERT_TRUE(log_->EnsureStream(spec).ok());
+  const Status made = Ensure(spec);
+  ASSERT_TRUE(made.ok()) << made.ToString();
   ASSERT_TRUE(log_->EnsureStream(spec).ok()) << "a second EnsureStream changes nothing";
   log::StreamSpec other = spec;
   other.replicas = 1;
@@ -139,7 +155,10 @@ TEST_F(JetStreamLogTest, AResendOfAnAckedMessageIsADuplicateNotASecondCopy) {
 
 TEST_F(JetStreamLogTest, KillingTheLeaderMidStreamLosesNoAckedMessageAndStoresNoneTwice) {
   const std::string stream = "YW_T2";
-  ASSERT_TRUE(log_->EnsureStream({.name = stream, .subjects = {"yw.t2.>"}}).ok());
+  {
+    const Status made = Ensure({.name = stream, .subjects = {"yw.t2.>"}});
+    ASSERT_TRUE(made.ok()) << made.ToString();
+  }
   constexpr int kMessages = 1500;
   std::set<std::string> acked;
   int first_leader = -1, second_leader = -1;
@@ -174,6 +193,127 @@ TEST_F(JetStreamLogTest, KillingTheLeaderMidStreamLosesNoAckedMessageAndStoresNo
     EXPECT_EQ(it->second, 1) << "stored twice: " << id;
   }
   EXPECT_EQ(copies.size(), acked.size()) << "a message nobody published";
+}
+
+// Four producers submit 2,000 messages through the publisher while the stream's leader is
+// killed and later restarted; a message answered Unavailable is submitted again (a sensor
+// resends an unacked frame). Every submission gets exactly one answer, and every message
+// acknowledged is stored exactly once.
+TEST_F(JetStreamLogTest, PublisherAnswersEveryMessageOnceThroughALeaderLoss) {
+  const std::string stream = "YW_T3";
+  {
+    const Status made = Ensure({.name = stream, .subjects = {"yw.t3.>"}});
+    ASSERT_TRUE(made.ok()) << made.ToString();
+  }
+  log::LogPublisher publisher(log_.get(), {.threads = 8, .max_pending = 256});
+  constexpr int kProducers = 4, kPerProducer = 500;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::set<std::string> acked;
+  std::map<std::string, int> answers;
+  int unavailable = 0, busy = 0;
+  std::atomic<int> resubmitters{0};  // threads resubmitting an unavailable message
+  auto submit = [&](const std::string& id, auto& self) -> void {
+    for (;;) {
+      const Status s = publisher.Submit(
+          "yw.t3." + id.substr(0, id.find('/')), id, "payload of " + id,
+          [&, id](const Status& st, const log::PubAck&) {
+            bool again = false;
+            {
+              std::lock_guard lock(mu);
+              ++answers[id];
+              if (st.ok()) acked.insert(id);
+              else if (st.code() == Status::Code::kUnavailable) ++unavailable, again = true;
+              else ADD_FAILURE() << id << ": " << st.ToString();
+            }
+            cv.notify_all();
+            if (again) {
+              ++resubmitters;
+              std::thread([id, &self, &resubmitters] {
+                self(id, self);
+                --resubmitters;
+              }).detach();
+            }
+          });
+      if (s.ok()) return;
+      ASSERT_EQ(s.code(), Status::Code::kBusy) << s.ToString();
+      {
+        std::lock_guard lock(mu);
+        ++busy;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  };
+  std::vector<std::thread> producers;
+  for (int p = 0; p < kProducers; ++p)
+    producers.emplace_back([&, p] {
+      for (int i = 0; i < kPerProducer; ++i) submit(fmt::format("dev-{}/{}", p, i), submit);
+    });
+  auto wait_acked = [&](size_t n) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(120), [&] { return acked.size() >= n; });
+  };
+  ASSERT_TRUE(wait_acked(500));
+  const int leader = LeaderOf(stream);
+  ASSERT_GE(leader, 0);
+  cluster_->Kill(leader);
+  ASSERT_TRUE(wait_acked(1200));
+  ASSERT_TRUE(cluster_->Restart(leader).ok());
+  for (auto& t : producers) t.join();
+  ASSERT_TRUE(wait_acked(kProducers * kPerProducer)) << acked.size() << " acked";
+  while (resubmitters.load() > 0 || publisher.pending() > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+
+  uint64_t last = 0;
+  const std::map<std::string, int> copies = Census(stream, &last);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(acked.size(), static_cast<size_t>(kProducers * kPerProducer));
+  for (const std::string& id : acked) {
+    auto it = copies.find(id);
+    ASSERT_NE(it, copies.end()) << "acked and lost: " << id;
+    EXPECT_EQ(it->second, 1) << "stored twice: " << id;
+  }
+  EXPECT_EQ(copies.size(), acked.size()) << "a message nobody published";
+  std::cerr << "publisher through a leader loss: " << acked.size() << " acked, " << unavailable
+            << " answered unavailable and resubmitted, " << busy << " refused as busy\n";
+}
+
+// With no server reachable, a full queue is refused at once and every queued message is
+// answered Unavailable by its deadline: the caller is never blocked.
+TEST_F(JetStreamLogTest, PublisherRefusesWhenFullAndAnswersByTheDeadlineWithoutTheLog) {
+  {
+    const Status made = Ensure({.name = "YW_T4", .subjects = {"yw.t4.>"}});
+    ASSERT_TRUE(made.ok()) << made.ToString();
+  }
+  for (int i = 0; i < cluster_->size(); ++i) cluster_->Kill(i);
+  log::LogPublisher publisher(log_.get(), {.threads = 2,
+                                           .max_pending = 4,
+                                           .deadline = std::chrono::milliseconds(1500),
+                                           .retry_wait = std::chrono::milliseconds(50)});
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Status> answers;
+  const auto t0 = Clock::now();
+  for (int i = 0; i < 4; ++i) {
+    const Status s = publisher.Submit("yw.t4.x", fmt::format("m{}", i), "payload",
+                                      [&](const Status& st, const log::PubAck&) {
+                                        std::lock_guard lock(mu);
+                                        answers.push_back(st);
+                                        cv.notify_all();
+                                      });
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  const Status full =
+      publisher.Submit("yw.t4.x", "m4", "payload", [](const Status&, const log::PubAck&) {
+        ADD_FAILURE() << "a refused message must not be answered";
+      });
+  EXPECT_EQ(full.code(), Status::Code::kBusy);
+  EXPECT_LT(Clock::now() - t0, std::chrono::milliseconds(500)) << "Submit blocked";
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return answers.size() == 4; }));
+  for (const Status& s : answers) EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.ToString();
+  // Each deadline counts from Submit: all four are answered soon after 1.5 s.
+  EXPECT_LT(Clock::now() - t0, std::chrono::milliseconds(4500));
 }
 
 }  // namespace
