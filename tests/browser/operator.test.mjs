@@ -252,6 +252,10 @@ test('(i) an account disabled while its map is open is signed out within seconds
   assert.equal(disabled.status, 200, JSON.stringify(disabled.body));
   // The server ends the feed (1008); the page asks for its session, gets 401 and shows the form.
   await page.locator('#login-area form.login-form').waitFor(kWait);
+  // And says why.
+  await page.locator('#login-area .message', { hasText: '登录已失效' }).waitFor(kWait);
+  assert.equal(await page.locator('#login-area .message').textContent(),
+               '登录已失效（已退出、账号停用或权限变更），请重新登录');
   await page.waitForFunction(() => !document.body.dataset.role && !document.body.dataset.cases,
                              null, kWait);
   assert.equal(await page.locator('.case-marker').count(), 0, 'cases stay on a signed-out map');

@@ -89,8 +89,13 @@ export function mountLoginArea(area, { onSession = () => {} } = {}) {
     set({ kind: 'form' });
   }
 
-  window.addEventListener(kSessionRecheck, () => {
-    if (state.kind === 'user') check();
+  window.addEventListener(kSessionRecheck, async () => {
+    if (state.kind !== 'user') return;
+    await check();
+    if (state.kind === 'form') {  // say why the map emptied
+      state.message = t('login.ended');
+      render();
+    }
   });
   onLanguageChange(() => {
     if (state.kind === 'unavailable') state.message = t('login.unavailable');
