@@ -19,13 +19,27 @@ constexpr int kRejectCount = static_cast<int>(Reject::kShuttingDown) + 1;
 IngestService::IngestService(store::EventStore* store, IngestLimits limits, Metrics* metrics,
                              std::shared_ptr<spdlog::logger> logger, Clock clock,
                              DistrictLookup districts)
-    : store_(store),
+    : IngestService(std::make_unique<StoreSink>(store), nullptr, limits, metrics,
+                    std::move(logger), std::move(clock), std::move(districts)) {}
+
+IngestService::IngestService(EventSink* sink, IngestLimits limits, Metrics* metrics,
+                             std::shared_ptr<spdlog::logger> logger, Clock clock,
+                             DistrictLookup districts)
+    : IngestService(nullptr, sink, limits, metrics, std::move(logger), std::move(clock),
+                    std::move(districts)) {}
+
+IngestService::IngestService(std::unique_ptr<EventSink> own_sink, EventSink* sink,
+                             IngestLimits limits, Metrics* metrics,
+                             std::shared_ptr<spdlog::logger> logger, Clock clock,
+                             DistrictLookup districts)
+    : own_sink_(std::move(own_sink)),
+      sink_(own_sink_ ? own_sink_.get() : sink),
       limits_(limits),
       metrics_(metrics),
       log_(std::move(logger)),
       clock_(std::move(clock)),
       districts_(std::move(districts)),
-      new_devices_(store, limits.max_new_devices_per_hour, kDefaultMaxKnownDevices, clock_),
+      new_devices_(sink_, limits.max_new_devices_per_hour, kDefaultMaxKnownDevices, clock_),
       m_accepted_(metrics->GetCounter("yiwang_ingest_events_total", "Sensor events by result",
                                       {{"result", "accepted"}})),
       m_duplicates_(metrics->GetCounter("yiwang_ingest_events_total", "Sensor events by result",
@@ -62,7 +76,7 @@ Status IngestService::Authenticate(std::string_view authorization, TokenRecord* 
                                    std::string* hash) const {
   auto raw = BearerToken(authorization);
   if (!raw) return Status::InvalidArgument("missing bearer token");
-  Status s = store_->LookupToken(*raw, token);
+  Status s = sink_->LookupToken(*raw, token);
   if (!s.ok()) return Status::NotFound("unknown token");
   if (token->revoked() || token->kind() != yiwang::v1::TOKEN_KIND_DEVICE)
     return Status::NotFound("token is not a valid device token");
@@ -107,11 +121,10 @@ size_t IngestService::HandleFrame(std::string_view data, bool binary, const Toke
     return 0;
   }
   const size_t submitted = req.events.size();
-  store::PrepareIngest(&req);  // serialise and hash here, off the single writer thread
   req.done = [this, p = std::move(p)](std::vector<store::Outcome> outcomes) mutable {
     Acknowledge(p, outcomes);
   };
-  store_->SubmitIngest(std::move(req));
+  sink_->Submit(std::move(req));
   return submitted;
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 // IngestService: turns one frame from an authenticated sensor connection into a durable write
-// and an ack. No sockets here (sensor_endpoint.h owns those), so tests drive it directly.
+// and an ack. No sockets here (sensor_endpoint.h owns those), so tests drive it directly; no
+// storage either: it writes through an EventSink (event_sink.h: the embedded store, or the
+// replicated log of a cluster gateway).
 //
 // Thread safety: HandleFrame and Authenticate may be called from any thread concurrently.
 
@@ -14,6 +16,7 @@
 
 #include "base/clock.h"
 #include "base/metrics.h"
+#include "ingest/event_sink.h"
 #include "ingest/limits.h"
 #include "ingest/new_device_budget.h"
 #include "ingest/validation.h"
@@ -26,8 +29,12 @@ struct DecodedFrame;  // ingest/frame_codec.h
 
 class IngestService {
  public:
-  // `store` and `metrics` must outlive the service. `clock` defaults to the system clock.
+  // `sink` and `metrics` must outlive the service. `clock` defaults to the system clock.
   // `districts` tells where events belong, for tokens scoped to districts (validation.h).
+  IngestService(EventSink* sink, IngestLimits limits, Metrics* metrics,
+                std::shared_ptr<spdlog::logger> logger, Clock clock = {},
+                DistrictLookup districts = {});
+  // Into the embedded store (a StoreSink of its own); `store` must outlive the service.
   IngestService(store::EventStore* store, IngestLimits limits, Metrics* metrics,
                 std::shared_ptr<spdlog::logger> logger, Clock clock = {},
                 DistrictLookup districts = {});
@@ -57,6 +64,9 @@ class IngestService {
   const IngestLimits& limits() const { return limits_; }
 
  private:
+  IngestService(std::unique_ptr<EventSink> own_sink, EventSink* sink, IngestLimits limits,
+                Metrics* metrics, std::shared_ptr<spdlog::logger> logger, Clock clock,
+                DistrictLookup districts);
   struct Pending;
   // Answers a frame refused whole (ack error and message); returns 0 events submitted.
   size_t RefuseFrame(Pending& p, const std::string& error, const std::string& message);
@@ -69,7 +79,8 @@ class IngestService {
   Counter& RejectCounter(Reject r);
   void CountFrameError(const std::string& error);
 
-  store::EventStore* store_;
+  std::unique_ptr<EventSink> own_sink_;  // the StoreSink of the store constructor
+  EventSink* sink_;
   IngestLimits limits_;
   Metrics* metrics_;
   std::shared_ptr<spdlog::logger> log_;

@@ -6,9 +6,9 @@ namespace {
 constexpr std::chrono::hours kWindow{1};
 }  // namespace
 
-NewDeviceBudget::NewDeviceBudget(const store::EventStore* store, uint32_t per_hour,
+NewDeviceBudget::NewDeviceBudget(const EventSink* sink, uint32_t per_hour,
                                  size_t max_known, Clock clock)
-    : store_(store), per_hour_(per_hour), max_known_(max_known), clock_(std::move(clock)) {}
+    : sink_(sink), per_hour_(per_hour), max_known_(max_known), clock_(std::move(clock)) {}
 
 bool NewDeviceBudget::KnownLocked(std::string_view device_id) const {
   return known_.find(device_id) != known_.end();
@@ -25,8 +25,7 @@ bool NewDeviceBudget::Admit(std::string_view token_id, std::string_view device_i
     std::lock_guard lock(mu_);
     if (KnownLocked(device_id)) return true;
   }
-  yiwang::v1::DeviceState state;
-  const bool stored = store_->GetDevice(device_id, &state).ok();
+  const bool stored = sink_->KnownDevice(device_id);
   std::lock_guard lock(mu_);
   if (stored || KnownLocked(device_id)) {
     RememberLocked(device_id);

@@ -25,7 +25,7 @@
 #include <unordered_set>
 
 #include "base/clock.h"
-#include "store/event_store.h"
+#include "ingest/event_sink.h"
 
 namespace yiwang::ingest {
 
@@ -33,8 +33,8 @@ inline constexpr size_t kDefaultMaxKnownDevices = 200000;
 
 class NewDeviceBudget {
  public:
-  // `store` must outlive the budget. `per_hour` 0: no bound.
-  NewDeviceBudget(const store::EventStore* store, uint32_t per_hour,
+  // `sink` must outlive the budget. `per_hour` 0: no bound.
+  NewDeviceBudget(const EventSink* sink, uint32_t per_hour,
                   size_t max_known = kDefaultMaxKnownDevices, Clock clock = {});
 
   // True if the token `token_id` may send an event of `device_id`: a known device, or a new
@@ -54,7 +54,7 @@ class NewDeviceBudget {
   bool KnownLocked(std::string_view device_id) const;  // REQUIRES: mu_ held
   void RememberLocked(std::string_view device_id);      // REQUIRES: mu_ held
 
-  const store::EventStore* store_;
+  const EventSink* sink_;
   const uint32_t per_hour_;
   const size_t max_known_;
   Clock clock_;
