@@ -17,8 +17,10 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 all: build
 
+# `make run` needs no nats-server (only the cluster tests do): setup skips building it.
+run: SETUP_ARGS = --without-nats-server
 setup:
-	@bash tools/setup.sh
+	@bash tools/setup.sh $(SETUP_ARGS)
 
 configure: setup
 	@cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS) $(if $(CI),-DYIWANG_WERROR=ON) >/dev/null

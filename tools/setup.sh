@@ -5,6 +5,7 @@
 # when not root. Safe to run repeatedly; does nothing that is already done.
 #   tools/setup.sh          what make build / make test need
 #   tools/setup.sh --fuzz   plus clang-14 and libFuzzer (make fuzz)
+#   tools/setup.sh --without-nats-server   all but the nats-server build (make run needs none)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,7 +27,16 @@ PACKAGES=(
 # slowhttptest: slowloris handshakes against the server (the abuse tests).
 # faketime: libfaketime steps the server's clock under pending SLA deadlines (the abuse tests).
 # libnats-dev: the NATS client (nats.c, pkg-config libnats) of cluster mode.
-if [ "${1:-}" = "--fuzz" ]; then
+FUZZ=0
+NATS_SERVER=1
+for arg in "$@"; do
+  case "$arg" in
+    --fuzz) FUZZ=1 ;;
+    --without-nats-server) NATS_SERVER=0 ;;
+    *) echo "setup: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+if [ "$FUZZ" = 1 ]; then
   PACKAGES+=(clang-14 libclang-rt-14-dev)
 fi
 # Node.js and npm: Debian's nodejs and npm, unless a node and npm are already on the PATH
@@ -98,7 +108,9 @@ fi
 # Without Go nothing else is affected: the cluster tests then fail naming the missing binary.
 NATS_VERSION="v2.15.3"
 NATS_BIN="$ROOT/.cache/bin/nats-server"
-if [ -x "$NATS_BIN" ] && [ "$("$NATS_BIN" --version 2>/dev/null)" = "nats-server: $NATS_VERSION" ]; then
+if [ "$NATS_SERVER" = 0 ]; then
+  echo "setup: nats-server not built (not needed to run; make test builds it)"
+elif [ -x "$NATS_BIN" ] && [ "$("$NATS_BIN" --version 2>/dev/null)" = "nats-server: $NATS_VERSION" ]; then
   echo "setup: nats-server $NATS_VERSION present"
 else
   GO="$(command -v go || echo /usr/local/go/bin/go)"
