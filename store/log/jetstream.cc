@@ -87,6 +87,11 @@ std::unique_ptr<JetStreamLog> JetStreamLog::Connect(const ConnectOptions& option
   // Reconnect for ever, every 250 ms, across every server: a node loss must not end the log.
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts.get(), -1);
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts.get(), 250);
+  // A server that stops answering without closing the connection (paused, a half-open link) is
+  // left after 3 unanswered pings a second apart, not after the library's default 2 x 2
+  // minutes during which every request would time out.
+  if (s == NATS_OK) s = natsOptions_SetPingInterval(opts.get(), 1000);
+  if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(opts.get(), 3);
   if (s == NATS_OK) s = natsConnection_Connect(&impl->nc, opts.get());
   if (s != NATS_OK) {
     *status = FromNats(s, 0, fmt::format("connect to {}", fmt::join(options.urls, ",")));
