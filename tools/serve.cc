@@ -165,7 +165,7 @@ struct Components {
 
 web::AccountsOptions AccountsOptionsOf(const ServeSettings& s) {
   web::AccountsOptions o;
-  o.secure_cookie = s.https;
+  o.secure_cookie = s.http.https;  // served over HTTPS (behind a TLS proxy)
   o.dispatch_config = &s.dispatch;
   return o;
 }

@@ -126,7 +126,6 @@ Status ResolveServeSettings(const ServeOptions& o, ServeSettings* s) {
   ResolveIngest(s->config.ingest(), &s->ingest);
   ResolveHttp(s->config.http(), &s->http);
   ResolveLive(s->config.http(), &s->live);
-  s->https = s->config.http().https();
   return ResolvePages(s->config.http(), &s->pages);
 }
 

@@ -29,7 +29,6 @@ struct ServeSettings {
   web::HttpLimits http;
   web::StaticOptions pages;
   web::LiveLimits live;
-  bool https = false;  // served over HTTPS (behind a TLS proxy): Secure cookie, HSTS, origins
 };
 
 // InvalidArgument (or NotFound for an unreadable file) naming the setting: serve exits 2.
