@@ -57,14 +57,15 @@ class JetStreamLogTest : public ::testing::Test {
   }
 
   // Creates the stream, retrying while the new cluster cannot place three replicas yet (its
-  // nodes still joining: Unavailable) for up to 30 s.
-  Status Ensure(const log::StreamSpec& spec) {
+  // nodes still joining: Unavailable) for up to 30 s. False (and a test failure) if it could not.
+  bool Ensure(const log::StreamSpec& spec) {
     const auto deadline = Clock::now() + std::chrono::seconds(30);
     Status s;
     while ((s = log_->EnsureStream(spec)).code() == Status::Code::kUnavailable &&
            Clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    return s;
+    EXPECT_TRUE(s.ok()) << spec.name << ": " << s.ToString();
+    return s.ok();
   }
 
   // Publishes until acknowledged, resending with the same Msg-Id on Unavailable (as a gateway
@@ -78,6 +79,18 @@ class JetStreamLogTest : public ::testing::Test {
       if (s.code() != Status::Code::kUnavailable) return s;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     } while (Clock::now() < deadline);
+    return s;
+  }
+
+  // Publishes the i-th message of a run on `subject_prefix` (one of `devices` devices, each its
+  // own district subject) until acknowledged; its Msg-Id is recorded in *acked.
+  Status PublishNth(const std::string& subject_prefix, int i, int devices,
+                    std::set<std::string>* acked) {
+    const std::string id = fmt::format("dev-{}/{}", i % devices, i);
+    log::PubAck ack;
+    const Status s = PublishUntilAcked(fmt::format("{}.{}", subject_prefix, 500100 + i % devices),
+                                       id, "payload of " + id, &ack);
+    if (s.ok()) acked->insert(id);
     return s;
   }
 
@@ -120,6 +133,21 @@ class JetStreamLogTest : public ::testing::Test {
     return copies;
   }
 
+  // The stream holds exactly `expected` messages (no gap, no second copy): each acked one once
+  // and nothing else.
+  void ExpectEachStoredOnce(const std::string& stream, const std::set<std::string>& acked,
+                            uint64_t expected) {
+    uint64_t last = 0;
+    const std::map<std::string, int> copies = Census(stream, expected, &last);
+    EXPECT_EQ(last, expected) << "no gap, no second copy";
+    for (const std::string& id : acked) {
+      auto it = copies.find(id);
+      ASSERT_NE(it, copies.end()) << "acked and lost: " << id;
+      EXPECT_EQ(it->second, 1) << "stored twice: " << id;
+    }
+    EXPECT_EQ(copies.size(), acked.size()) << "a message nobody published";
+  }
+
   test::TempDir dir_;
   std::unique_ptr<test::NatsCluster> cluster_;
   std::unique_ptr<log::JetStreamLog> log_;
@@ -127,8 +155,7 @@ class JetStreamLogTest : public ::testing::Test {
 
 TEST_F(JetStreamLogTest, AResendOfAnAckedMessageIsADuplicateNotASecondCopy) {
   const log::StreamSpec spec{.name = "YW_T1", .subjects = {"yw.t1.>"}};
-  const Status made = Ensure(spec);
-  ASSERT_TRUE(made.ok()) << made.ToString();
+  ASSERT_TRUE(Ensure(spec));
   ASSERT_TRUE(log_->EnsureStream(spec).ok()) << "a second EnsureStream changes nothing";
   log::StreamSpec other = spec;
   other.replicas = 1;
@@ -160,10 +187,7 @@ TEST_F(JetStreamLogTest, AResendOfAnAckedMessageIsADuplicateNotASecondCopy) {
 
 TEST_F(JetStreamLogTest, KillingTheLeaderMidStreamLosesNoAckedMessageAndStoresNoneTwice) {
   const std::string stream = "YW_T2";
-  {
-    const Status made = Ensure({.name = stream, .subjects = {"yw.t2.>"}});
-    ASSERT_TRUE(made.ok()) << made.ToString();
-  }
+  ASSERT_TRUE(Ensure({.name = stream, .subjects = {"yw.t2.>"}}));
   constexpr int kMessages = 1500;
   std::set<std::string> acked;
   int first_leader = -1, second_leader = -1;
@@ -182,22 +206,10 @@ TEST_F(JetStreamLogTest, KillingTheLeaderMidStreamLosesNoAckedMessageAndStoresNo
       ASSERT_NE(second_leader, first_leader) << "the killed node cannot lead while down";
       cluster_->Kill(second_leader);
     }
-    const std::string id = fmt::format("dev-{}/{}", i % 7, i);
-    log::PubAck ack;
-    const Status s = PublishUntilAcked(fmt::format("yw.t2.{}", 500100 + i % 7), id,
-                                       "payload of " + id, &ack);
+    const Status s = PublishNth("yw.t2", i, 7, &acked);
     ASSERT_TRUE(s.ok()) << "message " << i << ": " << s.ToString();
-    acked.insert(id);
   }
-  uint64_t last = 0;
-  const std::map<std::string, int> copies = Census(stream, kMessages, &last);
-  EXPECT_EQ(last, static_cast<uint64_t>(kMessages)) << "no gap, no second copy";
-  for (const std::string& id : acked) {
-    auto it = copies.find(id);
-    ASSERT_NE(it, copies.end()) << "acked and lost: " << id;
-    EXPECT_EQ(it->second, 1) << "stored twice: " << id;
-  }
-  EXPECT_EQ(copies.size(), acked.size()) << "a message nobody published";
+  ExpectEachStoredOnce(stream, acked, kMessages);
 }
 
 // The stream leader paused (SIGSTOP) for longer than any timeout while messages keep coming,
@@ -205,10 +217,7 @@ TEST_F(JetStreamLogTest, KillingTheLeaderMidStreamLosesNoAckedMessageAndStoresNo
 // message is stored exactly once.
 TEST_F(JetStreamLogTest, PausingTheLeaderLosesNoAckedMessageAndStoresNoneTwice) {
   const std::string stream = "YW_T5";
-  {
-    const Status made = Ensure({.name = stream, .subjects = {"yw.t5.>"}});
-    ASSERT_TRUE(made.ok()) << made.ToString();
-  }
+  ASSERT_TRUE(Ensure({.name = stream, .subjects = {"yw.t5.>"}}));
   constexpr int kMessages = 900;
   std::set<std::string> acked;
   int paused = -1;
@@ -226,23 +235,11 @@ TEST_F(JetStreamLogTest, PausingTheLeaderLosesNoAckedMessageAndStoresNoneTwice) 
       cluster_->Resume(paused);
       paused = -1;
     }
-    const std::string id = fmt::format("dev-{}/{}", i % 5, i);
-    log::PubAck ack;
-    const Status s = PublishUntilAcked(fmt::format("yw.t5.{}", 500100 + i % 5), id,
-                                       "payload of " + id, &ack);
+    const Status s = PublishNth("yw.t5", i, 5, &acked);
     ASSERT_TRUE(s.ok()) << "message " << i << ": " << s.ToString();
-    acked.insert(id);
   }
   if (paused >= 0) cluster_->Resume(paused);
-  uint64_t last = 0;
-  const std::map<std::string, int> copies = Census(stream, kMessages, &last);
-  EXPECT_EQ(last, static_cast<uint64_t>(kMessages)) << "no gap, no second copy";
-  for (const std::string& id : acked) {
-    auto it = copies.find(id);
-    ASSERT_NE(it, copies.end()) << "acked and lost: " << id;
-    EXPECT_EQ(it->second, 1) << "stored twice: " << id;
-  }
-  EXPECT_EQ(copies.size(), acked.size()) << "a message nobody published";
+  ExpectEachStoredOnce(stream, acked, kMessages);
 }
 
 // Four producers submit 2,000 messages through the publisher while the stream's leader is
@@ -251,10 +248,7 @@ TEST_F(JetStreamLogTest, PausingTheLeaderLosesNoAckedMessageAndStoresNoneTwice) 
 // acknowledged is stored exactly once.
 TEST_F(JetStreamLogTest, PublisherAnswersEveryMessageOnceThroughALeaderLoss) {
   const std::string stream = "YW_T3";
-  {
-    const Status made = Ensure({.name = stream, .subjects = {"yw.t3.>"}});
-    ASSERT_TRUE(made.ok()) << made.ToString();
-  }
+  ASSERT_TRUE(Ensure({.name = stream, .subjects = {"yw.t3.>"}}));
   log::LogPublisher publisher(log_.get(), {.threads = 8, .max_pending = 256});
   constexpr int kProducers = 4, kPerProducer = 500;
   std::mutex mu;
@@ -314,16 +308,9 @@ TEST_F(JetStreamLogTest, PublisherAnswersEveryMessageOnceThroughALeaderLoss) {
   while (resubmitters.load() > 0 || publisher.pending() > 0)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
 
-  uint64_t last = 0;
-  const std::map<std::string, int> copies = Census(stream, acked.size(), &last);
-  std::lock_guard lock(mu);
+  std::lock_guard lock(mu);  // no answer is pending any more; for the reads of acked
   EXPECT_EQ(acked.size(), static_cast<size_t>(kProducers * kPerProducer));
-  for (const std::string& id : acked) {
-    auto it = copies.find(id);
-    ASSERT_NE(it, copies.end()) << "acked and lost: " << id;
-    EXPECT_EQ(it->second, 1) << "stored twice: " << id;
-  }
-  EXPECT_EQ(copies.size(), acked.size()) << "a message nobody published";
+  ExpectEachStoredOnce(stream, acked, kProducers * kPerProducer);
   std::cerr << "publisher through a leader loss: " << acked.size() << " acked, " << unavailable
             << " answered unavailable and resubmitted, " << busy << " refused as busy\n";
 }
@@ -331,10 +318,7 @@ TEST_F(JetStreamLogTest, PublisherAnswersEveryMessageOnceThroughALeaderLoss) {
 // With no server reachable, a full queue is refused at once and every queued message is
 // answered Unavailable by its deadline: the caller is never blocked.
 TEST_F(JetStreamLogTest, PublisherRefusesWhenFullAndAnswersByTheDeadlineWithoutTheLog) {
-  {
-    const Status made = Ensure({.name = "YW_T4", .subjects = {"yw.t4.>"}});
-    ASSERT_TRUE(made.ok()) << made.ToString();
-  }
+  ASSERT_TRUE(Ensure({.name = "YW_T4", .subjects = {"yw.t4.>"}}));
   for (int i = 0; i < cluster_->size(); ++i) cluster_->Kill(i);
   log::LogPublisher publisher(log_.get(), {.threads = 2,
                                            .max_pending = 4,
@@ -364,6 +348,27 @@ TEST_F(JetStreamLogTest, PublisherRefusesWhenFullAndAnswersByTheDeadlineWithoutT
   for (const Status& s : answers) EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.ToString();
   // Each deadline counts from Submit: all four are answered soon after 1.5 s.
   EXPECT_LT(Clock::now() - t0, std::chrono::milliseconds(4500));
+}
+
+// Destroying the publisher answers what it had accepted first: nothing is dropped unanswered.
+TEST_F(JetStreamLogTest, PublisherAnswersEverythingQueuedBeforeItStops) {
+  ASSERT_TRUE(Ensure({.name = "YW_T6", .subjects = {"yw.t6.>"}}));
+  std::atomic<int> ok{0}, failed{0};
+  {
+    log::LogPublisher publisher(log_.get(), {.threads = 2, .max_pending = 64});
+    for (int i = 0; i < 50; ++i) {
+      const Status s = publisher.Submit(
+          "yw.t6.x", fmt::format("m{}", i), "payload",
+          [&](const Status& st, const log::PubAck&) { (st.ok() ? ok : failed)++; });
+      ASSERT_TRUE(s.ok()) << s.ToString();
+    }
+  }  // the destructor runs with most of the 50 still queued
+  EXPECT_EQ(ok.load(), 50);
+  EXPECT_EQ(failed.load(), 0);
+  uint64_t last = 0;
+  std::string leader;
+  ASSERT_TRUE(log_->StreamState("YW_T6", &last, &leader).ok());
+  EXPECT_EQ(last, 50u);
 }
 
 }  // namespace
