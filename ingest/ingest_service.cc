@@ -12,10 +12,6 @@ using yiwang::v1::IngestAck;
 using yiwang::v1::StoredEvent;
 using yiwang::v1::TokenRecord;
 
-namespace {
-constexpr int kRejectCount = static_cast<int>(Reject::kShuttingDown) + 1;
-}  // namespace
-
 IngestService::IngestService(store::EventStore* store, IngestLimits limits, Metrics* metrics,
                              std::shared_ptr<spdlog::logger> logger, Clock clock,
                              DistrictLookup districts)
@@ -185,6 +181,36 @@ store::IngestRequest IngestService::Admit(DecodedFrame* frame, const TokenRecord
   return req;
 }
 
+namespace {
+
+// A frame none of whose events was stored, all refused for one reason of the server's (not of
+// the events), carries that reason as its error too: the client resends it whole.
+void SetWholeFrameRefusal(IngestAck* ack, const std::vector<store::Outcome>& outcomes) {
+  if (outcomes.empty() ||
+      std::any_of(outcomes.begin(), outcomes.end(), [&](auto o) { return o != outcomes[0]; }))
+    return;
+  switch (outcomes[0]) {
+    case store::Outcome::kStorageFull:
+      ack->set_error("storage_full");
+      ack->set_message("the server's disk is full; nothing was stored, resend later");
+      return;
+    case store::Outcome::kOverloaded:
+      ack->set_error("overloaded");
+      ack->set_message("the server's write queue is full; nothing was stored, resend later");
+      return;
+    case store::Outcome::kUnavailable:
+      ack->set_error("unavailable");
+      ack->set_message(
+          "the replicated log did not acknowledge in time; resend (a resend is never stored "
+          "twice)");
+      return;
+    default:
+      return;
+  }
+}
+
+}  // namespace
+
 void IngestService::Acknowledge(Pending& p, const std::vector<store::Outcome>& outcomes) {
   uint32_t accepted = 0, duplicates = 0, flagged_accepted = 0;
   for (size_t k = 0; k < outcomes.size(); ++k) {
@@ -199,6 +225,7 @@ void IngestService::Acknowledge(Pending& p, const std::vector<store::Outcome>& o
       case store::Outcome::kStorageFull: r = Reject::kStorageFull; break;
       case store::Outcome::kOverloaded: r = Reject::kOverloaded; break;
       case store::Outcome::kStopped: r = Reject::kShuttingDown; break;
+      case store::Outcome::kUnavailable: r = Reject::kUnavailable; break;
     }
     AddRejection(&p.ack, p.indexes[k], r, {});
   }
@@ -208,11 +235,7 @@ void IngestService::Acknowledge(Pending& p, const std::vector<store::Outcome>& o
   p.ack.set_accepted(accepted);
   p.ack.set_duplicates(duplicates);
   p.ack.set_flagged(flagged_accepted);
-  if (accepted == 0 && duplicates == 0 && !outcomes.empty() &&
-      outcomes[0] == store::Outcome::kStorageFull) {
-    p.ack.set_error("storage_full");
-    p.ack.set_message("the server's disk is full; nothing was stored, resend later");
-  }
+  if (accepted == 0 && duplicates == 0) SetWholeFrameRefusal(&p.ack, outcomes);
   m_accepted_.Inc(accepted);
   m_duplicates_.Inc(duplicates);
   m_flagged_.Inc(flagged_accepted);

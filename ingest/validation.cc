@@ -32,6 +32,7 @@ const char* RejectName(Reject r) {
     case Reject::kStorageFull: return "storage_full";
     case Reject::kOverloaded: return "overloaded";
     case Reject::kShuttingDown: return "shutting_down";
+    case Reject::kUnavailable: return "unavailable";
   }
   return "unknown";
 }

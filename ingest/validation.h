@@ -37,8 +37,11 @@ enum class Reject {
   kStorageFull,           // disk full: not stored, retry later
   kOverloaded,            // server queue full: not stored, retry later
   kShuttingDown,          // server stopping: not stored, retry after reconnect
+  kUnavailable,           // cluster mode: the log did not acknowledge in time; resend
 };
 const char* RejectName(Reject r);
+// Reasons are 1..kRejectCount-1 (0 is kNone).
+inline constexpr int kRejectCount = static_cast<int>(Reject::kUnavailable) + 1;
 
 struct Verdict {
   Reject reject = Reject::kNone;

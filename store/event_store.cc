@@ -22,6 +22,7 @@ const char* OutcomeName(Outcome o) {
     case Outcome::kStorageFull: return "storage_full";
     case Outcome::kOverloaded: return "overloaded";
     case Outcome::kStopped: return "stopped";
+    case Outcome::kUnavailable: return "unavailable";
   }
   return "unknown";
 }

@@ -43,6 +43,10 @@ enum class Outcome : uint8_t {
   kStorageFull, // disk full: not stored
   kOverloaded,  // the writer's queue was full: not stored
   kStopped,     // the store is shutting down: not stored
+  // Cluster mode: the replicated log did not acknowledge in time (unreachable, electing a
+  // leader). It may or may not hold the event: a resend is safe (the same Msg-Id, and the
+  // core's (device, seq) check).
+  kUnavailable,
 };
 const char* OutcomeName(Outcome o);
 

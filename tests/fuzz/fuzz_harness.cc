@@ -54,7 +54,7 @@ std::chrono::system_clock::time_point FixedNow() {
 const std::set<std::string>& KnownReasons() {
   static const std::set<std::string> reasons = [] {
     std::set<std::string> s;
-    for (int i = 1; i <= static_cast<int>(ingest::Reject::kShuttingDown); ++i)
+    for (int i = 1; i < ingest::kRejectCount; ++i)
       s.insert(ingest::RejectName(static_cast<ingest::Reject>(i)));
     return s;
   }();

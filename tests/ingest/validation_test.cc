@@ -191,16 +191,20 @@ TEST(ValidationTest, RejectNamesAreTheDocumentedCodes) {
       {Reject::kEmptyPayload, "empty_payload"},
       {Reject::kReadingNotFinite, "reading_not_finite"},
       {Reject::kReadingOutOfRange, "reading_out_of_range"},
+      {Reject::kDistrictNotAllowed, "district_not_allowed"},
+      {Reject::kTooManyNewDevices, "too_many_new_devices"},
       {Reject::kReplay, "replay"},
       {Reject::kStorageFull, "storage_full"},
       {Reject::kOverloaded, "overloaded"},
       {Reject::kShuttingDown, "shutting_down"},
+      {Reject::kUnavailable, "unavailable"},
   };
   std::set<std::string> seen;
   for (auto [r, name] : kNames) {
     EXPECT_STREQ(RejectName(r), name);
     EXPECT_TRUE(seen.insert(RejectName(r)).second) << "duplicate name " << name;
   }
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kRejectCount));  // every reason is named above
 }
 
 TEST(ValidationTest, BoundaryValuesPass) {

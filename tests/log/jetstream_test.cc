@@ -18,56 +18,18 @@
 #include <thread>
 
 #include <fmt/format.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "store/log/jetstream.h"
 #include "store/log/publisher.h"
-#include "tests/support/nats_cluster.h"
-#include "tests/support/temp_dir.h"
+#include "tests/log/cluster_fixture.h"
 
 namespace yiwang {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::shared_ptr<spdlog::logger> TestLogger() {
-  static auto l = spdlog::stderr_color_mt("log-test");
-  return l;
-}
-
-class JetStreamLogTest : public ::testing::Test {
+class JetStreamLogTest : public test::LogClusterTest {
  protected:
-  void SetUp() override {
-    cluster_ = std::make_unique<test::NatsCluster>(dir_.path().string());
-    const Status s = cluster_->Start();
-    ASSERT_TRUE(s.ok()) << s.ToString();
-    log_ = Connect();
-    ASSERT_NE(log_, nullptr);
-  }
-
-  std::unique_ptr<log::JetStreamLog> Connect() {
-    log::ConnectOptions opts;
-    opts.urls = cluster_->urls();
-    opts.timeout = std::chrono::milliseconds(2000);
-    Status s;
-    auto l = log::JetStreamLog::Connect(opts, TestLogger(), &s);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return l;
-  }
-
-  // Creates the stream, retrying while the new cluster cannot place three replicas yet (its
-  // nodes still joining: Unavailable) for up to 30 s. False (and a test failure) if it could not.
-  bool Ensure(const log::StreamSpec& spec) {
-    const auto deadline = Clock::now() + std::chrono::seconds(30);
-    Status s;
-    while ((s = log_->EnsureStream(spec)).code() == Status::Code::kUnavailable &&
-           Clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    EXPECT_TRUE(s.ok()) << spec.name << ": " << s.ToString();
-    return s.ok();
-  }
-
   // Publishes until acknowledged, resending with the same Msg-Id on Unavailable (as a gateway
   // does), for at most 60 s.
   Status PublishUntilAcked(const std::string& subject, const std::string& id,
@@ -92,19 +54,6 @@ class JetStreamLogTest : public ::testing::Test {
                                        id, "payload of " + id, &ack);
     if (s.ok()) acked->insert(id);
     return s;
-  }
-
-  // The leader of `stream` once one is elected (up to 30 s); -1 if none.
-  int LeaderOf(const std::string& stream) {
-    const auto deadline = Clock::now() + std::chrono::seconds(30);
-    while (Clock::now() < deadline) {
-      uint64_t last = 0;
-      std::string leader;
-      if (log_->StreamState(stream, &last, &leader).ok() && !leader.empty())
-        return cluster_->IndexOf(leader);
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return -1;
   }
 
   // Every message of `stream` by its Msg-Id, read 1..last; fails the test on a gap or an
@@ -148,9 +97,6 @@ class JetStreamLogTest : public ::testing::Test {
     EXPECT_EQ(copies.size(), acked.size()) << "a message nobody published";
   }
 
-  test::TempDir dir_;
-  std::unique_ptr<test::NatsCluster> cluster_;
-  std::unique_ptr<log::JetStreamLog> log_;
 };
 
 TEST_F(JetStreamLogTest, AResendOfAnAckedMessageIsADuplicateNotASecondCopy) {

@@ -691,6 +691,7 @@ TEST(OutcomeTest, Names) {
   EXPECT_STREQ(OutcomeName(Outcome::kStorageFull), "storage_full");
   EXPECT_STREQ(OutcomeName(Outcome::kOverloaded), "overloaded");
   EXPECT_STREQ(OutcomeName(Outcome::kStopped), "stopped");
+  EXPECT_STREQ(OutcomeName(Outcome::kUnavailable), "unavailable");
 }
 
 TEST(EventStoreOpenTest, FailsCleanlyOnAnUnusableDataDir) {

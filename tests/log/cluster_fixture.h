@@ -1,0 +1,78 @@
+#pragma once
+// LogClusterTest: the fixture of the cluster tests: a fresh three-node JetStream cluster on
+// loopback for each test (tests/support/nats_cluster.h) and a client connected to it.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "store/log/jetstream.h"
+#include "tests/support/nats_cluster.h"
+#include "tests/support/temp_dir.h"
+
+namespace yiwang::test {
+
+inline std::shared_ptr<spdlog::logger> LogTestLogger() {
+  if (auto l = spdlog::get("log-test")) return l;
+  return spdlog::stderr_color_mt("log-test");
+}
+
+class LogClusterTest : public ::testing::Test {
+ protected:
+  using SteadyClock = std::chrono::steady_clock;
+
+  void SetUp() override {
+    cluster_ = std::make_unique<NatsCluster>(dir_.path().string());
+    const Status s = cluster_->Start();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    log_ = Connect();
+    ASSERT_NE(log_, nullptr);
+  }
+
+  std::unique_ptr<log::JetStreamLog> Connect() {
+    log::ConnectOptions opts;
+    opts.urls = cluster_->urls();
+    opts.timeout = std::chrono::milliseconds(2000);
+    Status s;
+    auto l = log::JetStreamLog::Connect(opts, LogTestLogger(), &s);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return l;
+  }
+
+  // Creates the stream, retrying while the new cluster cannot place three replicas yet (its
+  // nodes still joining: Unavailable) for up to 30 s. False (and a test failure) if it could not.
+  bool Ensure(const log::StreamSpec& spec) {
+    const auto deadline = SteadyClock::now() + std::chrono::seconds(30);
+    Status s;
+    while ((s = log_->EnsureStream(spec)).code() == Status::Code::kUnavailable &&
+           SteadyClock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_TRUE(s.ok()) << spec.name << ": " << s.ToString();
+    return s.ok();
+  }
+
+  // The leader of `stream` once one is elected (up to 30 s); -1 if none.
+  int LeaderOf(const std::string& stream) {
+    const auto deadline = SteadyClock::now() + std::chrono::seconds(30);
+    while (SteadyClock::now() < deadline) {
+      uint64_t last = 0;
+      std::string leader;
+      if (log_->StreamState(stream, &last, &leader).ok() && !leader.empty())
+        return cluster_->IndexOf(leader);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return -1;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<NatsCluster> cluster_;
+  std::unique_ptr<log::JetStreamLog> log_;
+};
+
+}  // namespace yiwang::test
