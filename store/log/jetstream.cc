@@ -1,17 +1,15 @@
 #include "store/log/jetstream.h"
 
-#include <nats/nats.h>
-
 #include <algorithm>
 
 #include <fmt/format.h>
 
+#include "store/log/internal/nats.h"
+
 namespace yiwang::log {
 
-namespace {
+namespace internal {
 
-// nats.c's status and its last error text, as our Status. Transport trouble (no server, a
-// timeout, no responders while a stream leader is elected) is Unavailable: the caller retries.
 Status FromNats(natsStatus s, int js_err, std::string_view what) {
   const char* text = nats_GetLastError(nullptr);
   std::string msg = fmt::format("{}: {}{}", what, natsStatus_GetText(s),
@@ -38,34 +36,14 @@ Status FromNats(natsStatus s, int js_err, std::string_view what) {
   return Status::InvalidArgument(std::move(msg));
 }
 
-template <typename T, void (*Destroy)(T*)>
-struct NatsDeleter {
-  void operator()(T* p) const { Destroy(p); }
-};
-using OptionsPtr = std::unique_ptr<natsOptions, NatsDeleter<natsOptions, natsOptions_Destroy>>;
-using StreamInfoPtr =
-    std::unique_ptr<jsStreamInfo, NatsDeleter<jsStreamInfo, jsStreamInfo_Destroy>>;
-using PubAckPtr = std::unique_ptr<jsPubAck, NatsDeleter<jsPubAck, jsPubAck_Destroy>>;
-using MsgPtr = std::unique_ptr<natsMsg, NatsDeleter<natsMsg, natsMsg_Destroy>>;
+}  // namespace internal
 
-constexpr int64_t kNanosPerSecond = 1'000'000'000;
-
-}  // namespace
-
-struct JetStreamLog::Impl {
-  natsConnection* nc = nullptr;
-  jsCtx* js = nullptr;
-  ConnectOptions options;
-  std::shared_ptr<spdlog::logger> log;
-
-  ~Impl() {
-    if (js) jsCtx_Destroy(js);
-    if (nc) {
-      natsConnection_Close(nc);
-      natsConnection_Destroy(nc);
-    }
-  }
-};
+using internal::FromNats;
+using internal::kNanosPerSecond;
+using internal::MsgPtr;
+using internal::OptionsPtr;
+using internal::PubAckPtr;
+using internal::StreamInfoPtr;
 
 std::unique_ptr<JetStreamLog> JetStreamLog::Connect(const ConnectOptions& options,
                                                     std::shared_ptr<spdlog::logger> logger,

@@ -27,6 +27,10 @@
 
 namespace yiwang::log {
 
+namespace internal {
+struct LogAccess;  // the other files of this library reach the connection through it
+}  // namespace internal
+
 struct StreamSpec {
   std::string name;                   // e.g. "YW_EVENTS"
   std::vector<std::string> subjects;  // e.g. {"yw.ev.>"}
@@ -85,6 +89,7 @@ class JetStreamLog {
   Status StreamState(std::string_view stream, uint64_t* last_sequence, std::string* leader);
 
  private:
+  friend struct internal::LogAccess;
   struct Impl;
   explicit JetStreamLog(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
