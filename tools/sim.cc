@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/file.h"
+#include "base/split.h"
 #include "tools/client/endpoint.h"
 #include "tools/client/provision.h"
 #include "tools/commands.h"
@@ -204,11 +205,18 @@ int RunSim(const SimOptions& o, const std::atomic<bool>& stop) {
   bool all_districts = false;
   if (int rc = CheckOptions(o, *log, &districts, &all_districts); rc != kExitOk) return rc;
   auto shared = std::make_unique<Shared>();
-  if (!client::ParseUrl(o.url, &shared->server).ok()) {
-    log->error("--url wants http://HOST:PORT, got '{}'", o.url);
+  for (const std::string& url : SplitList(o.url)) {
+    client::Endpoint& server = shared->servers.emplace_back();
+    if (!client::ParseUrl(url, &server).ok()) {
+      log->error("--url wants http://HOST:PORT[,http://HOST:PORT...], got '{}'", o.url);
+      return kExitUsage;
+    }
+  }
+  if (shared->servers.empty()) {
+    log->error("--url is empty");
     return kExitUsage;
   }
-  if (int rc = ObtainToken(o, shared->server, stop, *log, &shared->token); rc != kExitOk)
+  if (int rc = ObtainToken(o, shared->servers[0], stop, *log, &shared->token); rc != kExitOk)
     return rc;
 
   // With --rate the interval follows from it: `rate` counts every event, health reports too.
@@ -270,7 +278,9 @@ void OnSimSignal(int) { g_sim_stop.store(true); }
 CLI::App* AddSimCommand(CLI::App& app, int* exit_code) {
   auto opts = std::make_shared<SimOptions>();
   auto* s = app.add_subcommand("sim", "Run a simulated sensor fleet against a server");
-  s->add_option("--url", opts->url, "Server URL (a ready file's content works)")
+  s->add_option("--url", opts->url,
+                "Server URL (a ready file's content works); a cluster's gateways: URL,URL,... "
+                "(each connection starts at one and moves to the next when it fails)")
       ->capture_default_str();
   s->add_option("--token", opts->token, "Device token (its prefix must cover \"sim-\")");
   s->add_option("--token-file", opts->token_file, "Read the device token from this file");

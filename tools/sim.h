@@ -8,7 +8,9 @@
 namespace yiwang::tools {
 
 struct SimOptions {
-  std::string url = "http://127.0.0.1:8080";  // server base URL (a ready file's content works)
+  // Server base URL (a ready file's content works), or several, comma-separated: a cluster's
+  // gateways, shared by the connections, each moving to the next on failure.
+  std::string url = "http://127.0.0.1:8080";
   std::string token;             // device token (prefix must cover "sim-")
   std::string token_file;        // or read the device token from this file
   std::string admin_token_file;  // or provision a device token through the admin API

@@ -28,7 +28,8 @@ constexpr milliseconds kDrainTimeout{1000};    // at the end: wait this long for
 constexpr std::chrono::seconds kMaxCatchUp{60};  // a device further behind skips ahead
 
 bool RetryableReason(std::string_view reason) {
-  return reason == "overloaded" || reason == "storage_full" || reason == "shutting_down";
+  return reason == "overloaded" || reason == "storage_full" || reason == "shutting_down" ||
+         reason == "unavailable";
 }
 
 }  // namespace
@@ -67,8 +68,10 @@ milliseconds Gateway::NextBackoff() {
 }
 
 bool Gateway::Connect(WsClient& ws) {
-  Status s = ws.Connect(shared_->server.host, shared_->server.port, "/ws/sensors", shared_->token);
+  const client::Endpoint& server = shared_->servers[server_ % shared_->servers.size()];
+  Status s = ws.Connect(server.host, server.port, "/ws/sensors", shared_->token);
   if (!s.ok()) {
+    ++server_;  // a cluster's other gateway next time
     if (shared_->halt.load()) return false;
     if (ws.http_status() == 401 || ws.http_status() == 403) {
       if (!shared_->stats.token_refused.exchange(true))
@@ -78,7 +81,7 @@ bool Gateway::Connect(WsClient& ws) {
     }
     if (++failures_ == 1) {
       log_.warn("[gw{}] cannot connect to {}: {}; retrying with backoff", index_,
-                shared_->server.HostHeader(), s.ToString());
+                server.HostHeader(), s.ToString());
     } else {
       log_.debug("[gw{}] connect attempt {} failed: {}", index_, failures_, s.ToString());
     }
@@ -233,6 +236,7 @@ void Gateway::OnDisconnect(const std::string& why, SteadyClock::time_point now) 
   inflight_.clear();
   inflight_events_ = 0;
   online_ = false;
+  ++server_;  // a cluster's other gateway next time (the same one when there is one)
   shared_->stats.connected.fetch_sub(1);
   if (shared_->halt.load() || shared_->finish.load()) return;
   const milliseconds wait = NextBackoff();

@@ -63,7 +63,9 @@ struct Stats {
 // Thread safety: the settings are written before the gateway threads start and only read after;
 // the rest are atomics.
 struct Shared {
-  client::Endpoint server;
+  // The servers to connect to (a cluster's gateways): connection i starts at servers[i % n]
+  // and moves to the next one after a failed connect or a lost connection.
+  std::vector<client::Endpoint> servers;
   std::string token;
   bool binary = true;
   FleetClock clock;
@@ -128,6 +130,8 @@ class Gateway {
   bool was_connected_ = false;  // a connection ever succeeded
   bool acked_since_connect_ = false;
   int failures_ = 0;  // connection attempts failed in a row
+  // Shared::servers[server_ % n] is the one to connect to; each starts at its own.
+  size_t server_ = static_cast<size_t>(index_);
   milliseconds backoff_ = kBackoffMin;
   SteadyClock::time_point next_connect_{};
   SteadyClock::time_point pause_until_{};  // after a retryable refusal of a whole frame
