@@ -1,22 +1,13 @@
 #include "tools/serve.h"
 
-#include <malloc.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
 
-#include <condition_variable>
-#include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <map>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <google/protobuf/stubs/logging.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "dispatcher/alarm_engine.h"
@@ -27,6 +18,8 @@
 #include "ingest/sensor_endpoint.h"
 #include "store/event_store.h"
 #include "tools/serve_bootstrap.h"
+#include "tools/serve_gateway.h"
+#include "tools/serve_process.h"
 #include "tools/serve_settings.h"
 #include "tools/sim.h"
 #include "web/api.h"
@@ -47,52 +40,6 @@ namespace yiwang::tools {
 namespace net = boost::asio;
 
 namespace {
-
-std::shared_ptr<spdlog::logger> Logger(const std::string& name) {
-  if (auto l = spdlog::get(name)) return l;
-  auto l = spdlog::stderr_color_mt(name);
-  return l;
-}
-
-// Protobuf reports parse problems of untrusted bytes (e.g. invalid UTF-8 in a string field of a
-// hostile frame) at ERROR on stderr, one line per frame: a client could flood the log. They go
-// to the "protobuf" logger at debug instead (the frame itself is rejected and counted).
-void ProtobufLogToSpdlog(google::protobuf::LogLevel level, const char* file, int line,
-                         const std::string& message) {
-  static const std::shared_ptr<spdlog::logger> log = Logger("protobuf");
-  if (level == google::protobuf::LOGLEVEL_FATAL) {
-    log->critical("{}:{}: {}", file, line, message);
-  } else {
-    log->debug("{}:{}: {}", file, line, message);
-  }
-}
-
-// Logging, descriptors and malloc, as a server with thousands of connections needs them.
-std::shared_ptr<spdlog::logger> SetUpProcess(const std::string& log_level) {
-  spdlog::set_level(spdlog::level::from_str(log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
-  auto log = Logger("serve");
-  google::protobuf::SetLogHandler(&ProtobufLogToSpdlog);
-
-  // Every sensor and operator connection holds a descriptor, RocksDB holds its files: the
-  // usual soft limit of 1,024 would refuse connections long before the ingest limit (20,000),
-  // so the soft limit goes up to the hard one.
-  if (rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-    if (rl.rlim_cur < rl.rlim_max) {
-      rl.rlim_cur = rl.rlim_max;
-      if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) ::getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    log->info("open-file limit {}", rl.rlim_cur);
-  }
-  // Blocks of 1 MiB and more (memtable arena blocks: 8 MiB; RocksDB's file buffers: 1 MiB; big
-  // group commits) come from mmap and go back to the system when freed. glibc's default
-  // threshold rises to the size of the largest block freed, after which such blocks came from
-  // the heap and their memory stayed with malloc: up to 155 MiB kept after 4 minutes at 10,000
-  // events/s. A 4 MiB threshold still let 1-4 MiB blocks pile up (196 MiB free in the heap
-  // after 17 minutes); 1 MiB kept it near 10 MiB (docs/architecture.md, "Memory").
-  if (::mallopt(M_MMAP_THRESHOLD, 1 << 20) != 1) log->warn("mallopt(M_MMAP_THRESHOLD) refused");
-  return log;
-}
 
 // The store and, unless --no-dispatcher, the dispatcher on it. The dispatcher judges every
 // stored event from its cursor on: opened before the first ingest commit, it also catches up
@@ -184,19 +131,7 @@ Components::Components(const ServeSettings& s, const Storage& storage, Metrics* 
     : districts(std::move(located)),
       device_districts(std::move(device_rules)),
       ingest(storage.store.get(), s.ingest, metrics, Logger("ingest"), Clock(),
-             ingest::DistrictLookup{
-                 .of_device =
-                     [this](std::string_view id) {
-                       return device_districts
-                           .FactsFor(id, yiwang::v1::SENSOR_KIND_UNSPECIFIED)
-                           .district;
-                     },
-                 .of_point =
-                     [this](double lat, double lon) {
-                       auto hit = districts.Locate(lat, lon);
-                       return hit ? hit->code : std::string();
-                     },
-             }),
+             IngestDistricts(&device_districts, &districts)),
       sensors(&ingest, metrics, Logger("ingest")),
       accounts(storage.store.get(), metrics, Logger("auth"), AccountsOptionsOf(s)),
       authenticate([this](const web::HttpRequest& req) { return accounts.Authenticate(req); }),
@@ -231,42 +166,6 @@ std::map<std::string, web::UpgradeRoute> Components::Upgrades() {
   if (live) upgrades["/ws/live"] = [this](const web::HttpRequest& req) { return live->Admit(req); };
   return upgrades;
 }
-
-// The district map the page build installs under the static root.
-web::DistrictLocator LoadDistricts(const ServeSettings& s, spdlog::logger& log) {
-  web::DistrictLocator districts;
-  const auto path = s.pages.root / "data" / "chongqing-districts.geojson";
-  if (Status st = web::DistrictLocator::Load(path.string(), &districts); !st.ok())
-    log.warn("no district map ({}): citizen reports are refused, and the locations of sensor "
-             "events are not checked against their tokens' districts, nor the locations of "
-             "filed cases against their districts",
-             st.ToString());
-  return districts;
-}
-
-// SIGINT or SIGTERM, heard on the io_context, told to the thread that waits for it.
-class StopSignal {
- public:
-  StopSignal(net::io_context& ioc, spdlog::logger& log) : signals_(ioc, SIGINT, SIGTERM) {
-    signals_.async_wait([this, &log](boost::system::error_code ec, int sig) {
-      if (ec) return;
-      log.info("signal {}: stopping", sig);
-      std::lock_guard lock(mu_);
-      stop_requested_ = true;
-      cv_.notify_all();
-    });
-  }
-  void Wait() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return stop_requested_; });
-  }
-
- private:
-  net::signal_set signals_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_requested_ = false;
-};
 
 // --demo: the simulated fleet runs in this process and talks to the server over WebSocket like
 // any real gateway, with a device token of its own (kept in DIR/demo-device.token). Returns the
@@ -320,6 +219,7 @@ int RunServe(const ServeOptions& o) {
     log->error("config: {}", s.ToString());
     return 2;
   }
+  if (o.role == "gateway") return RunGateway(o, settings, std::move(device_rules), *log);
   Metrics metrics;
   ExportProcessMemory(&metrics);
   Storage storage;
@@ -346,18 +246,11 @@ int RunServe(const ServeOptions& o) {
     log->error("{}", s.ToString());
     return 1;
   }
-  const std::string& host = settings.host;
-  const std::string url = fmt::format(
-      "http://{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host, server.port());
+  const std::string url = ListenUrl(settings.host, server.port());
   StopSignal stop(ioc, *log);
   std::vector<std::thread> pool;
   for (unsigned i = 0; i < settings.io_threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
-  if (!o.ready_file.empty()) {
-    if (Status s = WriteSecretFile(o.ready_file, url + "\n"); !s.ok())
-      log->error("ready file: {}", s.ToString());
-    else
-      ::chmod(o.ready_file.c_str(), 0644);
-  }
+  WriteReadyFile(o.ready_file, url, *log);
   log->info("listening on {} (data dir {}, {} io threads)", url, o.data_dir, settings.io_threads);
 
   std::atomic<bool> sim_stop{false};
@@ -393,6 +286,12 @@ CLI::App* AddServeCommand(CLI::App& app, int* exit_code) {
               "Ingest and device API only: no case workflow (benchmark baseline)");
   s->add_option("--log-level", opts->log_level, "trace|debug|info|warn|error")
       ->capture_default_str();
+  s->add_option("--role", opts->role,
+                "single: one process on its embedded store; gateway: the sensors' WebSocket in "
+                "front of the cluster's log (docs/cluster.md)")
+      ->check(CLI::IsMember({"single", "gateway"}))
+      ->capture_default_str();
+  s->add_option("--nats", opts->nats, "The cluster's NATS servers: URL[,URL...] (--role gateway)");
   s->callback([opts, exit_code] { *exit_code = RunServe(*opts); });
   return s;
 }

@@ -18,6 +18,10 @@ struct ServeOptions {
   bool dispatcher = true;   // false (--no-dispatcher): ingest and the device API only, no case
                             // workflow (an ingest-only node; the benchmarks' baseline)
   std::string log_level = "info";
+  // Cluster mode (docs/cluster.md): "single" (the default: one process on its embedded store)
+  // or "gateway" (the sensors' WebSocket in front of the replicated log at `nats`).
+  std::string role = "single";
+  std::string nats;  // nats://HOST:PORT[,nats://HOST:PORT...]: the log's servers
 };
 
 // Returns the process exit code.

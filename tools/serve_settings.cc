@@ -115,7 +115,28 @@ Status LoadServerConfig(const std::string& path, yiwang::v1::ServerConfig* confi
   return Status::Ok();
 }
 
+namespace {
+
+// The role and what it needs: a gateway has the log's servers and nothing of a store's.
+Status CheckRole(const ServeOptions& o) {
+  if (o.role == "gateway") {
+    if (o.nats.empty())
+      return Status::InvalidArgument("--role gateway needs --nats URL[,URL...] (the log's servers)");
+    if (o.demo)
+      return Status::InvalidArgument(
+          "--demo runs a single process; a cluster's demo is `make cluster`");
+    return Status::Ok();
+  }
+  if (o.role != "single")
+    return Status::InvalidArgument(fmt::format("--role wants single or gateway, got '{}'", o.role));
+  if (!o.nats.empty()) return Status::InvalidArgument("--nats is for --role gateway");
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status ResolveServeSettings(const ServeOptions& o, ServeSettings* s) {
+  if (Status st = CheckRole(o); !st.ok()) return st;
   if (Status st = LoadServerConfig(o.config_file, &s->config); !st.ok()) return st;
   if (Status st = dispatcher::ResolveDispatchConfig(s->config, &s->dispatch); !st.ok()) return st;
   if (!SplitHostPort(o.listen, &s->host, &s->port))
