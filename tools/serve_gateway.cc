@@ -38,8 +38,8 @@ web::HttpResponse GatewayHttp(const web::HttpRequest& req, Metrics* metrics,
                               const ingest::LogSink& sink) {
   std::string_view target = req.target();
   const std::string_view path = target.substr(0, target.find('?'));
-  const bool is_get =
-      req.method() == boost::beast::http::verb::get || req.method() == boost::beast::http::verb::head;
+  using boost::beast::http::verb;
+  const bool is_get = req.method() == verb::get || req.method() == verb::head;
   if (path == "/healthz" || path == "/metrics") {
     if (!is_get) return web::MethodNotAllowedResponse(metrics, req, "GET, HEAD");
     if (path == "/metrics")
@@ -140,7 +140,8 @@ int RunGateway(const ServeOptions& o, const ServeSettings& settings,
   // which the log answers within the publish deadline; then they close with 1001.
   server.StopAccepting();
   sensors.Shutdown();
-  const auto deadline = std::chrono::steady_clock::now() + kPublishDeadline + std::chrono::seconds(2);
+  const auto deadline =
+      std::chrono::steady_clock::now() + kPublishDeadline + std::chrono::seconds(2);
   while (sensors.connections() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   endpoint = nullptr;

@@ -43,9 +43,8 @@ class GatewayTest : public test::LogClusterTest {
     test::LogClusterTest::SetUp();
     if (HasFatalFailure()) return;
     ASSERT_TRUE(Ensure({.name = kStream, .subjects = {"yw.ev.>"}}));
-    Status s;
-    tokens_ = ingest::TokenDirectory::Open(log_.get(), {}, test::LogTestLogger(), &s);
-    ASSERT_TRUE(tokens_) << s.ToString();
+    tokens_ = OpenDirectory(log_.get());
+    ASSERT_TRUE(tokens_);
     token_ = PutToken("fleet", "cq-");
   }
   void TearDown() override {
@@ -64,12 +63,7 @@ class GatewayTest : public test::LogClusterTest {
     record.set_kind(yiwang::v1::TOKEN_KIND_DEVICE);
     record.set_device_prefix(prefix);
     record.set_revoked(revoked);
-    Status s;
-    const auto deadline = SteadyClock::now() + std::chrono::seconds(30);
-    while ((s = tokens_->Put(store::TokenHash(token), record)).code() ==
-               Status::Code::kUnavailable &&
-           SteadyClock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const Status s = PutTokenUntilAcked(tokens_.get(), token, record);
     EXPECT_TRUE(s.ok()) << s.ToString();
     return token;
   }
@@ -152,7 +146,8 @@ TEST_F(GatewayTest, AcksWhatTheLogHoldsWithTheSensorsContract) {
     }
     EXPECT_EQ(ack.accepted(), f == 4 ? 19u : 20u);
     for (const auto& e : b.events())
-      if (e.device_id().starts_with("cq-")) acked.insert(fmt::format("{}/{}", e.device_id(), e.seq()));
+      if (e.device_id().starts_with("cq-"))
+        acked.insert(fmt::format("{}/{}", e.device_id(), e.seq()));
   }
   IngestAck again;
   ASSERT_TRUE(ws.SendBatch(Batch("f9", "cq-500103-0", 181, 20), true).ok());
@@ -268,8 +263,8 @@ TEST_F(GatewayTest, LeaderAndGatewayKilledMidStreamLoseNoAckedEvent) {
           continue;
         }
       }
-      const IngestBatch b =
-          Batch(fmt::format("s{}f{}", k, f), device, static_cast<uint64_t>(f * kPerFrame + 1), kPerFrame);
+      const IngestBatch b = Batch(fmt::format("s{}f{}", k, f), device,
+                                  static_cast<uint64_t>(f * kPerFrame + 1), kPerFrame);
       {
         std::lock_guard lock(mu);
         for (const auto& e : b.events()) sent.insert(fmt::format("{}/{}", device, e.seq()));

@@ -1,6 +1,7 @@
 #pragma once
 // LogClusterTest: the fixture of the cluster tests: a fresh three-node JetStream cluster on
-// loopback for each test (tests/support/nats_cluster.h) and a client connected to it.
+// loopback for each test (tests/support/nats_cluster.h), a client connected to it, and the
+// waits and retries that a cluster still electing its leaders needs.
 
 #include <gtest/gtest.h>
 
@@ -12,6 +13,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "ingest/token_directory.h"
+#include "store/event_store.h"
 #include "store/log/jetstream.h"
 #include "tests/support/nats_cluster.h"
 #include "tests/support/temp_dir.h"
@@ -68,6 +71,34 @@ class LogClusterTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     return -1;
+  }
+
+  // Opens a token directory on `log`, retrying while the new cluster cannot place the bucket's
+  // three replicas yet (Unavailable) for up to 30 s.
+  std::unique_ptr<ingest::TokenDirectory> OpenDirectory(
+      log::JetStreamLog* log, ingest::TokenDirectory::Options options = {}) {
+    const auto deadline = SteadyClock::now() + std::chrono::seconds(30);
+    Status s;
+    for (;;) {
+      auto d = ingest::TokenDirectory::Open(log, options, LogTestLogger(), &s);
+      if (d || s.code() != Status::Code::kUnavailable || SteadyClock::now() > deadline) {
+        EXPECT_TRUE(s.ok()) << s.ToString();
+        return d;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+
+  // Writes the record of bearer token `token` until acknowledged, again on Unavailable (a
+  // leader being elected), for up to 60 s.
+  static Status PutTokenUntilAcked(ingest::TokenDirectory* d, const std::string& token,
+                                   const yiwang::v1::TokenRecord& record) {
+    const auto deadline = SteadyClock::now() + std::chrono::seconds(60);
+    Status s;
+    while ((s = d->Put(store::TokenHash(token), record)).code() == Status::Code::kUnavailable &&
+           SteadyClock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return s;
   }
 
   TempDir dir_;

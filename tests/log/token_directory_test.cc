@@ -16,16 +16,13 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "base/text.h"
 #include "ingest/token_directory.h"
 #include "store/event_store.h"
 #include "store/log/jetstream.h"
 #include "store/log/kv.h"
-#include "tests/support/nats_cluster.h"
-#include "tests/support/temp_dir.h"
+#include "tests/log/cluster_fixture.h"
 
 namespace yiwang {
 namespace {
@@ -35,11 +32,6 @@ using std::chrono::milliseconds;
 using yiwang::v1::TokenRecord;
 
 constexpr char kStream[] = "KV_YW_TOKENS";
-
-std::shared_ptr<spdlog::logger> TestLogger() {
-  static auto l = spdlog::stderr_color_mt("kv-test");
-  return l;
-}
 
 TokenRecord DeviceToken(const std::string& name, bool revoked = false) {
   TokenRecord r;
@@ -63,71 +55,17 @@ std::optional<milliseconds> TimeUntil(F done, milliseconds limit) {
   return std::nullopt;
 }
 
-class TokenDirectoryTest : public ::testing::Test {
+// Writes through the fixture's connection (log_), watches through a second one.
+class TokenDirectoryTest : public test::LogClusterTest {
  protected:
   void SetUp() override {
-    cluster_ = std::make_unique<test::NatsCluster>(dir_.path().string());
-    const Status s = cluster_->Start();
-    ASSERT_TRUE(s.ok()) << s.ToString();
-    writer_log_ = Connect();
+    test::LogClusterTest::SetUp();
+    if (HasFatalFailure()) return;
     reader_log_ = Connect();
-    ASSERT_NE(writer_log_, nullptr);
     ASSERT_NE(reader_log_, nullptr);
   }
 
-  std::unique_ptr<log::JetStreamLog> Connect() {
-    log::ConnectOptions opts;
-    opts.urls = cluster_->urls();
-    opts.timeout = milliseconds(2000);
-    Status s;
-    auto l = log::JetStreamLog::Connect(opts, TestLogger(), &s);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return l;
-  }
-
-  // Opens a directory on `log`, retrying while the new cluster cannot place the bucket's three
-  // replicas yet (Unavailable) for up to 30 s.
-  std::unique_ptr<ingest::TokenDirectory> Open(log::JetStreamLog* log,
-                                               ingest::TokenDirectory::Options options = {}) {
-    const auto deadline = Clock::now() + std::chrono::seconds(30);
-    Status s;
-    for (;;) {
-      auto d = ingest::TokenDirectory::Open(log, options, TestLogger(), &s);
-      if (d || s.code() != Status::Code::kUnavailable || Clock::now() > deadline) {
-        EXPECT_TRUE(s.ok()) << s.ToString();
-        return d;
-      }
-      std::this_thread::sleep_for(milliseconds(200));
-    }
-  }
-
-  // Writes until acknowledged, again on Unavailable (a leader being elected), for up to 60 s.
-  static Status PutUntilAcked(ingest::TokenDirectory* d, const std::string& token,
-                              const TokenRecord& record) {
-    const auto deadline = Clock::now() + std::chrono::seconds(60);
-    Status s;
-    while ((s = d->Put(store::TokenHash(token), record)).code() == Status::Code::kUnavailable &&
-           Clock::now() < deadline)
-      std::this_thread::sleep_for(milliseconds(50));
-    return s;
-  }
-
-  // The node leading `stream` once one is elected (up to 30 s); -1 if none.
-  int LeaderOf(log::JetStreamLog* log, const std::string& stream) {
-    const auto deadline = Clock::now() + std::chrono::seconds(30);
-    while (Clock::now() < deadline) {
-      uint64_t last = 0;
-      std::string leader;
-      if (log->StreamState(stream, &last, &leader).ok() && !leader.empty())
-        return cluster_->IndexOf(leader);
-      std::this_thread::sleep_for(milliseconds(100));
-    }
-    return -1;
-  }
-
-  test::TempDir dir_;
-  std::unique_ptr<test::NatsCluster> cluster_;
-  std::unique_ptr<log::JetStreamLog> writer_log_, reader_log_;
+  std::unique_ptr<log::JetStreamLog> reader_log_;
 };
 
 // A token created through one connection is found by a directory watching through another
@@ -136,9 +74,9 @@ class TokenDirectoryTest : public ::testing::Test {
 TEST_F(TokenDirectoryTest, ACreationAndARevocationReachAnotherDirectoryWithinASecond) {
   std::mutex mu;
   std::vector<std::pair<std::string, bool>> changes;  // (hash, revoked or dropped)
-  auto writer = Open(writer_log_.get());
+  auto writer = OpenDirectory(log_.get());
   ASSERT_NE(writer, nullptr);
-  auto reader = Open(reader_log_.get(),
+  auto reader = OpenDirectory(reader_log_.get(),
                      {.on_change = [&](const std::string& hash, const TokenRecord* r) {
                        std::lock_guard lock(mu);
                        changes.emplace_back(hash, r == nullptr || r->revoked());
@@ -148,14 +86,14 @@ TEST_F(TokenDirectoryTest, ACreationAndARevocationReachAnotherDirectoryWithinASe
   TokenRecord got;
   EXPECT_EQ(reader->Lookup(Secret(1), &got).code(), Status::Code::kNotFound);
 
-  ASSERT_TRUE(PutUntilAcked(writer.get(), Secret(1), DeviceToken("cam")).ok());
+  ASSERT_TRUE(PutTokenUntilAcked(writer.get(), Secret(1), DeviceToken("cam")).ok());
   const auto created = TimeUntil([&] { return reader->Lookup(Secret(1), &got).ok(); },
                                  milliseconds(1000));
   ASSERT_TRUE(created) << "the creation did not reach the other directory within 1 s";
   EXPECT_EQ(got.name(), "cam");
   EXPECT_FALSE(got.revoked());
 
-  ASSERT_TRUE(PutUntilAcked(writer.get(), Secret(1), DeviceToken("cam", true)).ok());
+  ASSERT_TRUE(PutTokenUntilAcked(writer.get(), Secret(1), DeviceToken("cam", true)).ok());
   const std::string hash = store::TokenHash(Secret(1));
   const auto revoked = TimeUntil(
       [&] {
@@ -174,13 +112,14 @@ TEST_F(TokenDirectoryTest, ACreationAndARevocationReachAnotherDirectoryWithinASe
 // A directory opened after the writes knows all of them once WaitReady returns: 300 records, one
 // of them revoked, one deleted, and one value that does not parse (logged and left out).
 TEST_F(TokenDirectoryTest, ADirectoryOpenedLaterKnowsEveryRecordOnceReady) {
-  auto writer = Open(writer_log_.get());
+  auto writer = OpenDirectory(log_.get());
   ASSERT_NE(writer, nullptr);
   constexpr int kTokens = 300;
-  for (int i = 0; i < kTokens; ++i)
-    ASSERT_TRUE(PutUntilAcked(writer.get(), Secret(i), DeviceToken(fmt::format("d{}", i), i == 7))
-                    .ok());
-  log::KeyValue kv(writer_log_.get());
+  for (int i = 0; i < kTokens; ++i) {
+    const TokenRecord record = DeviceToken(fmt::format("d{}", i), /*revoked=*/i == 7);
+    ASSERT_TRUE(PutTokenUntilAcked(writer.get(), Secret(i), record).ok());
+  }
+  log::KeyValue kv(log_.get());
   ASSERT_TRUE(kv.Delete("YW_TOKENS", Hex(store::TokenHash(Secret(8)))).ok());
   ASSERT_TRUE(kv.Put("YW_TOKENS", Hex(store::TokenHash(Secret(9))), "\xff\xff not a record",
                      nullptr)
@@ -190,7 +129,7 @@ TEST_F(TokenDirectoryTest, ADirectoryOpenedLaterKnowsEveryRecordOnceReady) {
             Status::Code::kNotFound);
 
   const auto t0 = Clock::now();
-  auto reader = Open(reader_log_.get());
+  auto reader = OpenDirectory(reader_log_.get());
   ASSERT_NE(reader, nullptr);
   ASSERT_TRUE(reader->WaitReady(milliseconds(10000)));
   const auto ready_ms =
@@ -214,25 +153,25 @@ TEST_F(TokenDirectoryTest, ADirectoryOpenedLaterKnowsEveryRecordOnceReady) {
 // bucket elects a new leader) still reaches the directory, whose watch recovers by itself. The
 // bucket is ensured idempotently; one asked for with other replicas is refused.
 TEST_F(TokenDirectoryTest, TheWatchCarriesOnAfterTheBucketLeaderIsKilled) {
-  auto writer = Open(writer_log_.get());
+  auto writer = OpenDirectory(log_.get());
   ASSERT_NE(writer, nullptr);
-  log::KeyValue kv(writer_log_.get());
+  log::KeyValue kv(log_.get());
   EXPECT_TRUE(kv.EnsureBucket("YW_TOKENS", 3).ok()) << "a second EnsureBucket changes nothing";
   const Status other = kv.EnsureBucket("YW_TOKENS", 1);
   EXPECT_EQ(other.code(), Status::Code::kInvalidArgument) << other.ToString();
 
-  auto reader = Open(reader_log_.get());
+  auto reader = OpenDirectory(reader_log_.get());
   ASSERT_NE(reader, nullptr);
   ASSERT_TRUE(reader->WaitReady(milliseconds(5000)));
-  ASSERT_TRUE(PutUntilAcked(writer.get(), Secret(1), DeviceToken("before")).ok());
+  ASSERT_TRUE(PutTokenUntilAcked(writer.get(), Secret(1), DeviceToken("before")).ok());
   TokenRecord got;
   ASSERT_TRUE(TimeUntil([&] { return reader->Lookup(Secret(1), &got).ok(); }, milliseconds(1000)));
 
-  const int leader = LeaderOf(writer_log_.get(), kStream);
+  const int leader = LeaderOf(kStream);
   ASSERT_GE(leader, 0);
   cluster_->Kill(leader);
   const auto killed_at = Clock::now();
-  ASSERT_TRUE(PutUntilAcked(writer.get(), Secret(2), DeviceToken("after")).ok());
+  ASSERT_TRUE(PutTokenUntilAcked(writer.get(), Secret(2), DeviceToken("after")).ok());
   const auto acked_at = Clock::now();
   const auto seen = TimeUntil([&] { return reader->Lookup(Secret(2), &got).ok(); },
                               std::chrono::seconds(20));
@@ -245,7 +184,7 @@ TEST_F(TokenDirectoryTest, TheWatchCarriesOnAfterTheBucketLeaderIsKilled) {
   EXPECT_EQ(got.name(), "after");
 
   // And later writes arrive within a second again.
-  ASSERT_TRUE(PutUntilAcked(writer.get(), Secret(3), DeviceToken("later")).ok());
+  ASSERT_TRUE(PutTokenUntilAcked(writer.get(), Secret(3), DeviceToken("later")).ok());
   const auto later = TimeUntil([&] { return reader->Lookup(Secret(3), &got).ok(); },
                                milliseconds(1000));
   EXPECT_TRUE(later) << "a write after the recovery took longer than 1 s";
@@ -261,21 +200,21 @@ TEST_F(TokenDirectoryTest, TheWatchCarriesOnAfterTheBucketLeaderIsKilled) {
 // cluster is back reaches it within a few seconds (nats.c's default heartbeat, 5 s with two
 // missed, took 10 to 20 s). What was written before is not delivered twice, nor lost.
 TEST_F(TokenDirectoryTest, TheWatchRecoversWhenEveryServerRestarts) {
-  auto writer = Open(writer_log_.get());
+  auto writer = OpenDirectory(log_.get());
   ASSERT_NE(writer, nullptr);
   std::atomic<int> changes{0};
-  auto reader = Open(reader_log_.get(), {.on_change = [&](const std::string&,
+  auto reader = OpenDirectory(reader_log_.get(), {.on_change = [&](const std::string&,
                                                           const TokenRecord*) { ++changes; }});
   ASSERT_NE(reader, nullptr);
   ASSERT_TRUE(reader->WaitReady(milliseconds(5000)));
-  ASSERT_TRUE(PutUntilAcked(writer.get(), Secret(1), DeviceToken("before")).ok());
+  ASSERT_TRUE(PutTokenUntilAcked(writer.get(), Secret(1), DeviceToken("before")).ok());
   TokenRecord got;
   ASSERT_TRUE(TimeUntil([&] { return reader->Lookup(Secret(1), &got).ok(); }, milliseconds(1000)));
 
   for (int i = 0; i < cluster_->size(); ++i) cluster_->Kill(i);
   for (int i = 0; i < cluster_->size(); ++i) ASSERT_TRUE(cluster_->Restart(i).ok());
   const auto restarted_at = Clock::now();
-  ASSERT_TRUE(PutUntilAcked(writer.get(), Secret(2), DeviceToken("after")).ok());
+  ASSERT_TRUE(PutTokenUntilAcked(writer.get(), Secret(2), DeviceToken("after")).ok());
   const auto acked_at = Clock::now();
   const auto seen = TimeUntil([&] { return reader->Lookup(Secret(2), &got).ok(); },
                               std::chrono::seconds(30));
@@ -289,7 +228,7 @@ TEST_F(TokenDirectoryTest, TheWatchRecoversWhenEveryServerRestarts) {
 
 // Destroying a directory returns promptly even with every server gone.
 TEST_F(TokenDirectoryTest, StoppingTheWatchIsPromptWithTheClusterDown) {
-  auto reader = Open(reader_log_.get());
+  auto reader = OpenDirectory(reader_log_.get());
   ASSERT_NE(reader, nullptr);
   ASSERT_TRUE(reader->WaitReady(milliseconds(5000)));
   for (int i = 0; i < cluster_->size(); ++i) cluster_->Kill(i);
