@@ -22,6 +22,12 @@ bool SubjectToken(std::string_view s) {
 
 }  // namespace
 
+log::StreamSpec EventsStreamSpec(int replicas) {
+  return log::StreamSpec{.name = kEventsStream,
+                         .subjects = {std::string(kEventSubjectPrefix) + ">"},
+                         .replicas = replicas};
+}
+
 std::string EventSubject(std::string_view device_id, const DistrictLookup& lookup) {
   if (lookup.of_device) {
     const std::string district = lookup.of_device(device_id);

@@ -16,11 +16,17 @@
 #include <vector>
 
 #include "ingest/validation.h"
+#include "store/log/jetstream.h"
 
 namespace yiwang::ingest {
 
 inline constexpr std::string_view kEventSubjectPrefix = "yw.ev.";
 inline constexpr uint32_t kEventHashBuckets = 64;
+
+// The stream that holds every sensor event subject (yw.ev.>), with `replicas` copies (3: a
+// quorum of 2 acknowledges). `yiwang cluster init` creates it; gateways publish into it.
+inline constexpr char kEventsStream[] = "YW_EVENTS";
+log::StreamSpec EventsStreamSpec(int replicas = 3);
 
 std::string EventSubject(std::string_view device_id, const DistrictLookup& lookup);
 

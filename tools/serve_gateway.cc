@@ -10,6 +10,7 @@
 
 #include "base/split.h"
 #include "ingest/ingest_service.h"
+#include "ingest/log_routing.h"
 #include "ingest/log_sink.h"
 #include "ingest/sensor_endpoint.h"
 #include "ingest/token_directory.h"
@@ -71,10 +72,10 @@ int RunGateway(const ServeOptions& o, const ServeSettings& settings,
   }
   uint64_t last = 0;
   std::string leader;
-  if (Status s = journal->StreamState(kEventsStream, &last, &leader); !s.ok())
+  if (Status s = journal->StreamState(ingest::kEventsStream, &last, &leader); !s.ok())
     log.warn("stream {}: {} (run `yiwang cluster init`); frames are answered unavailable until "
              "it answers",
-             kEventsStream, s.ToString());
+             ingest::kEventsStream, s.ToString());
 
   // A revoked or rotated token's open connections are closed at once, as in the single process.
   std::atomic<ingest::SensorEndpoint*> endpoint{nullptr};

@@ -12,9 +12,6 @@
 
 namespace yiwang::tools {
 
-// The log's stream of sensor events, and its subjects (ingest/log_routing.h).
-inline constexpr char kEventsStream[] = "YW_EVENTS";
-
 // Runs until SIGINT/SIGTERM; returns the process exit code. `device_rules` are the dispatch
 // configuration's bindings (a device's district, hence its subject).
 int RunGateway(const ServeOptions& o, const ServeSettings& settings,

@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "base/split.h"
+#include "ingest/log_routing.h"
 #include "ingest/token_directory.h"
 #include "store/event_store.h"
 #include "tests/log/cluster_fixture.h"
@@ -35,14 +36,14 @@ using client::WsClient;
 using yiwang::v1::IngestAck;
 using yiwang::v1::IngestBatch;
 
-constexpr char kStream[] = "YW_EVENTS";  // the stream a gateway publishes into
+constexpr const char* kStream = ingest::kEventsStream;  // the stream a gateway publishes into
 
 class GatewayTest : public test::LogClusterTest {
  protected:
   void SetUp() override {
     test::LogClusterTest::SetUp();
     if (HasFatalFailure()) return;
-    ASSERT_TRUE(Ensure({.name = kStream, .subjects = {"yw.ev.>"}}));
+    ASSERT_TRUE(Ensure(ingest::EventsStreamSpec()));
     tokens_ = OpenDirectory(log_.get());
     ASSERT_TRUE(tokens_);
     token_ = PutToken("fleet", "cq-");
