@@ -63,6 +63,13 @@ size_t TokenDirectory::size() const {
   return records_.size();
 }
 
+void TokenDirectory::ForEach(
+    const std::function<void(const std::string& hash, const yiwang::v1::TokenRecord& record)>&
+        visit) const {
+  std::shared_lock lock(mu_);
+  for (const auto& [hash, record] : records_) visit(hash, record);
+}
+
 // A key that is not a token hash is someone else's write: ignored. A value that does not parse
 // drops the key's record: the token is unknown here until a valid record is written, rather
 // than trusted on a record that may have been a revocation.

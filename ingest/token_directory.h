@@ -72,6 +72,12 @@ class TokenDirectory {
   // Records in the map.
   size_t size() const;
 
+  // Calls `visit(hash, record)` for every record in the map (under a shared lock: `visit` must
+  // not call back into the directory).
+  void ForEach(
+      const std::function<void(const std::string& hash, const yiwang::v1::TokenRecord& record)>&
+          visit) const;
+
  private:
   TokenDirectory(log::JetStreamLog* log, Options options, std::shared_ptr<spdlog::logger> logger);
   // The watch's callbacks (watch thread).

@@ -14,6 +14,7 @@ CLI::App* AddBenchCommand(CLI::App& app, int* exit_code);
 CLI::App* AddConfigCommand(CLI::App& app, int* exit_code);
 CLI::App* AddAuditCommand(CLI::App& app, int* exit_code);
 CLI::App* AddDeviceTokensCommand(CLI::App& app, int* exit_code);
+CLI::App* AddClusterCommand(CLI::App& app, int* exit_code);
 // `bench dispatch` (tools/bench_dispatch.cc) and `bench soak` (tools/bench_soak.cc),
 // registered by AddBenchCommand.
 void AddBenchDispatchCommand(CLI::App* bench, int* exit_code);

@@ -1,5 +1,5 @@
-// yiwang: the one binary. Subcommands: serve, sim, bench, config, audit, device-tokens. Wiring
-// only; the work is in the libraries.
+// yiwang: the one binary. Subcommands: serve, sim, bench, config, audit, device-tokens,
+// cluster. Wiring only; the work is in the libraries.
 
 #include <CLI/CLI.hpp>
 
@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   yiwang::tools::AddConfigCommand(app, &exit_code);
   yiwang::tools::AddAuditCommand(app, &exit_code);
   yiwang::tools::AddDeviceTokensCommand(app, &exit_code);
+  yiwang::tools::AddClusterCommand(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }
