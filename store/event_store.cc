@@ -141,6 +141,8 @@ void EventStore::StopWriter() { impl_->Stop(); }
 bool EventStore::storage_full() const { return impl_->storage_full_.load(); }
 uint64_t EventStore::EventCount() const { return impl_->next_arrival_id_.load() - 1; }
 
+uint64_t EventStore::LogPosition() const { return impl_->log_position_.load(); }
+
 Status EventStore::GetDevice(std::string_view device_id, DeviceState* out) const {
   if (device_id.empty() || device_id.size() > kMaxDeviceIdLength)
     return Status::NotFound("no such device");

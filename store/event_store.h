@@ -61,6 +61,11 @@ struct IngestRequest {
   // Called exactly once, on the writer thread (or the caller's, if refused at once), with one
   // outcome per event. Must not block: post the result to your own executor.
   std::function<void(std::vector<Outcome>)> done;
+  // Cluster cores (docs/cluster.md): the sequence of the last log message these events come
+  // from (0: none). The store records the highest one committed in the same WriteBatch as the
+  // events (even when all of them are duplicates), so that after any crash the store's events
+  // and its position in the log agree (LogPosition).
+  uint64_t log_position = 0;
 };
 
 // Observes committed events, on the writer thread, after the fsync. Used by consumers that
@@ -110,6 +115,8 @@ class EventStore {
   Status ScanEvents(uint64_t from, size_t limit, std::vector<yiwang::v1::StoredEvent>* out) const;
   // Number of events stored (the next arrival id - 1).
   uint64_t EventCount() const;
+  // The highest IngestRequest::log_position committed (0: none).
+  uint64_t LogPosition() const;
 
   // --- tokens ---
   // Stores a token record under the SHA-256 of `token` (synced).

@@ -277,6 +277,14 @@ Status EventStore::Impl::FindNextArrivalId() {
     next_arrival_id_ = *id + 1;
   }
   if (!it->status().ok()) return FromRocks(it->status());
+  std::string position;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kMeta), kLogPositionKey, &position);
+  if (s.ok()) {
+    if (position.size() != 8) return Status::Corruption("bad log_position");
+    log_position_ = DecodeFixed64BE(position.data());
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s);
+  }
   return Status::Ok();
 }
 

@@ -144,17 +144,26 @@ void EventStore::Impl::Commit(std::vector<IngestRequest>& batch) {
   w.outcomes.resize(batch.size());
   w.next_id = next_arrival_id_.load(std::memory_order_relaxed);
   wb_.Clear();
+  uint64_t position = 0;
   for (size_t r = 0; r < batch.size(); ++r) {
     IngestRequest& req = batch[r];
     PrepareIngest(&req);  // a no-op when the caller prepared it
     w.outcomes[r].reserve(req.events.size());
     for (size_t i = 0; i < req.events.size(); ++i) w.outcomes[r].push_back(AddEvent(&w, req, i));
+    position = std::max(position, req.log_position);
   }
-  if (w.committed.empty()) {
+  const bool advances = position > log_position_.load(std::memory_order_relaxed);
+  if (w.committed.empty() && !advances) {
     // Nothing to write (only duplicates and replays): the states are unchanged; keep them.
     for (auto& [id, st] : w.working) device_cache_[id] = std::move(st);
   } else {
     AddMarksAndStates(&w);
+    if (advances) {
+      std::string value;
+      PutFixed64BE(&value, position);
+      wb_.Put(cf(kMeta), kLogPositionKey, value);
+      w.log_position = position;
+    }
     double seconds = 0;
     const rocksdb::Status s = WriteGroup(&seconds);
     if (s.IsNoSpace() || (!s.ok() && storage_full_.load())) {
@@ -263,6 +272,7 @@ void EventStore::Impl::OnDiskFull(const rocksdb::Status& s, CommitWork* w) {
 void EventStore::Impl::OnCommitted(CommitWork* w, double seconds) {
   if (storage_full_.exchange(false)) log_->warn("disk space is back: ingest resumed");
   next_arrival_id_.store(w->next_id, std::memory_order_relaxed);
+  if (w->log_position) log_position_.store(w->log_position, std::memory_order_relaxed);
   m_commits_.Inc();
   if (options_.sync) m_fsyncs_.Inc();
   m_events_written_.Inc(w->committed.size());
@@ -272,6 +282,7 @@ void EventStore::Impl::OnCommitted(CommitWork* w, double seconds) {
     device_cache_.clear();  // crude but bounded; misses cost one Get per device per commit
   }
   for (auto& [id, st] : w->working) device_cache_[id] = std::move(st);
+  if (w->committed.empty()) return;  // only the log position moved
   std::lock_guard observers(observers_mu_);
   for (const auto& [id, obs] : observers_) obs(w->committed);
 }

@@ -14,9 +14,12 @@
 #include "dispatcher/config_check.h"
 #include "dispatcher/dispatcher.h"
 #include "dispatcher/tables.h"
+#include "base/split.h"
 #include "ingest/ingest_service.h"
+#include "ingest/log_applier.h"
 #include "ingest/sensor_endpoint.h"
 #include "store/event_store.h"
+#include "store/log/jetstream.h"
 #include "tools/serve_bootstrap.h"
 #include "tools/serve_gateway.h"
 #include "tools/serve_process.h"
@@ -44,10 +47,30 @@ namespace {
 // The store and, unless --no-dispatcher, the dispatcher on it. The dispatcher judges every
 // stored event from its cursor on: opened before the first ingest commit, it also catches up
 // on events stored while it was not running.
+// A cluster core (--role core) also has the log it applies (docs/cluster.md).
 struct Storage {
   std::unique_ptr<store::EventStore> store;
   std::unique_ptr<dispatcher::Dispatcher> dispatch;
+  std::unique_ptr<log::JetStreamLog> journal;
+  std::unique_ptr<ingest::LogApplier> applier;
 };
+
+// A core's intake: the events of the log, from the store's position on. False (the reason
+// logged) if the log cannot be reached.
+bool StartApplier(const ServeOptions& o, Metrics* metrics, spdlog::logger& log, Storage* out) {
+  log::ConnectOptions connect;
+  connect.urls = SplitList(o.nats);
+  connect.name = "yiwang-core";
+  Status st;
+  out->journal = log::JetStreamLog::Connect(connect, Logger("log"), &st);
+  if (!out->journal) {
+    log.error("cannot reach the log at {}: {}", o.nats, st.ToString());
+    return false;
+  }
+  out->applier = std::make_unique<ingest::LogApplier>(out->journal.get(), out->store.get(),
+                                                      metrics, Logger("core"));
+  return true;
+}
 
 // False (the reason logged) if either cannot open.
 bool OpenStorage(const ServeOptions& o, const ServeSettings& settings, Metrics* metrics,
@@ -60,22 +83,26 @@ bool OpenStorage(const ServeOptions& o, const ServeSettings& settings, Metrics* 
     log.error("cannot open the store at {}: {}", o.data_dir, st.ToString());
     return false;
   }
-  if (Status s = EnsureBootstrapAdminToken(out->store.get(), o.data_dir, log); !s.ok()) {
-    log.error("bootstrap admin token: {}", s.ToString());
-    return false;
+  // A core never makes an admin token of its own: a cluster has one source of them.
+  if (o.role == "single") {
+    if (Status s = EnsureBootstrapAdminToken(out->store.get(), o.data_dir, log); !s.ok()) {
+      log.error("bootstrap admin token: {}", s.ToString());
+      return false;
+    }
   }
   if (!o.dispatcher) {
     log.warn("--no-dispatcher: no case workflow, no live feed (ingest and device API only)");
-    return true;
+  } else {
+    out->dispatch = dispatcher::Dispatcher::Open(out->store.get(), settings.dispatch,
+                                                 dispatcher::DispatcherOptions{},
+                                                 Logger("dispatcher"), metrics, &st);
+    if (!out->dispatch) {
+      log.error("cannot start the dispatcher: {}", st.ToString());
+      return false;
+    }
   }
-  out->dispatch = dispatcher::Dispatcher::Open(out->store.get(), settings.dispatch,
-                                               dispatcher::DispatcherOptions{},
-                                               Logger("dispatcher"), metrics, &st);
-  if (!out->dispatch) {
-    log.error("cannot start the dispatcher: {}", st.ToString());
-    return false;
-  }
-  return true;
+  // After the dispatcher: it judges every event the applier commits.
+  return o.role != "core" || StartApplier(o, metrics, log, out);
 }
 
 // Everything that answers a connection, built in this order (each part holds pointers to
@@ -85,8 +112,9 @@ struct Components {
   Components(const ServeSettings& s, const Storage& storage, Metrics* metrics,
              web::DistrictLocator located, dispatcher::AlarmRules device_rules);
 
-  // Which endpoint takes a WebSocket upgrade, by path.
-  std::map<std::string, web::UpgradeRoute> Upgrades();
+  // Which endpoint takes a WebSocket upgrade, by path. Sensors connect to a cluster's gateways,
+  // not to its cores (`sensors` false).
+  std::map<std::string, web::UpgradeRoute> Upgrades(bool sensors);
 
   // The districts of citizen reports and filed cases come from their location; sensor events
   // of tokens scoped to districts are checked against them too (web/district_locator.h).
@@ -155,14 +183,15 @@ Components::Components(const ServeSettings& s, const Storage& storage, Metrics* 
       router({.api = &api, .cases = cases.get(), .citizen = citizen.get(), .open311 = open311.get()},
              metrics, Logger("web")) {}
 
-std::map<std::string, web::UpgradeRoute> Components::Upgrades() {
+std::map<std::string, web::UpgradeRoute> Components::Upgrades(bool with_sensors) {
   std::map<std::string, web::UpgradeRoute> upgrades;
-  upgrades["/ws/sensors"] = [this](const web::HttpRequest& req)
-      -> std::variant<web::HttpResponse, web::UpgradeFn> {
-    auto d = sensors.Admit(req);
-    if (auto* res = std::get_if<ingest::HttpResponse>(&d)) return std::move(*res);
-    return std::get<ingest::UpgradeFn>(std::move(d));
-  };
+  if (with_sensors)
+    upgrades["/ws/sensors"] = [this](const web::HttpRequest& req)
+        -> std::variant<web::HttpResponse, web::UpgradeFn> {
+      auto d = sensors.Admit(req);
+      if (auto* res = std::get_if<ingest::HttpResponse>(&d)) return std::move(*res);
+      return std::get<ingest::UpgradeFn>(std::move(d));
+    };
   if (live) upgrades["/ws/live"] = [this](const web::HttpRequest& req) { return live->Admit(req); };
   return upgrades;
 }
@@ -189,11 +218,12 @@ std::thread StartDemoFleet(const ServeOptions& o, const std::string& url, store:
 
 // No new connections; sessions stop reading; the writer commits and acks everything already
 // queued; sessions write those acks and close with 1001 (within 5 s); then the io threads end.
-void StopGracefully(Components& parts, web::HttpServer& server, const Storage& storage,
+void StopGracefully(Components& parts, web::HttpServer& server, Storage& storage,
                     net::io_context& ioc, std::vector<std::thread>& pool) {
   server.StopAccepting();
   parts.sensors.Shutdown();
   if (parts.live) parts.live->Shutdown();
+  storage.applier.reset();  // a core: after its request in flight is committed
   storage.store->StopWriter();
   if (storage.dispatch) storage.dispatch->Stop();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -241,7 +271,7 @@ int RunServe(const ServeOptions& o) {
   net::io_context ioc(static_cast<int>(settings.io_threads));
   web::HttpServer server(
       ioc, settings.http, [&parts](const web::HttpRequest& req) { return parts.router.Handle(req); },
-      parts.Upgrades(), &metrics, Logger("web"));
+      parts.Upgrades(/*sensors=*/o.role == "single"), &metrics, Logger("web"));
   if (Status s = server.Listen(settings.host, settings.port); !s.ok()) {
     log->error("{}", s.ToString());
     return 1;
@@ -250,8 +280,11 @@ int RunServe(const ServeOptions& o) {
   StopSignal stop(ioc, *log);
   std::vector<std::thread> pool;
   for (unsigned i = 0; i < settings.io_threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
-  WriteReadyFile(o.ready_file, url, *log);
   log->info("listening on {} (data dir {}, {} io threads)", url, o.data_dir, settings.io_threads);
+  // A core is ready once it has applied what the log held when it started.
+  while (storage.applier && !storage.applier->WaitCaughtUp(std::chrono::milliseconds(200)))
+    if (stop.WaitFor(std::chrono::milliseconds(0))) break;
+  WriteReadyFile(o.ready_file, url, *log);
 
   std::atomic<bool> sim_stop{false};
   std::thread sim = o.demo ? StartDemoFleet(o, url, storage.store.get(), demo_users, sim_stop, *log)
@@ -288,10 +321,12 @@ CLI::App* AddServeCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   s->add_option("--role", opts->role,
                 "single: one process on its embedded store; gateway: the sensors' WebSocket in "
-                "front of the cluster's log (docs/cluster.md)")
-      ->check(CLI::IsMember({"single", "gateway"}))
+                "front of the cluster's log; core: applies the log into its store and serves "
+                "the web (docs/cluster.md)")
+      ->check(CLI::IsMember({"single", "gateway", "core"}))
       ->capture_default_str();
-  s->add_option("--nats", opts->nats, "The cluster's NATS servers: URL[,URL...] (--role gateway)");
+  s->add_option("--nats", opts->nats,
+                "The cluster's NATS servers: URL[,URL...] (--role gateway or core)");
   s->callback([opts, exit_code] { *exit_code = RunServe(*opts); });
   return s;
 }

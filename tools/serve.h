@@ -18,8 +18,9 @@ struct ServeOptions {
   bool dispatcher = true;   // false (--no-dispatcher): ingest and the device API only, no case
                             // workflow (an ingest-only node; the benchmarks' baseline)
   std::string log_level = "info";
-  // Cluster mode (docs/cluster.md): "single" (the default: one process on its embedded store)
-  // or "gateway" (the sensors' WebSocket in front of the replicated log at `nats`).
+  // Cluster mode (docs/cluster.md): "single" (the default: one process on its embedded store),
+  // "gateway" (the sensors' WebSocket in front of the replicated log at `nats`) or "core" (the
+  // log applied into the store at data_dir, the web served from it).
   std::string role = "single";
   std::string nats;  // nats://HOST:PORT[,nats://HOST:PORT...]: the log's servers
 };

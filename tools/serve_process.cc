@@ -119,4 +119,9 @@ void StopSignal::Wait() {
   cv_.wait(lock, [&] { return stop_requested_; });
 }
 
+bool StopSignal::WaitFor(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return stop_requested_; });
+}
+
 }  // namespace yiwang::tools

@@ -3,6 +3,7 @@
 // around its components: logging and process limits, the district lookups of ingest, the
 // signal that stops it, and the ready file.
 
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -48,6 +49,8 @@ class StopSignal {
  public:
   StopSignal(boost::asio::io_context& ioc, spdlog::logger& log);
   void Wait();
+  // True if the signal came within `timeout`.
+  bool WaitFor(std::chrono::milliseconds timeout);
 
  private:
   boost::asio::signal_set signals_;

@@ -117,19 +117,21 @@ Status LoadServerConfig(const std::string& path, yiwang::v1::ServerConfig* confi
 
 namespace {
 
-// The role and what it needs: a gateway has the log's servers and nothing of a store's.
+// The role and what it needs: a gateway and a core have the log's servers.
 Status CheckRole(const ServeOptions& o) {
-  if (o.role == "gateway") {
+  if (o.role == "gateway" || o.role == "core") {
     if (o.nats.empty())
-      return Status::InvalidArgument("--role gateway needs --nats URL[,URL...] (the log's servers)");
+      return Status::InvalidArgument(
+          fmt::format("--role {} needs --nats URL[,URL...] (the log's servers)", o.role));
     if (o.demo)
       return Status::InvalidArgument(
           "--demo runs a single process; a cluster's demo is `make cluster`");
     return Status::Ok();
   }
   if (o.role != "single")
-    return Status::InvalidArgument(fmt::format("--role wants single or gateway, got '{}'", o.role));
-  if (!o.nats.empty()) return Status::InvalidArgument("--nats is for --role gateway");
+    return Status::InvalidArgument(
+        fmt::format("--role wants single, gateway or core, got '{}'", o.role));
+  if (!o.nats.empty()) return Status::InvalidArgument("--nats is for --role gateway or core");
   return Status::Ok();
 }
 

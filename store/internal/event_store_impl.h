@@ -42,6 +42,8 @@ enum Cf : size_t { kDefault = 0, kEvents, kDeviceSeq, kDevices, kTokens, kMeta, 
 inline constexpr const char* kCfNames[kFirstTable] = {"default", "events", "device_seq",
                                                       "devices", "tokens", "meta"};
 inline constexpr const char* kSchemaVersion = "1";
+// meta: the log position of a cluster core (IngestRequest::log_position), u64 big-endian.
+inline constexpr const char* kLogPositionKey = "log_position";
 
 // rocksdb::Status as the project's Status (it never leaves the store).
 Status FromRocks(const rocksdb::Status& s);
@@ -54,6 +56,7 @@ struct CommitWork {
   std::unordered_map<std::string, SeqMark> marks;        // idempotency marks of this commit
   std::vector<const StoredEvent*> committed;              // accepted, in arrival order
   uint64_t next_id = 0;                                   // the next arrival id
+  uint64_t log_position = 0;  // written with this commit (IngestRequest::log_position), or 0
   std::string value;                                      // read buffer, reused
 };
 
@@ -126,7 +129,7 @@ class EventStore::Impl {
                         std::vector<const Table*>* tables);
   // Writes schema_version into a new database, or checks an existing one's.
   Status CheckSchema(bool created);
-  // next_arrival_id_ after the last stored event.
+  // next_arrival_id_ after the last stored event, and log_position_ as committed.
   Status FindNextArrivalId();
   void StartWriter() {
     writer_ = std::thread([this] { WriterLoop(); });
@@ -188,6 +191,7 @@ class EventStore::Impl {
   std::vector<std::unique_ptr<Table>> undeclared_;
   std::deque<std::string> undeclared_names_;  // a deque: the tables view its strings
   std::atomic<uint64_t> next_arrival_id_{1};
+  std::atomic<uint64_t> log_position_{0};  // written by the writer thread only
   std::atomic<bool> storage_full_{false};
   bool created_ = false;
 

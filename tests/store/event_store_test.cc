@@ -49,12 +49,14 @@ class EventStoreTest : public ::testing::Test {
   }
   void Close() { store_.reset(); }
 
-  // Submits one request and waits for its outcomes.
-  std::vector<Outcome> Submit(std::vector<StoredEvent> events) {
+  // Submits one request (from the log message at `log_position`, if not 0) and waits for its
+  // outcomes.
+  std::vector<Outcome> Submit(std::vector<StoredEvent> events, uint64_t log_position = 0) {
     std::promise<std::vector<Outcome>> p;
     auto f = p.get_future();
     IngestRequest req;
     req.events = std::move(events);
+    req.log_position = log_position;
     req.done = [&p](std::vector<Outcome> o) { p.set_value(std::move(o)); };
     store_->SubmitIngest(std::move(req));
     EXPECT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
@@ -98,6 +100,27 @@ TEST_F(EventStoreTest, CreatedOnFirstOpenOnly) {
   Close();
   Open();
   EXPECT_FALSE(store_->created());
+}
+
+// A cluster core's position in the log is committed with the events it applies: it survives a
+// reopen, moves with a request of duplicates only, and never moves back.
+TEST_F(EventStoreTest, KeepsTheLogPositionWithTheEvents) {
+  EXPECT_EQ(store_->LogPosition(), 0u);
+  EXPECT_EQ(Submit({Stored(GasEvent("d1", 1)), Stored(GasEvent("d1", 2))}, 5),
+            std::vector<Outcome>(2, Outcome::kAccepted));
+  EXPECT_EQ(store_->LogPosition(), 5u);
+  Close();
+  Open();
+  EXPECT_EQ(store_->LogPosition(), 5u);
+  EXPECT_EQ(Submit({Stored(GasEvent("d1", 2))}, 7), std::vector<Outcome>{Outcome::kDuplicate});
+  EXPECT_EQ(store_->LogPosition(), 7u) << "a message of resends is applied too";
+  EXPECT_EQ(Submit({Stored(GasEvent("d1", 3))}, 6), std::vector<Outcome>{Outcome::kAccepted});
+  EXPECT_EQ(store_->LogPosition(), 7u) << "never back";
+  EXPECT_EQ(Submit({Stored(GasEvent("d1", 4))}), std::vector<Outcome>{Outcome::kAccepted});
+  Close();
+  Open();
+  EXPECT_EQ(store_->LogPosition(), 7u);
+  EXPECT_EQ(store_->EventCount(), 4u);
 }
 
 TEST_F(EventStoreTest, AcceptsAndAssignsArrivalIdsInOrder) {
