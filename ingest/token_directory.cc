@@ -1,6 +1,7 @@
 #include "ingest/token_directory.h"
 
 #include <mutex>
+#include <thread>
 #include <optional>
 #include <utility>
 
@@ -42,6 +43,12 @@ Status TokenDirectory::Put(std::string_view hash, const yiwang::v1::TokenRecord&
   if (hash.size() != kHashSize)
     return Status::InvalidArgument("a token hash is the 32 bytes of store::TokenHash");
   return kv_.Put(options_.bucket, Hex(hash), record.SerializeAsString(), nullptr);
+}
+
+Status TokenDirectory::Delete(std::string_view hash) {
+  if (hash.size() != kHashSize)
+    return Status::InvalidArgument("a token hash is the 32 bytes of store::TokenHash");
+  return kv_.Delete(options_.bucket, Hex(hash));
 }
 
 Status TokenDirectory::Lookup(std::string_view token, yiwang::v1::TokenRecord* out) const {
@@ -102,6 +109,55 @@ void TokenDirectory::OnCaughtUp() {
     ready_ = true;
   }
   ready_cv_.notify_all();
+}
+
+Status ClusterTokenBook::AwaitSeen(const std::function<bool()>& seen) const {
+  const auto deadline = std::chrono::steady_clock::now() + seen_timeout_;
+  while (!seen()) {
+    if (std::chrono::steady_clock::now() >= deadline)
+      return Status::Unavailable("written to the cluster's token bucket, not yet seen here");
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return Status::Ok();
+}
+
+Status ClusterTokenBook::Put(std::string_view token, const yiwang::v1::TokenRecord& record) {
+  if (Status s = directory_->Put(store::TokenHash(token), record); !s.ok()) return s;
+  const std::string want = record.SerializeAsString();
+  return AwaitSeen([&] {
+    yiwang::v1::TokenRecord now;
+    return directory_->Lookup(token, &now).ok() && now.SerializeAsString() == want;
+  });
+}
+
+Status ClusterTokenBook::Lookup(std::string_view token, yiwang::v1::TokenRecord* out) const {
+  return directory_->Lookup(token, out);
+}
+
+Status ClusterTokenBook::Scan(const store::EventStore::TokenVisitor& visit) const {
+  bool more = true;
+  directory_->ForEach([&](const std::string& hash, const yiwang::v1::TokenRecord& record) {
+    if (more) more = visit(hash, record);
+  });
+  return Status::Ok();
+}
+
+Status ClusterTokenBook::Delete(std::string_view hash) {
+  if (Status s = directory_->Delete(hash); !s.ok()) return s;
+  const std::string key(hash);
+  return AwaitSeen([&] {
+    bool present = false;
+    directory_->ForEach([&](const std::string& h, const yiwang::v1::TokenRecord&) {
+      present = present || h == key;
+    });
+    return !present;
+  });
+}
+
+Status ClusterTokenBook::Replace(std::string_view old_hash, std::string_view new_token,
+                                 const yiwang::v1::TokenRecord& record) {
+  if (Status s = Put(new_token, record); !s.ok()) return s;
+  return Delete(old_hash);
 }
 
 }  // namespace yiwang::ingest

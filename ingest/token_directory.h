@@ -28,6 +28,7 @@
 #include "store/log/jetstream.h"
 #include "store/log/kv.h"
 #include "store/log/kv_watch.h"
+#include "store/token_book.h"
 #include "yiwang/v1/store.pb.h"
 
 namespace yiwang::ingest {
@@ -60,6 +61,9 @@ class TokenDirectory {
   // means stored on a quorum of the bucket's replicas. Unavailable: retry (writing the same
   // record twice is harmless). A revocation is a record with revoked = true.
   Status Put(std::string_view hash, const yiwang::v1::TokenRecord& record);
+  // Removes the record under `hash` (raw bytes): every directory drops it, and calls on_change
+  // with a null record. OK if there was none.
+  Status Delete(std::string_view hash);
 
   // The record of bearer token `token` (the secret) as this directory last saw it. NotFound if
   // unknown. A revoked token is returned with revoked = true, as EventStore::LookupToken does.
@@ -96,6 +100,32 @@ class TokenDirectory {
   bool ready_ = false;  // guarded by ready_mu_
 
   std::unique_ptr<log::KvWatch> watch_;  // last: stopped first, before what its callbacks use
+};
+
+// A cluster core's tokens (web's authentication and device-token routes): the records of a
+// TokenDirectory, written through it. A write returns once this directory's own watch has
+// seen it (read your writes: a token just made is listed, and works, at this core at once; at
+// the others within the watch's delay), or Unavailable after `seen_timeout` (written, maybe
+// not yet seen). A rotation writes the new record, then deletes the old one.
+class ClusterTokenBook final : public store::TokenBook {
+ public:
+  // `directory` must outlive the book.
+  explicit ClusterTokenBook(TokenDirectory* directory,
+                            std::chrono::milliseconds seen_timeout = std::chrono::seconds(2))
+      : directory_(directory), seen_timeout_(seen_timeout) {}
+  Status Put(std::string_view token, const yiwang::v1::TokenRecord& record) override;
+  Status Lookup(std::string_view token, yiwang::v1::TokenRecord* out) const override;
+  Status Scan(const store::EventStore::TokenVisitor& visit) const override;
+  Status Delete(std::string_view hash) override;
+  Status Replace(std::string_view old_hash, std::string_view new_token,
+                 const yiwang::v1::TokenRecord& record) override;
+
+ private:
+  // Waits until `seen` holds or seen_timeout_ passes.
+  Status AwaitSeen(const std::function<bool()>& seen) const;
+
+  TokenDirectory* const directory_;
+  const std::chrono::milliseconds seen_timeout_;
 };
 
 }  // namespace yiwang::ingest

@@ -17,6 +17,7 @@
 #include "base/split.h"
 #include "ingest/ingest_service.h"
 #include "ingest/log_applier.h"
+#include "ingest/token_directory.h"
 #include "ingest/sensor_endpoint.h"
 #include "store/event_store.h"
 #include "store/log/jetstream.h"
@@ -47,17 +48,21 @@ namespace {
 // The store and, unless --no-dispatcher, the dispatcher on it. The dispatcher judges every
 // stored event from its cursor on: opened before the first ingest commit, it also catches up
 // on events stored while it was not running.
-// A cluster core (--role core) also has the log it applies (docs/cluster.md).
+// A cluster core (--role core) also has the log it applies and the cluster's tokens
+// (docs/cluster.md).
 struct Storage {
   std::unique_ptr<store::EventStore> store;
   std::unique_ptr<dispatcher::Dispatcher> dispatch;
   std::unique_ptr<log::JetStreamLog> journal;
+  std::unique_ptr<ingest::TokenDirectory> tokens;
+  std::unique_ptr<ingest::ClusterTokenBook> token_book;
   std::unique_ptr<ingest::LogApplier> applier;
 };
 
-// A core's intake: the events of the log, from the store's position on. False (the reason
-// logged) if the log cannot be reached.
-bool StartApplier(const ServeOptions& o, Metrics* metrics, spdlog::logger& log, Storage* out) {
+// A core's link to the cluster: its tokens (read before it answers anyone) and its intake, the
+// events of the log from the store's position on. False (the reason logged) if the log cannot
+// be reached.
+bool StartCluster(const ServeOptions& o, Metrics* metrics, spdlog::logger& log, Storage* out) {
   log::ConnectOptions connect;
   connect.urls = SplitList(o.nats);
   connect.name = "yiwang-core";
@@ -67,6 +72,13 @@ bool StartApplier(const ServeOptions& o, Metrics* metrics, spdlog::logger& log, 
     log.error("cannot reach the log at {}: {}", o.nats, st.ToString());
     return false;
   }
+  out->tokens =
+      ingest::TokenDirectory::Open(out->journal.get(), {}, Logger("tokens"), &st);
+  if (!out->tokens || !out->tokens->WaitReady(std::chrono::seconds(30))) {
+    log.error("the cluster's tokens: {}", st.ok() ? "not read within 30 s" : st.ToString());
+    return false;
+  }
+  out->token_book = std::make_unique<ingest::ClusterTokenBook>(out->tokens.get());
   out->applier = std::make_unique<ingest::LogApplier>(out->journal.get(), out->store.get(),
                                                       metrics, Logger("core"));
   return true;
@@ -102,7 +114,7 @@ bool OpenStorage(const ServeOptions& o, const ServeSettings& settings, Metrics* 
     }
   }
   // After the dispatcher: it judges every event the applier commits.
-  return o.role != "core" || StartApplier(o, metrics, log, out);
+  return o.role != "core" || StartCluster(o, metrics, log, out);
 }
 
 // Everything that answers a connection, built in this order (each part holds pointers to
@@ -138,18 +150,20 @@ struct Components {
   web::Router router;
 };
 
-web::AccountsOptions AccountsOptionsOf(const ServeSettings& s) {
+web::AccountsOptions AccountsOptionsOf(const ServeSettings& s, const Storage& storage) {
   web::AccountsOptions o;
   o.secure_cookie = s.http.https;  // served over HTTPS (behind a TLS proxy)
   o.dispatch_config = &s.dispatch;
+  o.tokens = storage.token_book.get();  // a core: the cluster's tokens too
   return o;
 }
 
 // A revoked or rotated device token's open connections are closed at once.
-web::DeviceTokenOptions DeviceTokenOptionsOf(const ServeSettings& s,
+web::DeviceTokenOptions DeviceTokenOptionsOf(const ServeSettings& s, const Storage& storage,
                                              ingest::SensorEndpoint* sensors) {
   web::DeviceTokenOptions o;
   o.dispatch_config = &s.dispatch;
+  o.tokens = storage.token_book.get();  // a core: made in the cluster's bucket
   o.on_revoked = [sensors](const std::string& hash) { sensors->CloseToken(hash); };
   return o;
 }
@@ -161,11 +175,11 @@ Components::Components(const ServeSettings& s, const Storage& storage, Metrics* 
       ingest(storage.store.get(), s.ingest, metrics, Logger("ingest"), Clock(),
              IngestDistricts(&device_districts, &districts)),
       sensors(&ingest, metrics, Logger("ingest")),
-      accounts(storage.store.get(), metrics, Logger("auth"), AccountsOptionsOf(s)),
+      accounts(storage.store.get(), metrics, Logger("auth"), AccountsOptionsOf(s, storage)),
       authenticate([this](const web::HttpRequest& req) { return accounts.Authenticate(req); }),
       pages(s.pages),
       api(storage.store.get(), metrics, &accounts, Logger("web"), &pages, storage.dispatch.get(),
-          DeviceTokenOptionsOf(s, &sensors)),
+          DeviceTokenOptionsOf(s, storage, &sensors)),
       cases(storage.dispatch ? std::make_unique<web::CaseApi>(storage.dispatch.get(), authenticate,
                                                             metrics, Logger("web"), &districts)
                              : nullptr),

@@ -65,6 +65,7 @@
 #include "base/clock.h"
 #include "base/metrics.h"
 #include "store/event_store.h"
+#include "store/token_book.h"
 #include "web/http_server.h"
 #include "web/password_hash.h"
 #include "web/sessions.h"
@@ -128,6 +129,9 @@ struct AccountsOptions {
   const yiwang::v1::DispatchConfig* dispatch_config = nullptr;
   // The clock of sessions, throttle and record times. Default: the system clock.
   Clock clock;
+  // A cluster core: bearer tokens are looked up in the cluster's token bucket first
+  // (docs/cluster.md), then in the store. Null: the store only. Must outlive the Accounts.
+  const store::TokenBook* tokens = nullptr;
 };
 
 // A user for EnsureUser.

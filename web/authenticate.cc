@@ -55,7 +55,10 @@ AuthResult Accounts::Impl::Authenticate(const HttpRequest& req, Sessions::Sessio
 
 AuthResult Accounts::Impl::AuthenticateBearer(const HttpRequest& req, std::string_view token) {
   v1::TokenRecord rec;
-  Status s = store_->LookupToken(token, &rec);
+  // A cluster core: the cluster's tokens (admin tokens of `cluster init`, ...) first, then its
+  // own store's (user tokens).
+  Status s = opts_.tokens ? opts_.tokens->Lookup(token, &rec) : Status::NotFound("");
+  if (s.code() == Status::Code::kNotFound) s = store_->LookupToken(token, &rec);
   if (s.code() == Status::Code::kNotFound || (s.ok() && rec.revoked()))
     return Error(req, 401, "unauthorized", "unknown or revoked token");
   if (!s.ok()) return Internal(req, "could not read the token", s);

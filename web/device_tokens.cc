@@ -34,9 +34,9 @@ struct Stored {
 };
 
 // Every device token in force (a record marked revoked by an older version is left out).
-Status LoadDeviceTokens(const store::EventStore& store, std::vector<Stored>* out) {
+Status LoadDeviceTokens(const store::TokenBook& tokens, std::vector<Stored>* out) {
   out->clear();
-  return store.ScanTokens([&](std::string_view hash, const v1::TokenRecord& rec) {
+  return tokens.Scan([&](std::string_view hash, const v1::TokenRecord& rec) {
     if (rec.kind() == v1::TOKEN_KIND_DEVICE && !rec.revoked())
       out->push_back({std::string(hash), rec});
     return true;
@@ -58,7 +58,8 @@ json::object TokenJson(const Stored& t) {
 
 DeviceTokens::DeviceTokens(store::EventStore* store, Metrics* metrics,
                            std::shared_ptr<spdlog::logger> logger, DeviceTokenOptions options)
-    : store_(store),
+    : own_tokens_(options.tokens ? nullptr : std::make_unique<store::StoreTokenBook>(store)),
+      tokens_(options.tokens ? options.tokens : own_tokens_.get()),
       metrics_(metrics),
       log_(std::move(logger)),
       opts_(std::move(options)),
@@ -131,7 +132,7 @@ HttpResponse DeviceTokens::Create(const HttpRequest& req) {
 
   std::lock_guard lock(mu_);
   std::vector<Stored> tokens;
-  if (Status s = LoadDeviceTokens(*store_, &tokens); !s.ok()) return StoreError(req, s);
+  if (Status s = LoadDeviceTokens(*tokens_, &tokens); !s.ok()) return StoreError(req, s);
   if (std::any_of(tokens.begin(), tokens.end(),
                   [&](const Stored& t) { return t.rec.name() == name->get_string(); }))
     return Error(req, 409, "duplicate_name",
@@ -146,7 +147,7 @@ HttpResponse DeviceTokens::Create(const HttpRequest& req) {
   t.rec.set_id(store::TokenId(t.hash, t.rec));
   for (auto& d : districts) t.rec.add_districts(std::move(d));
   *t.rec.mutable_created_at() = ToProtoTime(opts_.clock.Now());
-  if (Status s = store_->PutToken(token, t.rec); !s.ok()) return StoreError(req, s);
+  if (Status s = tokens_->Put(token, t.rec); !s.ok()) return StoreError(req, s);
   log_->info("device token '{}' ({}) created", t.rec.name(), t.rec.id());
   json::object out = TokenJson(t);
   out["token"] = token;
@@ -155,7 +156,7 @@ HttpResponse DeviceTokens::Create(const HttpRequest& req) {
 
 HttpResponse DeviceTokens::List(const HttpRequest& req) {
   std::vector<Stored> tokens;
-  if (Status s = LoadDeviceTokens(*store_, &tokens); !s.ok()) return StoreError(req, s);
+  if (Status s = LoadDeviceTokens(*tokens_, &tokens); !s.ok()) return StoreError(req, s);
   // Oldest first (the store keeps them in hash order, which means nothing).
   std::sort(tokens.begin(), tokens.end(), [](const Stored& a, const Stored& b) {
     const auto& x = a.rec.created_at();
@@ -176,12 +177,12 @@ HttpResponse DeviceTokens::Revoke(const HttpRequest& req, std::string_view id) {
   {
     std::lock_guard lock(mu_);
     std::vector<Stored> tokens;
-    if (Status s = LoadDeviceTokens(*store_, &tokens); !s.ok()) return StoreError(req, s);
+    if (Status s = LoadDeviceTokens(*tokens_, &tokens); !s.ok()) return StoreError(req, s);
     auto it = std::find_if(tokens.begin(), tokens.end(),
                            [&](const Stored& t) { return store::TokenId(t.hash, t.rec) == id; });
     if (it == tokens.end())
       return Error(req, 404, "token_not_found", "no device token has this id");
-    if (Status s = store_->DeleteToken(it->hash); !s.ok()) return StoreError(req, s);
+    if (Status s = tokens_->Delete(it->hash); !s.ok()) return StoreError(req, s);
     hash = it->hash;
     log_->info("device token '{}' ({}) revoked", it->rec.name(), std::string(id));
   }
@@ -195,7 +196,7 @@ HttpResponse DeviceTokens::Rotate(const HttpRequest& req, std::string_view id) {
   {
     std::lock_guard lock(mu_);
     std::vector<Stored> tokens;
-    if (Status s = LoadDeviceTokens(*store_, &tokens); !s.ok()) return StoreError(req, s);
+    if (Status s = LoadDeviceTokens(*tokens_, &tokens); !s.ok()) return StoreError(req, s);
     auto it = std::find_if(tokens.begin(), tokens.end(),
                            [&](const Stored& x) { return store::TokenId(x.hash, x.rec) == id; });
     if (it == tokens.end())
@@ -206,7 +207,7 @@ HttpResponse DeviceTokens::Rotate(const HttpRequest& req, std::string_view id) {
     t.rec.set_id(std::string(id));  // kept: the id of a record made before ids is its old hash's
     *t.rec.mutable_rotated_at() = ToProtoTime(opts_.clock.Now());
     t.hash = store::TokenHash(token);
-    if (Status s = store_->ReplaceToken(old_hash, token, t.rec); !s.ok())
+    if (Status s = tokens_->Replace(old_hash, token, t.rec); !s.ok())
       return StoreError(req, s);
     log_->info("device token '{}' ({}) rotated", t.rec.name(), t.rec.id());
   }

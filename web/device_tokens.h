@@ -10,9 +10,10 @@
 //
 // Names are unique among device tokens. `districts` (codes of the dispatch config) scope a
 // token: ingest then rejects, event by event, what names or lies in another district
-// (ingest/validation.h). The secret is never listed; the store keeps only its hash. Revoking
-// or rotating removes the old hash in one synced write, so a new connection with the old
-// secret is refused at once, and then calls `on_revoked` with that hash: `yiwang serve` wires
+// (ingest/validation.h). The secret is never listed; the store (or a cluster's token bucket,
+// DeviceTokenOptions::tokens) keeps only its hash. Revoking or rotating removes the old hash
+// before it answers, so a new connection with the old secret is refused, and then calls
+// `on_revoked` with that hash: `yiwang serve` wires
 // it to ingest::SensorEndpoint::CloseToken, which closes the connections opened with it.
 //
 // The caller (web::Api) has checked that the request comes from an admin.
@@ -32,6 +33,7 @@
 #include "base/clock.h"
 #include "base/metrics.h"
 #include "store/event_store.h"
+#include "store/token_book.h"
 #include "web/http_server.h"
 #include "yiwang/v1/dispatch_config.pb.h"
 
@@ -43,12 +45,15 @@ struct DeviceTokenOptions {
   const yiwang::v1::DispatchConfig* dispatch_config = nullptr;
   // Called after a token was revoked or rotated, with the SHA-256 of its old secret.
   std::function<void(const std::string& token_hash)> on_revoked;
+  // Where the tokens are kept: null, the store's own; a cluster core's, the cluster's token
+  // bucket (docs/cluster.md). Must outlive the DeviceTokens.
+  store::TokenBook* tokens = nullptr;
   Clock clock;
 };
 
 class DeviceTokens {
  public:
-  // `store` and `metrics` must outlive the object.
+  // `store` (its tokens, unless options.tokens) and `metrics` must outlive the object.
   DeviceTokens(store::EventStore* store, Metrics* metrics, std::shared_ptr<spdlog::logger> logger,
                DeviceTokenOptions options = {});
 
@@ -68,7 +73,8 @@ class DeviceTokens {
                      std::string_view message);
   HttpResponse StoreError(const HttpRequest& req, const Status& s);
 
-  store::EventStore* store_;
+  std::unique_ptr<store::StoreTokenBook> own_tokens_;  // when options.tokens is null
+  store::TokenBook* tokens_;
   Metrics* metrics_;
   std::shared_ptr<spdlog::logger> log_;
   DeviceTokenOptions opts_;

@@ -15,6 +15,9 @@
 
 #include <fmt/format.h>
 
+#include <boost/json.hpp>
+
+#include "base/file.h"
 #include "base/metrics.h"
 #include "ingest/log_routing.h"
 #include "ingest/token_directory.h"
@@ -181,6 +184,59 @@ TEST_F(CoreTest, KilledWhileApplyingItResumesAfterWhatItCommitted) {
   for (auto& t : sensors) t.join();
   ExpectCoreHoldsEachOnce(acked);
   std::cerr << acked.size() << " events acked while the core was killed 3 times\n";
+}
+
+// The admin token of `cluster init` works at a core; a device token made there works at the
+// gateway within a second, and its revocation at the core closes the gateway's connection that
+// uses it and refuses new ones.
+TEST_F(CoreTest, ADeviceTokenMadeAtACoreWorksAtTheGateway) {
+  const std::string admin_file = dir_.Sub("admin.token");
+  std::string output;
+  const client::ExitStatus init = client::RunToExit(
+      test::ServerBinary(), {"cluster", "init", "--nats", Urls(), "--admin-token-out", admin_file},
+      std::chrono::seconds(90), &output);
+  ASSERT_TRUE(init.ok()) << output;
+  std::string admin;
+  ASSERT_TRUE(ReadFirstLine(admin_file, &admin).ok());
+  StartGateway();
+  StartCore();
+
+  const test::HttpReply made =
+      test::HttpPost(core_->port(), "/api/v1/admin/device-tokens", admin,
+                     R"({"name":"made-at-core","devicePrefix":"cq-"})");
+  ASSERT_EQ(made.status, 201) << made.body;
+  const auto made_at = SteadyClock::now();
+  const std::string token = boost::json::parse(made.body).at("token").as_string().c_str();
+  const std::string id = boost::json::parse(made.body).at("id").as_string().c_str();
+  WsClient ws;
+  while (!ws.Connect("127.0.0.1", gateway_->port(), "/ws/sensors", token).ok() &&
+         SteadyClock::now() - made_at < std::chrono::seconds(5))
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(ws.connected()) << "the token never worked at the gateway";
+  EXPECT_LT(SteadyClock::now() - made_at, std::chrono::seconds(1));
+  IngestBatch b;
+  *b.add_events() = test::GasEvent("cq-500103-9", 1);
+  IngestAck ack;
+  ASSERT_TRUE(ws.SendBatch(b, true).ok());
+  ASSERT_TRUE(ws.ReadAck(&ack).ok());
+  EXPECT_EQ(ack.accepted(), 1u) << ack.ShortDebugString();
+  const test::HttpReply listed = test::HttpGet(core_->port(), "/api/v1/admin/device-tokens", admin);
+  EXPECT_NE(listed.body.find("made-at-core"), std::string::npos) << listed.body;
+
+  const test::HttpReply revoked = test::Http(
+      core_->port(), "DELETE", "/api/v1/admin/device-tokens/" + id,
+      {{"Authorization", "Bearer " + admin}});
+  EXPECT_EQ(revoked.status, 204) << revoked.body;
+  Status s;
+  const auto revoked_at = SteadyClock::now();
+  while ((s = ws.PollAck(&ack, std::chrono::milliseconds(100))).code() == Status::Code::kBusy &&
+         SteadyClock::now() - revoked_at < std::chrono::seconds(5)) {
+  }
+  EXPECT_EQ(ws.close_code(), 1008);
+  EXPECT_LT(SteadyClock::now() - revoked_at, std::chrono::seconds(2));
+  WsClient again;
+  EXPECT_FALSE(again.Connect("127.0.0.1", gateway_->port(), "/ws/sensors", token).ok());
+  EXPECT_EQ(again.http_status(), 401);
 }
 
 }  // namespace
