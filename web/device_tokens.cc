@@ -100,6 +100,10 @@ HttpResponse DeviceTokens::Error(const HttpRequest& req, unsigned status, std::s
 
 HttpResponse DeviceTokens::StoreError(const HttpRequest& req, const Status& s) {
   if (s.code() == Status::Code::kNoSpace) return Error(req, 507, "storage_full", "disk full");
+  // A cluster core whose token bucket (the log) did not answer in time.
+  if (s.code() == Status::Code::kUnavailable)
+    return RetryLaterResponse(metrics_, req, 503, "unavailable",
+                              "the cluster's token bucket did not answer; retry", 1);
   log_->error("device tokens: {}", s.ToString());
   return Error(req, 500, "internal", "could not read or write the tokens");
 }
