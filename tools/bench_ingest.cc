@@ -351,6 +351,7 @@ CLI::App* AddBenchCommand(CLI::App& app, int* exit_code) {
   bench->require_subcommand(1);
   AddBenchDispatchCommand(bench, exit_code);
   AddBenchSoakCommand(bench, exit_code);
+  AddBenchClusterCommand(bench, exit_code);
 
   auto opts = std::make_shared<IngestBenchOptions>();
   LoadSettings& load = opts->load;
