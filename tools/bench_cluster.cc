@@ -219,7 +219,7 @@ int RunClusterBench(const ClusterBenchOptions& options) {
   if (!options.gateways.empty()) {
     // Started after the single process's runs, so that idle nats-servers do not share its
     // window; one cluster for every gateway count (the stream grows; a fresh one per count
-    // would add a minute of elections and nothing to the figures).
+    // would add its start-up and elections to the run, and nothing to the figures).
     fmt::print(stderr, "bench cluster: starting 3 nats-servers\n");
     BenchCluster cluster(options.server_log_level);
     if (Status s = cluster.Start(); !s.ok()) {

@@ -66,7 +66,8 @@ Status BenchCluster::Start() {
   Status st;
   log_ = log::JetStreamLog::Connect(connect, Logger("bench-log"), &st);
   if (!log_) return st;
-  if (Status s = RetryWhileUnavailable([&] { return log_->EnsureStream(ingest::EventsStreamSpec()); });
+  if (Status s =
+          RetryWhileUnavailable([&] { return log_->EnsureStream(ingest::EventsStreamSpec()); });
       !s.ok())
     return Status::Unavailable("the events stream: " + s.ToString());
 
@@ -97,6 +98,13 @@ Status BenchCluster::StartGateways(int count) {
   if (!(std::ofstream(config) << R"({"ingest":{"maxNewDevicesPerHour":0}})" << '\n'))
     return Status::IOError("cannot write " + config);
   const std::string urls = fmt::format("{}", fmt::join(cluster_->urls(), ","));
+  while (static_cast<int>(gateways_.size()) > count) {
+    const client::ExitStatus exit = gateways_.back()->Stop(SIGTERM);
+    gateways_.pop_back();
+    if (!exit.ok())
+      return Status::Unavailable(
+          fmt::format("gateway {} ended with {}", gateways_.size() + 1, exit.ToString()));
+  }
   while (static_cast<int>(gateways_.size()) < count) {
     client::ServerProcess::Options options;
     options.work_dir = dir_.path().string();

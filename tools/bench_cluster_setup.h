@@ -36,8 +36,9 @@ class BenchCluster {
   // and of the stream or the token once the retries are spent.
   [[nodiscard]] Status Start();
 
-  // Spawns gateways until `count` run (each on the whole cluster, a fresh port, its own work
-  // dir). Errors: ServerProcess::Start's, with the gateway's log in the message.
+  // Makes exactly `count` gateways run: spawns more (each on the whole cluster, a fresh port,
+  // its own work dir), or stops the last ones (SIGTERM). Errors: ServerProcess::Start's, with
+  // the gateway's log in the message; Unavailable if one stopped here did not end cleanly.
   [[nodiscard]] Status StartGateways(int count);
   // SIGTERMs every gateway and waits for it; "" if each ended cleanly, else what went wrong.
   std::string StopGateways();
