@@ -14,8 +14,9 @@
 //      /ws/sensors with the same client. Server CPU comes from /proc/<pid>/stat, events per
 //      fsync from its /metrics.
 //
-// The load client is tools/client/load_connection.h, a load run tools/bench_run.h, the
-// baselines tools/bench_store_alone.h and tools/bench_echo.h.
+// The load client is tools/client/load_connection.h, a load run tools/bench_run.h (against the
+// server: tools/bench_ingest_run.h), the baselines tools/bench_store_alone.h and
+// tools/bench_echo.h.
 //
 // Before each scenario a probe times 300 small appends + fdatasync in the temp dir, and the
 // ingest run reports the CPU time other processes took during its window: the disk and the
@@ -53,10 +54,10 @@
 #include <spdlog/spdlog.h>
 
 #include "tools/bench_echo.h"
+#include "tools/bench_ingest_run.h"
 #include "tools/bench_run.h"
 #include "tools/bench_server.h"
 #include "tools/bench_store_alone.h"
-#include "tools/client/metrics_scrape.h"
 #include "tools/commands.h"
 #include "tools/json_line.h"
 
@@ -101,79 +102,16 @@ struct Scenario {
   std::optional<double> target_ratio_vs_store;
 };
 
-struct StoreCounters {
-  double events_written = 0;
-  double fsyncs = 0;
-};
-
-// The store's write counters from the server's /metrics. NotFound if they are missing.
-Status ScrapeStoreCounters(const client::Endpoint& server, StoreCounters* out) {
-  client::MetricsScrape metrics;
-  if (Status s = client::ScrapeMetrics(server, &metrics); !s.ok()) return s;
-  const std::optional<double> events = metrics.Get("yiwang_store_events_written_total");
-  const std::optional<double> fsyncs = metrics.Get("yiwang_store_fsyncs_total");
-  if (!events || !fsyncs) return Status::NotFound("/metrics lacks the store counters");
-  out->events_written = *events;
-  out->fsyncs = *fsyncs;
-  return Status::Ok();
-}
-
-struct IngestResult {
-  RunResult run;
-  std::optional<double> events_per_fsync;
-  std::optional<double> fsyncs_per_s;
-  std::optional<double> server_cpu_s;
-};
-
-void AddError(RunResult* run, std::string what) {
-  run->errors += 1;
-  if (run->first_error.empty()) run->first_error = std::move(what);
-}
-
-// The scenario against the real server: spawned, or the one at options.server_url.
-IngestResult RunIngest(const IngestBenchOptions& options, const LoadSettings& settings,
-                       const std::string& run_tag, Status* status) {
-  IngestResult result;
-  BenchServer server;
-  BenchServerOptions server_options;
-  server_options.server_url = options.server_url;
-  server_options.server_pid = options.server_pid;
-  server_options.admin_token_file = options.admin_token_file;
-  server_options.device_token = options.token;
-  server_options.log_level = options.server_log_level;
-  if (options.no_dispatcher) server_options.extra_args.push_back("--no-dispatcher");
-  if (*status = server.Start(server_options); !status->ok()) return result;
-  const LoadTarget target{.host = server.endpoint().host,
-                          .port = server.endpoint().port,
-                          .token = server.device_token(),
-                          .run_tag = run_tag};
-
-  StoreCounters c0, c1;
-  bool have_counters = true;
-  std::optional<double> cpu0, cpu1;
-  auto snapshot = [&](StoreCounters* c, std::optional<double>* cpu) {
-    if (server.pid() > 0) *cpu = ProcessCpuSeconds(server.pid());
-    have_counters = have_counters && ScrapeStoreCounters(server.endpoint(), c).ok();
-  };
-  result.run = RunLoad(target, settings, [&] { snapshot(&c0, &cpu0); },
-                       [&] { snapshot(&c1, &cpu1); });
-  if (have_counters && c1.fsyncs > c0.fsyncs) {
-    result.events_per_fsync = (c1.events_written - c0.events_written) / (c1.fsyncs - c0.fsyncs);
-    result.fsyncs_per_s = (c1.fsyncs - c0.fsyncs) / result.run.window_s;
-  }
-  if (cpu0 && cpu1) result.server_cpu_s = *cpu1 - *cpu0;
-
-  if (!server.spawned()) return result;
-  // A fresh server stores exactly what the run sent; it must hold at least every acked event.
-  StoreCounters final_counters;
-  if (ScrapeStoreCounters(server.endpoint(), &final_counters).ok() &&
-      final_counters.events_written < static_cast<double>(result.run.events_acked_total))
-    AddError(&result.run, fmt::format("the server wrote {} events but acked {}",
-                                      final_counters.events_written,
-                                      result.run.events_acked_total));
-  if (const std::optional<client::ExitStatus> exit = server.Stop(); exit && !exit->ok())
-    AddError(&result.run, "the server ended with " + exit->ToString());
-  return result;
+// The spawned server, or the one at options.server_url, as BenchServer takes it.
+BenchServerOptions ServerOptions(const IngestBenchOptions& options) {
+  BenchServerOptions server;
+  server.server_url = options.server_url;
+  server.server_pid = options.server_pid;
+  server.admin_token_file = options.admin_token_file;
+  server.device_token = options.token;
+  server.log_level = options.server_log_level;
+  if (options.no_dispatcher) server.extra_args.push_back("--no-dispatcher");
+  return server;
 }
 
 struct ScenarioResult {
@@ -359,7 +297,7 @@ int RunScenario(const IngestBenchOptions& options, const Scenario& sc, const std
   if (options.baselines && !RunBaselines(sc, tag, cache, &r)) exit_code = 1;
   Progress(sc.name, options.server_url.empty() ? "ingest (spawned server)"
                                                : "ingest (" + options.server_url + ")");
-  r.ingest = RunIngest(options, sc.load, tag, &st);
+  r.ingest = RunIngest(ServerOptions(options), sc.load, tag, &st);
   if (!st.ok()) {
     Progress(sc.name, "ingest failed: " + st.ToString());
     return 1;
@@ -368,7 +306,7 @@ int RunScenario(const IngestBenchOptions& options, const Scenario& sc, const std
     Progress(sc.name, "baseline ingest with --no-dispatcher");
     IngestBenchOptions off = options;
     off.no_dispatcher = true;
-    IngestResult base = RunIngest(off, sc.load, tag + "n", &st);
+    IngestResult base = RunIngest(ServerOptions(off), sc.load, tag + "n", &st);
     if (st.ok()) {
       r.no_dispatcher = base;
     } else {
@@ -413,6 +351,7 @@ CLI::App* AddBenchCommand(CLI::App& app, int* exit_code) {
   bench->require_subcommand(1);
   AddBenchDispatchCommand(bench, exit_code);
   AddBenchSoakCommand(bench, exit_code);
+  AddBenchClusterCommand(bench, exit_code);
 
   auto opts = std::make_shared<IngestBenchOptions>();
   LoadSettings& load = opts->load;

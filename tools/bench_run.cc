@@ -35,6 +35,11 @@ LatencySummary Summarize(std::vector<int64_t>* samples_ns) {
   return s;
 }
 
+void AddError(RunResult* run, std::string what) {
+  run->errors += 1;
+  if (run->first_error.empty()) run->first_error = std::move(what);
+}
+
 void Aggregate(const std::vector<ConnStats*>& stats, RunResult* r) {
   std::vector<int64_t> all;
   for (ConnStats* s : stats) {
@@ -69,20 +74,30 @@ void MeasureWindow(double duration_s, RunControl* control, RunResult* r,
 
 RunResult RunLoad(const LoadTarget& target, const LoadSettings& settings,
                   const WindowHook& at_window_start, const WindowHook& at_window_end) {
+  return RunLoad(std::vector<LoadTarget>{target}, settings, at_window_start, at_window_end);
+}
+
+RunResult RunLoad(const std::vector<LoadTarget>& targets, const LoadSettings& settings,
+                  const WindowHook& at_window_start, const WindowHook& at_window_end) {
   RunResult result;
   net::io_context ioc(settings.client_threads);
   RunControl control;
-  boost::system::error_code ec;
-  const tcp::endpoint endpoint(net::ip::make_address(target.host, ec), target.port);
-  if (ec) {
-    result.errors = 1;
-    result.first_error = "bad host " + target.host + ": " + ec.message();
-    return result;
+  std::vector<tcp::endpoint> endpoints;
+  for (const LoadTarget& target : targets) {
+    boost::system::error_code ec;
+    endpoints.emplace_back(net::ip::make_address(target.host, ec), target.port);
+    if (ec) {
+      result.errors = 1;
+      result.first_error = "bad host " + target.host + ": " + ec.message();
+      return result;
+    }
   }
   std::vector<std::shared_ptr<client::LoadConnection>> conns;
   for (int i = 0; i < settings.connections; ++i) {
-    conns.push_back(std::make_shared<client::LoadConnection>(ioc, target, settings, i, &control));
-    conns.back()->Start(endpoint);
+    const size_t t = static_cast<size_t>(i) % targets.size();
+    conns.push_back(
+        std::make_shared<client::LoadConnection>(ioc, targets[t], settings, i, &control));
+    conns.back()->Start(endpoints[t]);
   }
   std::vector<std::thread> threads;
   for (int i = 0; i < settings.client_threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });

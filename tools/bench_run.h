@@ -65,6 +65,9 @@ struct RunResult {
   double frames_per_s() const { return window_s > 0 ? static_cast<double>(frames) / window_s : 0; }
 };
 
+// Counts one error of the run; the first one's `what` is kept.
+void AddError(RunResult* run, std::string what);
+
 // Adds up per-connection statistics into *r (latencies are moved out).
 void Aggregate(const std::vector<ConnStats*>& stats, RunResult* r);
 
@@ -81,6 +84,11 @@ void MeasureWindow(double duration_s, RunControl* control, RunResult* r,
 // then stops sending and waits for the acks of frames in flight. Failures (a bad host,
 // connections that failed or were still open after kDrainTimeout) count as errors.
 RunResult RunLoad(const LoadTarget& target, const LoadSettings& settings,
+                  const WindowHook& at_window_start, const WindowHook& at_window_end);
+// The same load spread over several servers (a cluster's gateways): connection i goes to
+// targets[i % targets.size()], so each gets an equal share (up to one connection). Device ids
+// stay unique across them: they carry the connection's index. REQUIRES: targets not empty.
+RunResult RunLoad(const std::vector<LoadTarget>& targets, const LoadSettings& settings,
                   const WindowHook& at_window_start, const WindowHook& at_window_end);
 
 // utime + stime of process `pid` in seconds (/proc/<pid>/stat), or nullopt if unreadable.

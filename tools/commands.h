@@ -15,9 +15,10 @@ CLI::App* AddConfigCommand(CLI::App& app, int* exit_code);
 CLI::App* AddAuditCommand(CLI::App& app, int* exit_code);
 CLI::App* AddDeviceTokensCommand(CLI::App& app, int* exit_code);
 CLI::App* AddClusterCommand(CLI::App& app, int* exit_code);
-// `bench dispatch` (tools/bench_dispatch.cc) and `bench soak` (tools/bench_soak.cc),
-// registered by AddBenchCommand.
+// `bench dispatch` (tools/bench_dispatch.cc), `bench soak` (tools/bench_soak.cc) and
+// `bench cluster` (tools/bench_cluster.cc), registered by AddBenchCommand.
 void AddBenchDispatchCommand(CLI::App* bench, int* exit_code);
 void AddBenchSoakCommand(CLI::App* bench, int* exit_code);
+void AddBenchClusterCommand(CLI::App* bench, int* exit_code);
 
 }  // namespace yiwang::tools

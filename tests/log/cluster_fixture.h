@@ -1,6 +1,6 @@
 #pragma once
 // LogClusterTest: the fixture of the cluster tests: a fresh three-node JetStream cluster on
-// loopback for each test (tests/support/nats_cluster.h), a client connected to it, and the
+// loopback for each test (tools/client/nats_cluster.h), a client connected to it, and the
 // waits and retries that a cluster still electing its leaders needs.
 
 #include <gtest/gtest.h>
@@ -16,8 +16,8 @@
 #include "ingest/token_directory.h"
 #include "store/event_store.h"
 #include "store/log/jetstream.h"
-#include "tests/support/nats_cluster.h"
 #include "tests/support/temp_dir.h"
+#include "tools/client/nats_cluster.h"
 
 namespace yiwang::test {
 
@@ -31,7 +31,7 @@ class LogClusterTest : public ::testing::Test {
   using SteadyClock = std::chrono::steady_clock;
 
   void SetUp() override {
-    cluster_ = std::make_unique<NatsCluster>(dir_.path().string());
+    cluster_ = std::make_unique<client::NatsCluster>(dir_.path().string());
     const Status s = cluster_->Start();
     ASSERT_TRUE(s.ok()) << s.ToString();
     log_ = Connect();
@@ -102,7 +102,7 @@ class LogClusterTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<NatsCluster> cluster_;
+  std::unique_ptr<client::NatsCluster> cluster_;
   std::unique_ptr<log::JetStreamLog> log_;
 };
 

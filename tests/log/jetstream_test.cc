@@ -1,5 +1,5 @@
 // The replicated log (store/log/jetstream.h) on a real three-node NATS JetStream cluster on
-// loopback (tests/support/nats_cluster.h): what cluster mode will build on. A PubAck means
+// loopback (tools/client/nats_cluster.h): what cluster mode will build on. A PubAck means
 // stored on a quorum (with `sync_interval: always`, fsynced); a resend of an acked Msg-Id is a
 // duplicate, not a second copy; killing the stream's leader mid-stream loses no acked message and
 // stores none twice; a node killed and restarted catches up, so that the cluster survives the

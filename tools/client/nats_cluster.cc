@@ -1,4 +1,4 @@
-#include "tests/support/nats_cluster.h"
+#include "tools/client/nats_cluster.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -16,7 +16,7 @@
 
 #include "store/log/jetstream.h"
 
-namespace yiwang::test {
+namespace yiwang::client {
 
 namespace {
 
@@ -58,7 +58,7 @@ NatsCluster::NatsCluster(std::string work_dir, int size) : work_dir_(std::move(w
     n.route_port = FreePort();
     n.config_path = fmt::format("{}/{}.conf", work_dir_, n.name);
     n.log_path = fmt::format("{}/{}.log", work_dir_, n.name);
-    n.process = std::make_unique<client::ChildProcess>();
+    n.process = std::make_unique<ChildProcess>();
   }
 }
 
@@ -139,4 +139,6 @@ void NatsCluster::Resume(int i) { nodes_[i].process->Signal(SIGCONT); }
 
 std::string NatsCluster::Log(int i) const { return ReadAll(nodes_[i].log_path); }
 
-}  // namespace yiwang::test
+pid_t NatsCluster::pid(int i) const { return nodes_[i].process->pid(); }
+
+}  // namespace yiwang::client

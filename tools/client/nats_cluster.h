@@ -1,11 +1,14 @@
 #pragma once
-// NatsCluster: a NATS JetStream cluster on loopback for the cluster tests, the real thing:
-// `size` nats-server processes (the pinned build tools/setup.sh puts in .cache/bin;
-// $YIWANG_NATS_SERVER overrides), each with a store dir of its own under `work_dir`,
-// `sync_interval: always` (a PubAck means fsynced) and routes to all the others. Node i is
-// named "n<i+1>". Start() returns once JetStream answers (a metadata leader is elected).
+// NatsCluster: a NATS JetStream cluster on loopback, the real thing, for the cluster tests and
+// `yiwang bench cluster`: `size` nats-server processes (the pinned build tools/setup.sh puts in
+// .cache/bin; $YIWANG_NATS_SERVER overrides), each with a store dir of its own under
+// `work_dir`, `sync_interval: always` (a PubAck means fsynced) and routes to all the others.
+// Node i is named "n<i+1>". Start() returns once JetStream answers (a metadata leader is
+// elected). The nodes get PR_SET_PDEATHSIG (ChildProcess): they do not outlive this process.
 //
 // Thread safety: one thread drives it.
+
+#include <sys/types.h>
 
 #include <chrono>
 #include <memory>
@@ -16,9 +19,10 @@
 #include "base/status.h"
 #include "tools/client/server_process.h"
 
-namespace yiwang::test {
+namespace yiwang::client {
 
-// The nats-server binary the tests run.
+// The nats-server binary to run: $YIWANG_NATS_SERVER if set, else the project's
+// .cache/bin/nats-server.
 std::string NatsServerBinary();
 
 class NatsCluster {
@@ -46,6 +50,8 @@ class NatsCluster {
   void Resume(int i);
   // Node i's log.
   std::string Log(int i) const;
+  // Node i's process id (-1 while it is not running): for its CPU time.
+  pid_t pid(int i) const;
 
  private:
   struct Node {
@@ -54,7 +60,7 @@ class NatsCluster {
     uint16_t route_port = 0;
     std::string config_path;
     std::string log_path;
-    std::unique_ptr<client::ChildProcess> process;
+    std::unique_ptr<ChildProcess> process;
   };
   Status StartNode(Node& n);
 
@@ -62,4 +68,4 @@ class NatsCluster {
   std::vector<Node> nodes_;
 };
 
-}  // namespace yiwang::test
+}  // namespace yiwang::client
