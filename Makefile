@@ -1,6 +1,7 @@
 # The two commands for a newcomer (see README.md):
 #   make run   install what is missing, build, start the server with a demo sensor fleet
 #   make test  install what is missing, build, run every test suite
+#   make cluster  the same as make run, as a cluster on loopback (docs/cluster.md)
 # Long runs are separate: make bench, make bench-live (the live map's delivery latency alone),
 # make fuzz (FUZZ_RUNS inputs per target, default 10 million, or FUZZ_SECONDS each;
 # FUZZ_ONLY="image open311" picks targets, FUZZ_WORKERS=2 runs each in 2 processes on one
@@ -13,7 +14,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all setup configure build run test bench bench-live fuzz faulttest crashtest soak asan clean
+.PHONY: all setup configure build run cluster test bench bench-live fuzz faulttest crashtest soak asan clean
 
 all: build
 
@@ -30,6 +31,11 @@ build: configure
 
 run: build
 	@bash tools/run_demo.sh $(BUILD)
+
+# A whole cluster on loopback (docs/cluster.md): 3 nats-servers, 2 gateways, 2 cores, the demo
+# fleet over both gateways; state in cluster-data/.
+cluster: build
+	@$(BUILD)/yiwang cluster up --dir cluster-data
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600

@@ -183,6 +183,13 @@ void LogSink::Answer(const std::string& subject, const MessagePtr& message, Outc
 }
 
 void LogSink::Complete(const Message& message, Outcome outcome) {
+  // Not pending any more before any frame hears so: a caller that saw its last answer sees
+  // pending_events() without it.
+  {
+    std::lock_guard lock(mu_);
+    pending_events_ -= message.keys.size();
+    m_pending_events_.Set(static_cast<int64_t>(pending_events_));
+  }
   for (const Part& part : message.parts) {
     std::vector<Outcome> outcomes;
     {
@@ -193,9 +200,6 @@ void LogSink::Complete(const Message& message, Outcome outcome) {
     }
     if (!outcomes.empty()) part.frame->done(std::move(outcomes));
   }
-  std::lock_guard lock(mu_);
-  pending_events_ -= message.keys.size();
-  m_pending_events_.Set(static_cast<int64_t>(pending_events_));
 }
 
 }  // namespace yiwang::ingest

@@ -1,6 +1,7 @@
 // `yiwang cluster init`: puts in place what a cluster's gateways and cores expect in the log
 // (docs/cluster.md): the events stream, the device-token bucket, and a bootstrap admin token for
-// the cores' admin API. Idempotent: run again it changes nothing and says so.
+// the cores' admin API. Idempotent: run again it changes nothing and says so. Also registers
+// `cluster up` (tools/cluster_up.cc).
 
 #include <chrono>
 #include <iostream>
@@ -20,6 +21,7 @@
 #include "ingest/token_directory.h"
 #include "store/event_store.h"
 #include "store/log/jetstream.h"
+#include "tools/cluster.h"
 #include "tools/commands.h"
 #include "tools/serve_bootstrap.h"
 #include "tools/serve_process.h"
@@ -35,13 +37,6 @@ using yiwang::v1::TokenRecord;
 constexpr char kBootstrapAdminName[] = "bootstrap-admin";
 // A fresh cluster elects its leaders and places replicas for a few seconds.
 constexpr std::chrono::seconds kElectionWait{30};
-
-struct ClusterInitOptions {
-  std::string nats;
-  int replicas = 3;
-  std::string admin_token_out;
-  bool rotate_admin_token = false;
-};
 
 // Retries `attempt` while it answers Unavailable (a cluster still electing), for kElectionWait.
 template <typename F>
@@ -106,6 +101,8 @@ Status MintBootstrapAdmin(ingest::TokenDirectory* tokens, const std::string& out
   return Status::Ok();
 }
 
+}  // namespace
+
 int RunClusterInit(const ClusterInitOptions& o) {
   spdlog::set_level(spdlog::level::warn);
   log::ConnectOptions connect;
@@ -151,8 +148,6 @@ int RunClusterInit(const ClusterInitOptions& o) {
   return 0;
 }
 
-}  // namespace
-
 CLI::App* AddClusterCommand(CLI::App& app, int* exit_code) {
   auto* cluster = app.add_subcommand("cluster", "Cluster mode (docs/cluster.md)");
   cluster->require_subcommand(1);
@@ -170,6 +165,19 @@ CLI::App* AddClusterCommand(CLI::App& app, int* exit_code) {
   init->add_flag("--rotate-admin-token", opts->rotate_admin_token,
                  "Mint a new bootstrap admin token and revoke the one in force");
   init->callback([opts, exit_code] { *exit_code = RunClusterInit(*opts); });
+
+  auto up_opts = std::make_shared<ClusterUpOptions>();
+  auto* up = cluster->add_subcommand(
+      "up", "Run a whole cluster on loopback with the demo fleet (`make cluster`)");
+  up->add_option("--dir", up_opts->dir, "Store dirs, data dirs, logs and tokens")
+      ->capture_default_str();
+  up->add_option("--gateways", up_opts->gateways, "Gateways")
+      ->check(CLI::Range(1, 8))
+      ->capture_default_str();
+  up->add_option("--cores", up_opts->cores, "Cores")->check(CLI::Range(1, 8))->capture_default_str();
+  up->add_option("--devices", up_opts->devices, "Simulated devices")->capture_default_str();
+  up->add_option("--log-level", up_opts->log_level, "Of the servers")->capture_default_str();
+  up->callback([up_opts, exit_code] { *exit_code = RunClusterUp(*up_opts); });
   return cluster;
 }
 

@@ -301,8 +301,10 @@ int RunServe(const ServeOptions& o) {
   WriteReadyFile(o.ready_file, url, *log);
 
   std::atomic<bool> sim_stop{false};
-  std::thread sim = o.demo ? StartDemoFleet(o, url, storage.store.get(), demo_users, sim_stop, *log)
-                           : std::thread();
+  // A core's --demo makes the demo users only: `make cluster` runs the fleet over the gateways.
+  std::thread sim = o.demo && o.role == "single"
+                        ? StartDemoFleet(o, url, storage.store.get(), demo_users, sim_stop, *log)
+                        : std::thread();
   stop.Wait();
   sim_stop = true;
   if (sim.joinable()) sim.join();
@@ -328,7 +330,8 @@ CLI::App* AddServeCommand(CLI::App& app, int* exit_code) {
   s->add_option("--ready-file", opts->ready_file,
                 "Write http://HOST:PORT and a newline here once ready");
   s->add_option("--config", opts->config_file, "Server configuration (JSON, see docs/api.md)");
-  s->add_flag("--demo", opts->demo, "Also run the demo sensor fleet against this server");
+  s->add_flag("--demo", opts->demo,
+              "Demo users, and the demo sensor fleet against this server (a core: users only)");
   s->add_flag("!--no-dispatcher", opts->dispatcher,
               "Ingest and device API only: no case workflow (benchmark baseline)");
   s->add_option("--log-level", opts->log_level, "trace|debug|info|warn|error")

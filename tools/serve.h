@@ -15,6 +15,7 @@ struct ServeOptions {
   std::string ready_file;   // written with "http://HOST:PORT\n" once listening and recovered
   std::string config_file;  // ServerConfig as JSON
   bool demo = false;        // provision a demo device token and write it to DIR/demo-device.token
+                            // and run the demo fleet; at a core: the demo users only
   bool dispatcher = true;   // false (--no-dispatcher): ingest and the device API only, no case
                             // workflow (an ingest-only node; the benchmarks' baseline)
   std::string log_level = "info";

@@ -123,9 +123,9 @@ Status CheckRole(const ServeOptions& o) {
     if (o.nats.empty())
       return Status::InvalidArgument(
           fmt::format("--role {} needs --nats URL[,URL...] (the log's servers)", o.role));
-    if (o.demo)
+    if (o.demo && o.role == "gateway")
       return Status::InvalidArgument(
-          "--demo runs a single process; a cluster's demo is `make cluster`");
+          "--demo is for a single process or a core; a cluster's demo is `make cluster`");
     return Status::Ok();
   }
   if (o.role != "single")

@@ -31,8 +31,11 @@ Status FromNats(natsStatus s, int js_err, std::string_view what) {
   }
   if (js_err == JSNoMessageFoundErr || js_err == JSStreamNotFoundErr)
     return Status::NotFound(std::move(msg));
-  // JetStream answers a publish during a leader election with a 503.
-  if (js_err == JSClusterNoPeersErr || js_err == 0) return Status::Unavailable(std::move(msg));
+  // JetStream answers a publish during a leader election with a 503, and any request while its
+  // meta leader is elected with 10008 ("JetStream system temporarily unavailable"; a read of
+  // the census after a leader kill got it).
+  if (js_err == JSClusterNoPeersErr || js_err == JSClusterNotAvailErr || js_err == 0)
+    return Status::Unavailable(std::move(msg));
   return Status::InvalidArgument(std::move(msg));
 }
 
