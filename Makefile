@@ -13,6 +13,9 @@
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# CI builds from scratch on two cores: line tables only (-g1: backtraces keep file and line, no
+# variables) compile a Beast translation unit in 41 s instead of 53 s (web/live_feed.cc, measured).
+CI_FLAGS = -DYIWANG_WERROR=ON "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG"
 
 .PHONY: all setup configure build run cluster test bench bench-live fuzz faulttest crashtest soak asan clean
 
@@ -24,7 +27,7 @@ setup:
 	@bash tools/setup.sh $(SETUP_ARGS)
 
 configure: setup
-	@cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS) $(if $(CI),-DYIWANG_WERROR=ON) >/dev/null
+	@cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS) $(if $(CI),$(CI_FLAGS)) >/dev/null
 
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
