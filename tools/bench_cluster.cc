@@ -43,6 +43,7 @@
 #include "tools/client/metrics_scrape.h"
 #include "tools/client/nats_cluster.h"
 #include "tools/commands.h"
+#include "tools/json_line.h"
 
 namespace yiwang::tools {
 namespace {
@@ -67,6 +68,7 @@ struct ClusterBenchOptions {
   std::vector<std::string> scenarios = {kScenarios[0].name, kScenarios[1].name};
   std::vector<int> gateways = {1, 2};  // each count, in this order
   bool single = true;                  // also the single process
+  bool catch_up = true;                // then an empty core applies the whole log
   LoadSettings load;                   // the window, warm-up and client threads
   std::string server_log_level = kDefaultServerLogLevel;
 };
@@ -194,6 +196,29 @@ void RunCluster(const ClusterBenchOptions& options, const std::vector<Scenario>&
   }
 }
 
+// An empty core applies everything the runs put into the log (the gateways stopped: nothing
+// else on the machine); prints its JSON line and a line of the table. False on an error.
+bool ReportCatchUp(BenchCluster& cluster) {
+  fmt::print(stderr, "bench cluster: an empty core catches up with the log\n");
+  const BenchCluster::CatchUp c = cluster.MeasureCatchUp();
+  const double rate = c.seconds > 0 ? static_cast<double>(c.events) / c.seconds : 0;
+  fmt::print("{}\n", JsonLine()
+                         .Str("bench", "cluster")
+                         .Str("scenario", "core_catch_up")
+                         .Int("log_messages", static_cast<int64_t>(c.log_messages))
+                         .Int("events", static_cast<int64_t>(c.events))
+                         .Num("seconds", c.seconds, 2)
+                         .Num("events_per_s", rate, 0)
+                         .Str("error", c.error)
+                         .Finish());
+  std::fflush(stdout);
+  fmt::print(stderr,
+             "core catch-up: {} events in {} log messages applied in {:.1f} s from an empty data "
+             "dir (with the dispatcher, start-up included): {:.0f} events/s{}\n",
+             c.events, c.log_messages, c.seconds, rate, c.error.empty() ? "" : ": " + c.error);
+  return c.error.empty() && c.events > 0;
+}
+
 int RunClusterBench(const ClusterBenchOptions& options) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
   // Before the single-process runs: a missing nats-server would waste them.
@@ -232,6 +257,7 @@ int RunClusterBench(const ClusterBenchOptions& options) {
         fmt::print(stderr, "bench cluster: {}\n", problems);
         failed = true;
       }
+      if (options.catch_up && !ReportCatchUp(cluster)) failed = true;
     }
   }
   fmt::print(stderr, "\n{}", ClusterTable(runs));
@@ -256,6 +282,8 @@ void AddBenchClusterCommand(CLI::App* bench, int* exit_code) {
       ->check(CLI::Range(1, 8))
       ->capture_default_str();
   cmd->add_flag("!--no-single", o->single, "Skip the single-process runs");
+  cmd->add_flag("!--no-catch-up", o->catch_up,
+                "Skip the catch-up of an empty core with the whole log at the end");
   cmd->add_option("--duration-s", o->load.duration_s, "Measured window of each run, seconds")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

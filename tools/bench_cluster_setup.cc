@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <thread>
@@ -13,6 +14,7 @@
 #include "store/event_store.h"
 #include "tools/bench_run.h"
 #include "tools/bench_server.h"
+#include "tools/client/http.h"
 #include "tools/client/load_frames.h"
 #include "yiwang/v1/store.pb.h"
 
@@ -107,7 +109,9 @@ Status BenchCluster::StartGateways(int count) {
   }
   while (static_cast<int>(gateways_.size()) < count) {
     client::ServerProcess::Options options;
-    options.work_dir = dir_.path().string();
+    // Each its own work dir: a ServerProcess names its ready file and log by its own count.
+    options.work_dir = dir_.Sub(fmt::format("gw{}-run", gateways_.size() + 1));
+    std::filesystem::create_directories(options.work_dir);
     options.parent_death_signal = SIGTERM;  // a dying bench stops its gateways cleanly
     auto& g = gateways_.emplace_back(std::make_unique<client::ServerProcess>(options));
     const std::string data = dir_.Sub(fmt::format("gw{}", gateways_.size()));
@@ -149,6 +153,39 @@ std::vector<pid_t> BenchCluster::nats_pids() const {
   std::vector<pid_t> out;
   if (!cluster_) return out;
   for (int i = 0; i < cluster_->size(); ++i) out.push_back(cluster_->pid(i));
+  return out;
+}
+
+BenchCluster::CatchUp BenchCluster::MeasureCatchUp() {
+  CatchUp out;
+  std::string leader;
+  if (Status s = log_->StreamState(ingest::kEventsStream, &out.log_messages, &leader); !s.ok()) {
+    out.error = "stream state: " + s.ToString();
+    return out;
+  }
+  client::ServerProcess::Options options;
+  options.work_dir = dir_.Sub("core-run");
+  std::filesystem::create_directories(options.work_dir);
+  client::ServerProcess core(options);
+  const std::string urls = fmt::format("{}", fmt::join(cluster_->urls(), ","));
+  const auto t0 = std::chrono::steady_clock::now();
+  Status s = core.Start(dir_.Sub("core"),
+                        {"--role", "core", "--nats", urls, "--log-level", gateway_log_level_},
+                        std::chrono::minutes(10));
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!s.ok()) {
+    out.error = fmt::format("the core: {}\n{}", s.ToString(), core.Log());
+    return out;
+  }
+  client::HttpResponse health;
+  s = client::HttpCall(core.endpoint(), client::JsonRequest("GET", "/healthz"), &health);
+  const size_t at = health.body.find("\"events\":");
+  if (!s.ok() || health.status != 200 || at == std::string::npos)
+    out.error = "the core's /healthz: " + (s.ok() ? health.body : s.ToString());
+  else
+    out.events = std::stoull(health.body.substr(at + 9));
+  if (const client::ExitStatus exit = core.Stop(); !exit.ok() && out.error.empty())
+    out.error = "the core ended with " + exit.ToString();
   return out;
 }
 

@@ -43,6 +43,18 @@ class BenchCluster {
   // SIGTERMs every gateway and waits for it; "" if each ended cleanly, else what went wrong.
   std::string StopGateways();
 
+  // How fast an empty core catches up with the log as the gateways packed it: a core
+  // (`serve --role core`, with its dispatcher) started on an empty data dir, timed from its
+  // spawn until its ready file (written once it applied everything the stream held), then
+  // stopped.
+  struct CatchUp {
+    double seconds = 0;
+    uint64_t events = 0;        // stored by the core (its /healthz)
+    uint64_t log_messages = 0;  // the stream's last sequence
+    std::string error;          // non-empty: the core did not become ready, or no answer
+  };
+  CatchUp MeasureCatchUp();
+
   const std::string& device_token() const { return device_token_; }
   std::vector<client::Endpoint> gateway_endpoints() const;
   std::vector<pid_t> gateway_pids() const;
