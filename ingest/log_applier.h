@@ -36,7 +36,7 @@
 namespace yiwang::ingest {
 
 struct LogApplierOptions {
-  size_t max_events_per_request = 5000;
+  size_t max_events_per_request = 20000;
   std::chrono::milliseconds retry_wait{200};  // after the log or the store refused
 };
 
