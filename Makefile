@@ -83,6 +83,7 @@ asan: setup
 bench: build
 	@$(BUILD)/yiwang bench ingest --all
 	@$(BUILD)/yiwang bench dispatch
+	@$(BUILD)/yiwang bench cluster
 	@$(BENCH_LIVE)
 
 bench-live: build
