@@ -38,19 +38,12 @@ using client::WsClient;
 using yiwang::v1::IngestAck;
 using yiwang::v1::IngestBatch;
 
-class CoreTest : public test::LogClusterTest {
+class CoreTest : public test::ClusterRolesTest {
  protected:
   void SetUp() override {
-    test::LogClusterTest::SetUp();
+    test::ClusterRolesTest::SetUp();
     if (HasFatalFailure()) return;
-    ASSERT_TRUE(Ensure(ingest::EventsStreamSpec()));
-    tokens_ = OpenDirectory(log_.get());
-    ASSERT_TRUE(tokens_);
-    yiwang::v1::TokenRecord record;
-    record.set_name("fleet");
-    record.set_kind(yiwang::v1::TOKEN_KIND_DEVICE);
-    record.set_device_prefix("cq-");
-    ASSERT_TRUE(PutTokenUntilAcked(tokens_.get(), token_, record).ok());
+    PutDeviceToken("fleet", "cq-", token_);
   }
   void TearDown() override {
     if (!HasFailure()) return;
@@ -133,7 +126,6 @@ class CoreTest : public test::LogClusterTest {
     EXPECT_EQ(stored, acked.size()) << "every acked event at the core";
   }
 
-  std::unique_ptr<ingest::TokenDirectory> tokens_;
   const std::string token_ = "ywd_core_test_fleet";
   std::unique_ptr<client::ServerProcess> gateway_, core_;
   const std::string core_dir_ = dir_.Sub("core");

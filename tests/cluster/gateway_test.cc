@@ -38,35 +38,16 @@ using yiwang::v1::IngestBatch;
 
 constexpr const char* kStream = ingest::kEventsStream;  // the stream a gateway publishes into
 
-class GatewayTest : public test::LogClusterTest {
+class GatewayTest : public test::ClusterRolesTest {
  protected:
   void SetUp() override {
-    test::LogClusterTest::SetUp();
+    test::ClusterRolesTest::SetUp();
     if (HasFatalFailure()) return;
-    ASSERT_TRUE(Ensure(ingest::EventsStreamSpec()));
-    tokens_ = OpenDirectory(log_.get());
-    ASSERT_TRUE(tokens_);
-    token_ = PutToken("fleet", "cq-");
+    token_ = PutDeviceToken("fleet", "cq-");
   }
   void TearDown() override {
     for (auto& g : gateways_)
       if (HasFailure()) std::cerr << "---- gateway log ----\n" << g->Log() << "----\n";
-  }
-
-  // A new device token (its secret) for devices starting with `prefix`, written into the
-  // cluster's token directory; `revoked` writes its revocation instead.
-  std::string PutToken(const std::string& name, const std::string& prefix,
-                       const std::string& secret = {}, bool revoked = false) {
-    const std::string token =
-        secret.empty() ? fmt::format("ywd_test{}{}", name, ++minted_) : secret;
-    yiwang::v1::TokenRecord record;
-    record.set_name(name);
-    record.set_kind(yiwang::v1::TOKEN_KIND_DEVICE);
-    record.set_device_prefix(prefix);
-    record.set_revoked(revoked);
-    const Status s = PutTokenUntilAcked(tokens_.get(), token, record);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return token;
   }
 
   // Starts a gateway process on the cluster; its index in gateways_.
@@ -109,9 +90,7 @@ class GatewayTest : public test::LogClusterTest {
     return copies;
   }
 
-  std::unique_ptr<ingest::TokenDirectory> tokens_;
   std::string token_;
-  int minted_ = 0;
   std::vector<std::unique_ptr<client::ServerProcess>> gateways_;
 };
 
@@ -176,7 +155,7 @@ TEST_F(GatewayTest, AcksWhatTheLogHoldsWithTheSensorsContract) {
 TEST_F(GatewayTest, TokensWrittenAnywhereReachTheGatewayWithinASecond) {
   const size_t gw = StartGateway();
   ASSERT_FALSE(HasFailure());
-  const std::string fresh = PutToken("late", "cq-");
+  const std::string fresh = PutDeviceToken("late", "cq-");
   const auto put_at = SteadyClock::now();
   WsClient ws;
   while (!Connect(ws, gw, fresh).ok() && SteadyClock::now() - put_at < std::chrono::seconds(5))
@@ -185,7 +164,7 @@ TEST_F(GatewayTest, TokensWrittenAnywhereReachTheGatewayWithinASecond) {
   ASSERT_TRUE(ws.connected()) << "a new token never worked";
   EXPECT_LT(usable_after, std::chrono::seconds(1));
 
-  PutToken("late", "cq-", fresh, /*revoked=*/true);
+  PutDeviceToken("late", "cq-", fresh, /*revoked=*/true);
   const auto revoked_at = SteadyClock::now();
   IngestAck ack;
   Status s;

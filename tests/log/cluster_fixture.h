@@ -13,6 +13,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "ingest/log_routing.h"
 #include "ingest/token_directory.h"
 #include "store/event_store.h"
 #include "store/log/jetstream.h"
@@ -104,6 +105,38 @@ class LogClusterTest : public ::testing::Test {
   TempDir dir_;
   std::unique_ptr<client::NatsCluster> cluster_;
   std::unique_ptr<log::JetStreamLog> log_;
+};
+
+// The fixture of the tests of `serve`'s cluster roles: the cluster above with what `cluster
+// init` puts in place (the events stream, the token bucket) and a directory to write tokens.
+class ClusterRolesTest : public LogClusterTest {
+ protected:
+  void SetUp() override {
+    LogClusterTest::SetUp();
+    if (HasFatalFailure()) return;
+    ASSERT_TRUE(Ensure(ingest::EventsStreamSpec()));
+    tokens_ = OpenDirectory(log_.get());
+    ASSERT_TRUE(tokens_);
+  }
+
+  // Writes a device token for devices starting with `prefix` into the cluster's bucket and
+  // returns its secret (`secret`, or a new one); `revoked` writes its revocation instead.
+  std::string PutDeviceToken(const std::string& name, const std::string& prefix,
+                             const std::string& secret = {}, bool revoked = false) {
+    const std::string token = secret.empty() ? "ywd_test_" + name + std::to_string(++minted_)
+                                             : secret;
+    yiwang::v1::TokenRecord record;
+    record.set_name(name);
+    record.set_kind(yiwang::v1::TOKEN_KIND_DEVICE);
+    record.set_device_prefix(prefix);
+    record.set_revoked(revoked);
+    const Status s = PutTokenUntilAcked(tokens_.get(), token, record);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return token;
+  }
+
+  std::unique_ptr<ingest::TokenDirectory> tokens_;
+  int minted_ = 0;
 };
 
 }  // namespace yiwang::test
