@@ -12,6 +12,7 @@
 #include "ingest/log_routing.h"
 #include "ingest/token_directory.h"
 #include "store/event_store.h"
+#include "store/log/retry.h"
 #include "tools/bench_run.h"
 #include "tools/bench_server.h"
 #include "tools/client/http.h"
@@ -32,12 +33,7 @@ constexpr std::chrono::seconds kGatewayReadyTimeout{60};
 // Runs `attempt` until it returns anything but Unavailable, or kElectionTimeout passed.
 template <typename Attempt>
 Status RetryWhileUnavailable(Attempt attempt) {
-  const auto deadline = std::chrono::steady_clock::now() + kElectionTimeout;
-  Status s;
-  while ((s = attempt()).code() == Status::Code::kUnavailable &&
-         std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(kRetryInterval);
-  return s;
+  return log::RetryWhileUnavailable(attempt, kElectionTimeout, kRetryInterval);
 }
 
 // A device token's secret: 128 random bits in hex. The directory keeps only its hash.

@@ -21,6 +21,7 @@
 #include "ingest/token_directory.h"
 #include "store/event_store.h"
 #include "store/log/jetstream.h"
+#include "store/log/retry.h"
 #include "tools/cluster.h"
 #include "tools/commands.h"
 #include "tools/serve_bootstrap.h"
@@ -41,12 +42,7 @@ constexpr std::chrono::seconds kElectionWait{30};
 // Retries `attempt` while it answers Unavailable (a cluster still electing), for kElectionWait.
 template <typename F>
 Status UntilAvailable(F attempt) {
-  const auto deadline = std::chrono::steady_clock::now() + kElectionWait;
-  Status s;
-  while ((s = attempt()).code() == Status::Code::kUnavailable &&
-         std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  return s;
+  return log::RetryWhileUnavailable(attempt, kElectionWait);
 }
 
 // The events stream; says whether it was created or found as it should be.

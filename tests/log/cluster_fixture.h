@@ -17,6 +17,7 @@
 #include "ingest/token_directory.h"
 #include "store/event_store.h"
 #include "store/log/jetstream.h"
+#include "store/log/retry.h"
 #include "tests/support/temp_dir.h"
 #include "tools/client/nats_cluster.h"
 
@@ -52,11 +53,8 @@ class LogClusterTest : public ::testing::Test {
   // Creates the stream, retrying while the new cluster cannot place three replicas yet (its
   // nodes still joining: Unavailable) for up to 30 s. False (and a test failure) if it could not.
   bool Ensure(const log::StreamSpec& spec) {
-    const auto deadline = SteadyClock::now() + std::chrono::seconds(30);
-    Status s;
-    while ((s = log_->EnsureStream(spec)).code() == Status::Code::kUnavailable &&
-           SteadyClock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const Status s = log::RetryWhileUnavailable([&] { return log_->EnsureStream(spec); },
+                                                std::chrono::seconds(30));
     EXPECT_TRUE(s.ok()) << spec.name << ": " << s.ToString();
     return s.ok();
   }
@@ -94,12 +92,8 @@ class LogClusterTest : public ::testing::Test {
   // leader being elected), for up to 60 s.
   static Status PutTokenUntilAcked(ingest::TokenDirectory* d, const std::string& token,
                                    const yiwang::v1::TokenRecord& record) {
-    const auto deadline = SteadyClock::now() + std::chrono::seconds(60);
-    Status s;
-    while ((s = d->Put(store::TokenHash(token), record)).code() == Status::Code::kUnavailable &&
-           SteadyClock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    return s;
+    return log::RetryWhileUnavailable([&] { return d->Put(store::TokenHash(token), record); },
+                                      std::chrono::seconds(60), std::chrono::milliseconds(50));
   }
 
   TempDir dir_;
