@@ -14,7 +14,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "base/split.h"
 #include "base/text.h"
 #include "base/time.h"
 #include "ingest/log_routing.h"
@@ -101,11 +100,8 @@ Status MintBootstrapAdmin(ingest::TokenDirectory* tokens, const std::string& out
 
 int RunClusterInit(const ClusterInitOptions& o) {
   spdlog::set_level(spdlog::level::warn);
-  log::ConnectOptions connect;
-  connect.urls = SplitList(o.nats);
-  connect.name = "yiwang-cluster-init";
   Status s;
-  auto journal = log::JetStreamLog::Connect(connect, Logger("log"), &s);
+  auto journal = ConnectLog(o.nats, "yiwang-cluster-init", &s);
   if (!journal) {
     std::cerr << "cannot reach " << o.nats << ": " << s.ToString() << "\n";
     return 1;

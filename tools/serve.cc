@@ -14,7 +14,6 @@
 #include "dispatcher/config_check.h"
 #include "dispatcher/dispatcher.h"
 #include "dispatcher/tables.h"
-#include "base/split.h"
 #include "ingest/ingest_service.h"
 #include "ingest/log_applier.h"
 #include "ingest/token_directory.h"
@@ -63,11 +62,8 @@ struct Storage {
 // events of the log from the store's position on. False (the reason logged) if the log cannot
 // be reached.
 bool StartCluster(const ServeOptions& o, Metrics* metrics, spdlog::logger& log, Storage* out) {
-  log::ConnectOptions connect;
-  connect.urls = SplitList(o.nats);
-  connect.name = "yiwang-core";
   Status st;
-  out->journal = log::JetStreamLog::Connect(connect, Logger("log"), &st);
+  out->journal = ConnectLog(o.nats, "yiwang-core", &st);
   if (!out->journal) {
     log.error("cannot reach the log at {}: {}", o.nats, st.ToString());
     return false;
@@ -200,12 +196,7 @@ Components::Components(const ServeSettings& s, const Storage& storage, Metrics* 
 std::map<std::string, web::UpgradeRoute> Components::Upgrades(bool with_sensors) {
   std::map<std::string, web::UpgradeRoute> upgrades;
   if (with_sensors)
-    upgrades["/ws/sensors"] = [this](const web::HttpRequest& req)
-        -> std::variant<web::HttpResponse, web::UpgradeFn> {
-      auto d = sensors.Admit(req);
-      if (auto* res = std::get_if<ingest::HttpResponse>(&d)) return std::move(*res);
-      return std::get<ingest::UpgradeFn>(std::move(d));
-    };
+    upgrades["/ws/sensors"] = SensorsRoute(&sensors);
   if (live) upgrades["/ws/live"] = [this](const web::HttpRequest& req) { return live->Admit(req); };
   return upgrades;
 }

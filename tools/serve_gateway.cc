@@ -8,7 +8,6 @@
 #include <boost/asio/io_context.hpp>
 #include <fmt/format.h>
 
-#include "base/split.h"
 #include "ingest/ingest_service.h"
 #include "ingest/log_routing.h"
 #include "ingest/log_sink.h"
@@ -61,11 +60,8 @@ int RunGateway(const ServeOptions& o, const ServeSettings& settings,
                dispatcher::AlarmRules device_rules, spdlog::logger& log) {
   Metrics metrics;
   ExportProcessMemory(&metrics);
-  log::ConnectOptions connect;
-  connect.urls = SplitList(o.nats);
-  connect.name = "yiwang-gateway";
   Status st;
-  auto journal = log::JetStreamLog::Connect(connect, Logger("log"), &st);
+  auto journal = ConnectLog(o.nats, "yiwang-gateway", &st);
   if (!journal) {
     log.error("cannot reach the log at {}: {}", o.nats, st.ToString());
     return 1;
@@ -114,12 +110,7 @@ int RunGateway(const ServeOptions& o, const ServeSettings& settings,
 
   net::io_context ioc(static_cast<int>(settings.io_threads));
   std::map<std::string, web::UpgradeRoute> upgrades;
-  upgrades["/ws/sensors"] =
-      [&sensors](const web::HttpRequest& req) -> std::variant<web::HttpResponse, web::UpgradeFn> {
-    auto d = sensors.Admit(req);
-    if (auto* res = std::get_if<ingest::HttpResponse>(&d)) return std::move(*res);
-    return std::get<ingest::UpgradeFn>(std::move(d));
-  };
+  upgrades["/ws/sensors"] = SensorsRoute(&sensors);
   web::HttpServer server(
       ioc, settings.http,
       [&](const web::HttpRequest& req) { return GatewayHttp(req, &metrics, sink); },

@@ -11,6 +11,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "base/split.h"
 #include "tools/serve_bootstrap.h"
 
 namespace yiwang::tools {
@@ -87,6 +88,23 @@ ingest::DistrictLookup IngestDistricts(const dispatcher::AlarmRules* devices,
             auto hit = map->Locate(lat, lon);
             return hit ? hit->code : std::string();
           },
+  };
+}
+
+std::unique_ptr<log::JetStreamLog> ConnectLog(const std::string& nats, const std::string& name,
+                                              Status* status) {
+  log::ConnectOptions connect;
+  connect.urls = SplitList(nats);
+  connect.name = name;
+  return log::JetStreamLog::Connect(connect, Logger("log"), status);
+}
+
+web::UpgradeRoute SensorsRoute(ingest::SensorEndpoint* sensors) {
+  return [sensors](const web::HttpRequest& req)
+             -> std::variant<web::HttpResponse, web::UpgradeFn> {
+    auto d = sensors->Admit(req);
+    if (auto* res = std::get_if<ingest::HttpResponse>(&d)) return std::move(*res);
+    return std::get<ingest::UpgradeFn>(std::move(d));
   };
 }
 

@@ -14,9 +14,12 @@
 #include <spdlog/logger.h>
 
 #include "dispatcher/alarm_engine.h"
+#include "ingest/sensor_endpoint.h"
 #include "ingest/validation.h"
+#include "store/log/jetstream.h"
 #include "tools/serve_settings.h"
 #include "web/district_locator.h"
+#include "web/http_server.h"
 
 namespace yiwang::tools {
 
@@ -36,6 +39,14 @@ web::DistrictLocator LoadDistricts(const ServeSettings& s, spdlog::logger& log);
 // outlive the lookup.
 ingest::DistrictLookup IngestDistricts(const dispatcher::AlarmRules* devices,
                                        const web::DistrictLocator* map);
+
+// A connection to the cluster's log at `nats` ("URL[,URL...]"), named `name` in the servers'
+// connection lists; null (and *status why) if no server answered.
+std::unique_ptr<log::JetStreamLog> ConnectLog(const std::string& nats, const std::string& name,
+                                              Status* status);
+
+// The upgrade route of /ws/sensors: the endpoint admits or refuses the upgrade.
+web::UpgradeRoute SensorsRoute(ingest::SensorEndpoint* sensors);
 
 // "http://HOST:PORT" (IPv6 hosts in brackets).
 std::string ListenUrl(const std::string& host, uint16_t port);
