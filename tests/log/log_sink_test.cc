@@ -170,6 +170,30 @@ TEST_F(LogSinkTest, AFrameResentWholeIsAnsweredDuplicates) {
   EXPECT_EQ(copies.size(), 3u);
 }
 
+// A frame with more events than a message may carry travels in several, each within both
+// bounds (events and bytes), and is answered once, when the last of them is acknowledged.
+TEST_F(LogSinkTest, AFrameBiggerThanAMessageTravelsInSeveral) {
+  // 250 events of ~35 bytes: 3 messages by the event bound alone, more by the byte bound.
+  constexpr size_t kMaxEvents = 100, kMaxBytes = 2048;
+  MakeSink({.threads = 4},
+           {.max_events_per_message = kMaxEvents, .max_bytes_per_message = kMaxBytes});
+  std::vector<std::pair<std::string, uint64_t>> keys;
+  for (uint64_t seq = 1; seq <= 250; ++seq) keys.emplace_back("gw-500103-1", seq);
+  EXPECT_EQ(SubmitAndWait(Request(keys)), std::vector<Outcome>(250, Outcome::kAccepted));
+  uint64_t messages = 0;
+  EXPECT_EQ(StoredEvents(&messages).size(), 250u);
+  for (uint64_t seq = 1; seq <= messages; ++seq) {
+    log::LogMessage m;
+    ASSERT_TRUE(log_->Read(kStream, seq, &m).ok());
+    yiwang::v1::LogEvents events;
+    ASSERT_TRUE(events.ParseFromString(m.data));
+    EXPECT_LE(static_cast<size_t>(events.events_size()), kMaxEvents) << "#" << seq;
+    EXPECT_LE(m.data.size(), kMaxBytes) << "#" << seq;
+  }
+  EXPECT_GT(messages, 3u) << "the byte bound split it further than the event bound";
+  std::cerr << "250 events of one frame in " << messages << " messages\n";
+}
+
 // With every server down, a frame is answered unavailable by the publisher's deadline and a
 // frame beyond the pending bound overloaded at once; nothing blocks. The servers back, the
 // same sink stores the resent frame by itself.
