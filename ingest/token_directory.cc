@@ -70,6 +70,11 @@ size_t TokenDirectory::size() const {
   return records_.size();
 }
 
+bool TokenDirectory::Contains(const std::string& hash) const {
+  std::shared_lock lock(mu_);
+  return records_.contains(hash);
+}
+
 void TokenDirectory::ForEach(
     const std::function<void(const std::string& hash, const yiwang::v1::TokenRecord& record)>&
         visit) const {
@@ -145,13 +150,7 @@ Status ClusterTokenBook::Scan(const store::EventStore::TokenVisitor& visit) cons
 Status ClusterTokenBook::Delete(std::string_view hash) {
   if (Status s = directory_->Delete(hash); !s.ok()) return s;
   const std::string key(hash);
-  return AwaitSeen([&] {
-    bool present = false;
-    directory_->ForEach([&](const std::string& h, const yiwang::v1::TokenRecord&) {
-      present = present || h == key;
-    });
-    return !present;
-  });
+  return AwaitSeen([&] { return !directory_->Contains(key); });
 }
 
 Status ClusterTokenBook::Replace(std::string_view old_hash, std::string_view new_token,

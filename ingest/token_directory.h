@@ -75,6 +75,8 @@ class TokenDirectory {
 
   // Records in the map.
   size_t size() const;
+  // True if the map holds a record under `hash` (raw bytes).
+  bool Contains(const std::string& hash) const;
 
   // Calls `visit(hash, record)` for every record in the map (under a shared lock: `visit` must
   // not call back into the directory).
